@@ -1,0 +1,129 @@
+"""Builds the gateway: configuration → upstreams → resolver → routes, as one ASGI application."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any, Awaitable, Callable
+
+from aiohttp import web
+
+from relaygate.config import Config, load_config
+from relaygate.errors import GatewayError, MethodNotAllowed, NotFound
+from relaygate.governance.keys import KeyRing
+from relaygate.ingress.errors import send_error
+from relaygate.ingress.http import Headers, Receive, Scope, Send, request_id, send_bytes
+from relaygate.ingress.models import Models
+from relaygate.ingress.openai_chat import ChatCompletions
+from relaygate.providers import emulator as emulator_provider
+from relaygate.providers.registry import TYPES
+from relaygate.routing.resolve import Resolver, Upstream
+from relaygate.upstream.client import UpstreamClient
+
+log = logging.getLogger("relaygate")
+
+Endpoint = Callable[[Scope, Receive, Send, Headers], Awaitable[None]]
+CONFIG_ENV = "RELAYGATE_CONFIG"
+
+
+class Gateway:
+    """The ASGI application. Routes are an exact-path table, built once the upstreams are known."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.keys = KeyRing(config.keys)
+        self.client = UpstreamClient()
+        self.routes: dict[str, tuple[bytes, Endpoint, bool]] = {}
+        self.resolver: Resolver
+        self._emulator: web.AppRunner | None = None
+
+    async def startup(self) -> None:
+        await self.client.open()
+        upstreams = {name: await self._upstream(name) for name in self.config.providers}
+        self.resolver = Resolver(upstreams, self.config)
+        self.routes = self._build_routes(upstreams)
+
+    async def shutdown(self) -> None:
+        await self.client.close()
+        if self._emulator is not None:
+            await self._emulator.cleanup()
+
+    async def _upstream(self, name: str) -> Upstream:
+        provider = self.config.providers[name]
+        adapter = TYPES[provider.type]
+        base_url = provider.base_url or await self._start_emulator()
+        return Upstream(
+            name=name, adapter=adapter, chat_url=adapter.chat_url(base_url), keys=tuple(provider.keys),
+            timeout=provider.timeout, mount=provider.mount, models=tuple(provider.models), headers=provider.headers,
+        )
+
+    async def _start_emulator(self) -> str:
+        from relaygate.emulator import start_emulator
+
+        if self._emulator is None:
+            self._emulator, self._emulator_port = await start_emulator(record=False)
+        return f"http://127.0.0.1:{self._emulator_port}{emulator_provider.BASE_PATH}"
+
+    def _build_routes(self, upstreams: dict[str, Upstream]) -> dict[str, tuple[bytes, Endpoint, bool]]:
+        mounts: list[tuple[str, Upstream | None, bool]] = [("/v1", None, False)]
+        mounts += [(u.mount, u, False) for u in upstreams.values() if u.mount]
+        mounts += [(path.rstrip("/"), None, opts.envelope) for path, opts in self.config.mounts.items()]
+        routes: dict[str, tuple[bytes, Endpoint, bool]] = {"/healthz": (b"GET", _healthz, False)}
+        for base, scope, envelope in mounts:
+            routes[base + "/chat/completions"] = (b"POST", ChatCompletions(self, scope, envelope), envelope)
+            routes[base + "/models"] = (b"GET", Models(self, scope, envelope), envelope)
+        return routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers: Headers = [(b"x-request-id", request_id(scope))]
+        path = scope["path"]
+        method, endpoint, envelope = self.routes.get(path.rstrip("/") or path, (b"", None, False))
+        try:
+            if endpoint is None:
+                raise NotFound(f"Unknown path {path}.")
+            if scope["method"].encode() != method:
+                raise MethodNotAllowed(f"Use {method.decode()} for {path}.")
+            await endpoint(scope, receive, send, headers)
+        except GatewayError as exc:
+            await send_error(send, exc, headers, envelope)
+        except ConnectionAbortedError:
+            pass  # the client left while sending its body
+        except Exception:  # a bug, never the client's input: answer in shape, keep the trace in the log
+            log.exception("unhandled error on %s", path)
+            try:
+                await send_error(send, GatewayError("The gateway failed to process the request."), headers)
+            except RuntimeError:
+                pass  # the response had already begun
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:  # noqa: BLE001 - reported to the server, which stops
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+async def _healthz(scope: Scope, receive: Receive, send: Send, headers: Headers) -> None:
+    await send_bytes(send, 200, b'{"status":"ok"}', headers)
+
+
+def create_app() -> Gateway:
+    """Factory for the ASGI server: reads the configuration path from RELAYGATE_CONFIG."""
+    config, skipped = load_config(os.environ[CONFIG_ENV])
+    for name in skipped:
+        log.info("provider %s is off: no API key in the environment", name)
+    return Gateway(config)

@@ -1,0 +1,233 @@
+"""Typed configuration, loaded and validated once at start; the only place env vars are read."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from relaygate.errors import ConfigError
+from relaygate.providers import registry
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Timeout(_Strict):
+    """Seconds; `first_token` bounds the wait for the first streamed event, `idle` the gap between events."""
+
+    connect: float = Field(5.0, gt=0)
+    first_token: float = Field(60.0, gt=0)
+    idle: float = Field(30.0, gt=0)
+    total: float = Field(600.0, gt=0)
+
+
+class Provider(_Strict):
+    type: str
+    base_url: str | None = None
+    api_key: str | None = None
+    api_keys: list[str] | None = None
+    mount: str | None = None
+    models: list[str] = []
+    timeout: Timeout = Timeout()
+    headers: dict[str, str] = {}
+    skip_without_key: bool = False
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        if value not in registry.TYPES:
+            raise ValueError(f"unknown provider type {value!r}; known types: {', '.join(sorted(registry.TYPES))}")
+        return value
+
+    @field_validator("mount")
+    @classmethod
+    def _mount_path(cls, value: str | None) -> str | None:
+        return None if value is None else _normalise_mount(value)
+
+    @property
+    def keys(self) -> list[str]:
+        return [k for k in (self.api_keys or ([self.api_key] if self.api_key else [])) if k]
+
+    @model_validator(mode="after")
+    def _needs(self) -> Provider:
+        if self.api_key and self.api_keys:
+            raise ValueError("give either api_key or api_keys, not both")
+        if registry.TYPES[self.type].needs_base_url and not self.base_url:
+            raise ValueError(f"provider type {self.type!r} needs base_url")
+        return self
+
+
+class Price(_Strict):
+    """USD per 1M tokens."""
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+    cached_input: float | None = Field(None, ge=0)
+
+
+class Deployment(_Strict):
+    provider: str
+    model: str
+    weight: float = Field(1.0, gt=0)
+    price: Price | None = None
+
+
+class Backoff(_Strict):
+    initial: float = Field(0.1, ge=0)
+    max: float = Field(5.0, ge=0)
+
+
+class Circuit(_Strict):
+    failures: int = Field(5, ge=1)
+    cooldown: float = Field(30.0, gt=0)
+
+
+class Routing(_Strict):
+    max_attempts: int = Field(3, ge=1)
+    deadline: float = Field(120.0, gt=0)
+    backoff: Backoff = Backoff()
+    circuit: Circuit = Circuit()
+    hedge: dict[str, float | Literal["p95"]] = {}
+
+
+class StaticKey(_Strict):
+    key: str = Field(min_length=8)
+    name: str = Field(min_length=1)
+    models: list[str] | None = None
+
+
+class MountOptions(_Strict):
+    envelope: bool = False
+
+
+class Server(_Strict):
+    max_body_bytes: int = Field(20 * 1024 * 1024, gt=0)
+
+
+class Config(_Strict):
+    database: str = "sqlite:///./relaygate.db"
+    redis: str | None = None
+    admin_key: str | None = None
+    providers: dict[str, Provider] = {}
+    models: dict[str, list[Deployment]] = {}
+    routing: Routing = Routing()
+    keys: list[StaticKey] = []
+    mounts: dict[str, MountOptions] = {}
+    server: Server = Server()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Config:
+        _check_mounts(self)
+        _check_catalog(self)
+        names = [k.name for k in self.keys]
+        if len(names) != len(set(names)):
+            raise ValueError("keys: two static keys share a name")
+        return self
+
+
+def _normalise_mount(value: str) -> str:
+    if not value.startswith("/") or "//" in value or " " in value:
+        raise ValueError(f"mount {value!r} must be an absolute path like /deepseek/v1")
+    return value.rstrip("/") or "/"
+
+
+def _check_mounts(config: Config) -> None:
+    seen: dict[str, str] = {"/v1": "the default /v1"}
+    mounts = [(p.mount, f"providers.{n}.mount") for n, p in config.providers.items() if p.mount]
+    mounts += [(_normalise_mount(m), f"mounts.{m}") for m in config.mounts]
+    for mount, where in mounts:
+        if mount in seen:
+            raise ValueError(f"duplicate mount {mount}: {where} and {seen[mount]}")
+        seen[mount] = where
+
+
+def _check_catalog(config: Config) -> None:
+    for model_id, deployments in config.models.items():
+        if not deployments:
+            raise ValueError(f"models.{model_id}: needs at least one deployment")
+        for d in deployments:
+            if d.provider not in config.providers:
+                raise ValueError(f"models.{model_id}: unknown provider {d.provider!r}")
+
+
+def expand_env(value: Any, environ: dict[str, str], path: str = "") -> Any:
+    """Replace `${VAR}` and `${VAR:-default}` in every string; a missing VAR without default is an error."""
+    if isinstance(value, dict):
+        return {k: expand_env(v, environ, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [expand_env(v, environ, f"{path}[{i}]") for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in environ:
+            return environ[name]
+        if default is not None:
+            return default
+        raise ConfigError(f"{path}: environment variable {name} is not set")
+
+    return _ENV_REF.sub(substitute, value)
+
+
+def drop_keyless_providers(raw: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Remove providers marked `skip_without_key` whose key is empty, and catalog entries that need them."""
+    providers = raw.get("providers") or {}
+    skipped = [
+        name for name, p in providers.items()
+        if isinstance(p, dict) and p.get("skip_without_key") and not (p.get("api_key") or p.get("api_keys"))
+    ]
+    if not skipped:
+        return raw, []
+    out = dict(raw)
+    out["providers"] = {n: p for n, p in providers.items() if n not in skipped}
+    catalog = {}
+    for model_id, deployments in (raw.get("models") or {}).items():
+        kept = [d for d in deployments or [] if not (isinstance(d, dict) and d.get("provider") in skipped)]
+        if kept:
+            catalog[model_id] = kept
+    out["models"] = catalog
+    return out, skipped
+
+
+def parse_config(raw: Any, environ: dict[str, str] | None = None) -> tuple[Config, list[str]]:
+    """Validate a parsed YAML document; returns the config and the providers skipped for want of a key."""
+    if not isinstance(raw, dict):
+        raise ConfigError("the configuration must be a YAML mapping")
+    expanded = expand_env(raw, dict(os.environ) if environ is None else environ)
+    expanded, skipped = drop_keyless_providers(expanded)
+    try:
+        return Config.model_validate(expanded), skipped
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+
+
+def load_config(path: str | Path, environ: dict[str, str] | None = None) -> tuple[Config, list[str]]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    return parse_config(raw, environ)
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            lines.append(f"{where}: unknown field")
+        else:
+            lines.append(f"{where}: {err['msg'].removeprefix('Value error, ')}")
+    return "invalid configuration:\n  " + "\n  ".join(lines)

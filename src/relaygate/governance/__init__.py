@@ -1,0 +1,1 @@
+"""Client keys (and later limits and budgets)."""

@@ -1,0 +1,44 @@
+"""Client-key lookup: who is calling, and which models they may use."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from relaygate.config import StaticKey
+from relaygate.errors import AuthenticationFailed, PermissionDenied
+
+
+@dataclass(frozen=True, slots=True)
+class ClientKey:
+    name: str
+    models: frozenset[str] | None = None  # None: every model
+
+    def check_model(self, model: str) -> None:
+        if self.models is not None and model not in self.models:
+            raise PermissionDenied(f"This key may not use the model `{model}`.", param="model")
+
+
+def key_digest(secret: str) -> str:
+    """Keys are held and compared only as SHA-256 digests."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class KeyRing:
+    def __init__(self, static: list[StaticKey]) -> None:
+        self._by_digest = {
+            key_digest(k.key): ClientKey(k.name, frozenset(k.models) if k.models is not None else None)
+            for k in static
+        }
+
+    def authenticate(self, authorization: bytes | None) -> ClientKey:
+        if not authorization:
+            raise AuthenticationFailed("You didn't provide an API key. Send it as 'Authorization: Bearer YOUR_KEY'.")
+        scheme, _, token = authorization.decode("latin-1").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise AuthenticationFailed("The Authorization header must be 'Bearer YOUR_KEY'.")
+        key = self._by_digest.get(key_digest(token))
+        if key is None:
+            raise AuthenticationFailed("Incorrect API key provided.")
+        return key

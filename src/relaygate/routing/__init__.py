@@ -1,0 +1,1 @@
+"""Model resolution and (later) preferences, attempts and health."""

@@ -1,0 +1,77 @@
+"""Model id → candidate deployments, by the contract's four addressing rules, in order:
+
+1. under a provider's mount, the model is that upstream's native name;
+2. a catalog id (`models:` in the configuration) gives its deployments in fallback order;
+3. `provider/model`, where the part before the first `/` names a configured provider;
+4. a bare name that exactly one provider lists in its `models`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Iterator
+
+from relaygate.config import Config, Timeout
+from relaygate.errors import ModelNotFound
+from relaygate.providers.base import Adapter
+
+
+@dataclass(eq=False)
+class Upstream:
+    """A configured provider at run time: where to send, with which keys, within which timeouts."""
+
+    name: str
+    adapter: Adapter
+    chat_url: str
+    keys: tuple[str, ...]
+    timeout: Timeout
+    mount: str | None
+    models: tuple[str, ...]
+    headers: dict[str, str]
+    _key_cycle: Iterator[str | None] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._key_cycle = itertools.cycle(self.keys or (None,))
+
+    def next_key(self) -> str | None:
+        return next(self._key_cycle)
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    upstream: Upstream
+    model: str
+
+
+class Resolver:
+    def __init__(self, upstreams: dict[str, Upstream], config: Config):
+        self.upstreams = upstreams
+        self.catalog: dict[str, list[Target]] = {
+            model_id: [Target(upstreams[d.provider], d.model) for d in deployments]
+            for model_id, deployments in config.models.items()
+        }
+        listed: dict[str, list[Upstream]] = {}
+        for upstream in upstreams.values():
+            for name in upstream.models:
+                listed.setdefault(name, []).append(upstream)
+        self.bare = {name: Target(ups[0], name) for name, ups in listed.items() if len(ups) == 1}
+        self.ambiguous = {name: [u.name for u in ups] for name, ups in listed.items() if len(ups) > 1}
+
+    def resolve(self, model: str, scope: Upstream | None = None) -> list[Target]:
+        if scope is not None:
+            return [Target(scope, model)]
+        if model in self.catalog:
+            return self.catalog[model]
+        prefix, slash, rest = model.partition("/")
+        if slash and rest and prefix in self.upstreams:
+            return [Target(self.upstreams[prefix], rest)]
+        if model in self.bare:
+            return [self.bare[model]]
+        raise ModelNotFound(self._not_found_message(model), param="model")
+
+    def _not_found_message(self, model: str) -> str:
+        if model in self.ambiguous:
+            names = ", ".join(self.ambiguous[model])
+            return f"The model `{model}` is listed by several providers ({names}); use `provider/{model}`."
+        return f"The model `{model}` does not exist or is not served by this gateway."

@@ -1,0 +1,1 @@
+"""The pooled HTTP client that talks to upstreams."""
