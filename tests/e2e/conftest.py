@@ -1,0 +1,179 @@
+"""The real gateway server (a `relaygate serve` process) in front of the real emulator process."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import httpx
+import pytest
+from openai import OpenAI
+
+ROOT = Path(__file__).resolve().parents[2]
+RELAYGATE = str(Path(sys.executable).parent / "relaygate")
+CLIENT_KEY = "sk-test-client-key-0001"
+LIMITED_KEY = "sk-test-limited-key-002"
+UPSTREAM_KEYS = {
+    "openai": "sk-up-openai-secret-1",
+    "deepseek": "sk-up-deepseek-secret-2",
+    "alibaba": "sk-up-dashscope-secret-3",
+    "doubao": "up-ark-secret-4",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, proc: subprocess.Popen, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args} exited with {proc.returncode}")
+        try:
+            httpx.get(url, timeout=1.0)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{url} did not come up")
+
+
+class Emulator:
+    """Handle on the emulator process: its base URL and its control API."""
+
+    def __init__(self, port: int) -> None:
+        self.base = f"http://127.0.0.1:{port}"
+        self.http = httpx.Client(base_url=self.base, timeout=10.0)
+
+    def script(self, *rules: dict[str, Any]) -> None:
+        self.http.post("/_emulator/script", json=list(rules)).raise_for_status()
+
+    def requests(self) -> list[dict[str, Any]]:
+        return self.http.get("/_emulator/requests").json()
+
+    def last(self) -> dict[str, Any]:
+        return self.requests()[-1]
+
+    def reset(self) -> None:
+        self.http.delete("/_emulator/script").raise_for_status()
+        self.http.delete("/_emulator/requests").raise_for_status()
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[Emulator]:
+    port = free_port()
+    args = [sys.executable, "-m", "relaygate.emulator", "--port", str(port)]
+    for key in UPSTREAM_KEYS.values():
+        args += ["--key", key]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/_emulator/health", proc)
+        yield Emulator(port)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def gateway_config(emulator_base: str, dead_port: int) -> str:
+    e = emulator_base
+    k = UPSTREAM_KEYS
+    return f"""
+providers:
+  openai:
+    type: openai
+    base_url: {e}/openai/v1
+    api_key: {k['openai']}
+    mount: /openai/v1
+    models: [gpt-4o-mini, shared-model]
+  deepseek:
+    type: deepseek
+    base_url: {e}/deepseek/v1
+    api_key: {k['deepseek']}
+    mount: /deepseek/v1
+    models: [deepseek-chat, deepseek-reasoner]
+  alibaba:
+    type: dashscope
+    base_url: {e}/dashscope/compatible-mode/v1
+    api_key: ${{TEST_DASHSCOPE_KEY}}
+    mount: /alibaba/compatible-mode/v1
+    models: [qwen-plus, qwen-vl-max, qwen-omni-turbo]
+  doubao:
+    type: doubao
+    base_url: {e}/doubao/api/v3
+    api_key: {k['doubao']}
+    models: [doubao-seed-1-6-251015]
+  vllm:
+    type: openai
+    base_url: {e}/openai/v1
+    api_key: {k['openai']}
+    models: [shared-model]
+  slow:
+    type: openai
+    base_url: {e}/openai/v1
+    api_key: {k['openai']}
+    mount: /slow/v1
+    timeout: {{connect: 1, first_token: 1.0, idle: 1.0, total: 3}}
+  dead:
+    type: openai
+    base_url: http://127.0.0.1:{dead_port}/v1
+    api_key: sk-dead-secret
+    mount: /dead/v1
+models:
+  chat-default:
+    - {{provider: alibaba, model: qwen-plus}}
+  reasoner:
+    - {{provider: deepseek, model: deepseek-reasoner}}
+keys:
+  - {{key: {CLIENT_KEY}, name: tests}}
+  - {{key: {LIMITED_KEY}, name: limited, models: [chat-default]}}
+mounts:
+  /compat/v1: {{envelope: true}}
+server:
+  max_body_bytes: 1048576
+"""
+
+
+class Gateway:
+    def __init__(self, port: int, log_path: Path) -> None:
+        self.base = f"http://127.0.0.1:{port}"
+        self.log_path = log_path
+
+    def client(self, mount: str = "/v1", key: str = CLIENT_KEY, **kwargs: Any) -> OpenAI:
+        return OpenAI(base_url=self.base + mount, api_key=key, max_retries=0, **kwargs)
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+
+@pytest.fixture(scope="session")
+def gateway(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    tmp = tmp_path_factory.mktemp("gateway")
+    config = tmp / "relaygate.yaml"
+    config.write_text(gateway_config(emulator.base, free_port()))
+    port = free_port()
+    log_path = tmp / "gateway.log"
+    env = {**os.environ, "TEST_DASHSCOPE_KEY": UPSTREAM_KEYS["alibaba"]}
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [RELAYGATE, "serve", "--config", str(config), "--port", str(port)],
+            stdout=log, stderr=subprocess.STDOUT, env=env,
+        )
+    try:
+        wait_http(f"http://127.0.0.1:{port}/healthz", proc)
+        yield Gateway(port, log_path)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_emulator(request: pytest.FixtureRequest) -> None:
+    if "emulator" in request.fixturenames:
+        request.getfixturevalue("emulator").reset()

@@ -1,0 +1,262 @@
+"""The openai SDK against the real gateway, with OpenAI-wire upstreams emulated."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import CLIENT_KEY, UPSTREAM_KEYS
+
+USER = {"role": "user", "content": "Hello there, friend"}
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather for a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
+
+
+def test_plain_chat_goes_upstream_with_native_name_and_provider_key(gateway, emulator):
+    answer = gateway.client().chat.completions.create(model="chat-default", messages=[USER])
+    assert answer.choices[0].message.content.startswith("Echo: Hello there, friend")
+    assert answer.choices[0].finish_reason == "stop"
+    assert answer.model == "qwen-plus"  # the upstream's answer as it came
+    assert answer.usage.total_tokens == answer.usage.prompt_tokens + answer.usage.completion_tokens
+    seen = emulator.last()
+    assert seen["path"] == "/dashscope/compatible-mode/v1/chat/completions"
+    assert seen["body"] == {"model": "qwen-plus", "messages": [USER]}
+    assert seen["headers"]["authorization"] == f"Bearer {UPSTREAM_KEYS['alibaba']}"
+
+
+def test_non_streaming_answer_is_the_upstreams_bytes(gateway, emulator):
+    body = {"model": "deepseek-chat", "messages": [USER]}
+    direct = httpx.post(f"{emulator.base}/deepseek/v1/chat/completions", json=body,
+                        headers={"Authorization": f"Bearer {UPSTREAM_KEYS['deepseek']}"})
+    relayed = httpx.post(f"{gateway.base}/deepseek/v1/chat/completions", json=body,
+                         headers={"Authorization": f"Bearer {CLIENT_KEY}"})
+    assert relayed.status_code == 200
+    strip = lambda d: {k: v for k, v in d.items() if k not in ("id", "created")}  # noqa: E731
+    assert strip(relayed.json()) == strip(direct.json())
+    assert relayed.headers["x-relaygate-provider"] == "deepseek"
+    assert relayed.headers["x-request-id"]
+
+
+def test_multi_turn_messages_arrive_unchanged(gateway, emulator):
+    messages = [
+        {"role": "system", "content": "You are terse."},
+        {"role": "user", "content": "Name a prime."},
+        {"role": "assistant", "content": "7"},
+        {"role": "user", "content": "Another one?"},
+    ]
+    answer = gateway.client().chat.completions.create(model="deepseek/deepseek-chat", messages=messages)
+    assert answer.choices[0].message.content.startswith("Echo: Another one?")
+    assert emulator.last()["body"]["messages"] == messages
+
+
+def test_streaming_matches_non_streaming_and_hides_usage_when_not_asked(gateway, emulator):
+    client = gateway.client()
+    whole = client.chat.completions.create(model="chat-default", messages=[USER]).choices[0].message.content
+    chunks = list(client.chat.completions.create(model="chat-default", messages=[USER], stream=True))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == whole
+    assert all(c.choices for c in chunks), "the usage-only chunk must be removed"
+    assert all(c.usage is None for c in chunks)
+    assert chunks[-1].choices[0].finish_reason == "stop"
+    assert emulator.last()["body"]["stream_options"] == {"include_usage": True}
+
+
+def test_streaming_with_include_usage_keeps_the_usage_chunk(gateway, emulator):
+    stream = gateway.client("/openai/v1").chat.completions.create(
+        model="gpt-4o-mini", messages=[USER], stream=True, stream_options={"include_usage": True}
+    )
+    chunks = list(stream)
+    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens > 0
+    assert sum(1 for c in chunks if c.usage is not None) == 1
+
+
+def test_stream_arrives_event_by_event(gateway, emulator):
+    """With 0.2 s between upstream chunks, the client sees the first chunk long before the last."""
+    import time
+
+    emulator.script({"match": {"model": "gpt-4o-mini"}, "chunk_delay": 0.2, "chunks": 5})
+    stream = gateway.client("/openai/v1").chat.completions.create(model="gpt-4o-mini", messages=[USER], stream=True)
+    start = time.monotonic()
+    arrivals = [time.monotonic() - start for _ in stream]
+    assert len(arrivals) >= 5
+    assert arrivals[-1] - arrivals[0] > 0.5
+
+
+def test_two_round_tool_conversation(gateway, emulator):
+    client = gateway.client()
+    messages = [{"role": "user", "content": "Weather in Tokyo?"}]
+    first = client.chat.completions.create(model="chat-default", messages=messages, tools=[WEATHER_TOOL])
+    call = first.choices[0].message.tool_calls[0]
+    assert first.choices[0].finish_reason == "tool_calls"
+    assert call.function.name == "get_weather" and json.loads(call.function.arguments) == {"city": "Tokyo"}
+    messages += [
+        first.choices[0].message.model_dump(exclude_none=True),
+        {"role": "tool", "tool_call_id": call.id, "content": "sunny, 21C"},
+    ]
+    second = client.chat.completions.create(model="chat-default", messages=messages, tools=[WEATHER_TOOL])
+    assert second.choices[0].message.content.startswith("Tool said: sunny, 21C")
+    sent = emulator.last()["body"]["messages"]
+    assert sent[-1] == {"role": "tool", "tool_call_id": call.id, "content": "sunny, 21C"}
+    assert sent[-2]["tool_calls"][0]["id"] == call.id
+
+
+def test_two_round_tool_conversation_streamed(gateway, emulator):
+    client = gateway.client("/deepseek/v1")
+    tools = [WEATHER_TOOL, {**WEATHER_TOOL, "function": {**WEATHER_TOOL["function"], "name": "get_time"}}]
+    messages = [{"role": "user", "content": "Weather and time in Tokyo?"}]
+    calls: dict[int, dict] = {}
+    finish = None
+    for chunk in client.chat.completions.create(model="deepseek-chat", messages=messages, tools=tools, stream=True):
+        for delta_call in chunk.choices[0].delta.tool_calls or []:
+            call = calls.setdefault(delta_call.index, {"id": None, "name": "", "arguments": ""})
+            call["id"] = call["id"] or delta_call.id
+            call["name"] += delta_call.function.name or ""
+            call["arguments"] += delta_call.function.arguments or ""
+        finish = chunk.choices[0].finish_reason or finish
+    assert finish == "tool_calls"
+    assert [c["name"] for c in calls.values()] == ["get_weather", "get_time"]  # parallel calls
+    assert all(json.loads(c["arguments"]) == {"city": "Tokyo"} for c in calls.values())
+    messages.append({"role": "assistant", "content": None, "tool_calls": [
+        {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
+        for c in calls.values()
+    ]})
+    messages += [{"role": "tool", "tool_call_id": c["id"], "content": f"result of {c['name']}"} for c in calls.values()]
+    text = "".join(
+        chunk.choices[0].delta.content or ""
+        for chunk in client.chat.completions.create(model="deepseek-chat", messages=messages, tools=tools, stream=True)
+    )
+    assert text.startswith("Tool said:") and "result of get_weather" in text
+
+
+def test_image_audio_and_video_parts_pass_through(gateway, emulator):
+    pixel = base64.b64encode(b"\x89PNG\r\n\x1a\nfake").decode()
+    content = [
+        {"type": "image_url", "image_url": {"url": "https://example.com/cat.jpg", "detail": "high"}},
+        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{pixel}"}},
+        {"type": "input_audio", "input_audio": {"data": base64.b64encode(b"ID3 audio").decode(), "format": "mp3"}},
+        {"type": "video", "video": ["https://example.com/f1.jpg", "https://example.com/f2.jpg"]},
+        {"type": "video_url", "video_url": {"url": "https://example.com/clip.mp4"}},
+        {"type": "text", "text": "Describe all of this"},
+    ]
+    answer = gateway.client("/alibaba/compatible-mode/v1").chat.completions.create(
+        model="qwen-vl-max", messages=[{"role": "user", "content": content}], extra_body={"modalities": ["text"]}
+    )
+    assert emulator.last()["body"]["messages"][0]["content"] == content
+    for kind in ("image_url", "input_audio", "video", "video_url"):
+        assert kind in answer.choices[0].message.content
+
+
+def test_json_mode(gateway, emulator):
+    answer = gateway.client().chat.completions.create(
+        model="alibaba/qwen-plus", messages=[{"role": "user", "content": "Populations as JSON"}],
+        response_format={"type": "json_object"},
+    )
+    assert isinstance(json.loads(answer.choices[0].message.content), dict)
+    assert emulator.last()["body"]["response_format"] == {"type": "json_object"}
+
+
+def test_unknown_and_vendor_parameters_pass_through_untouched(gateway, emulator):
+    extra = {
+        "enable_search": True,
+        "search_options": {"forced_search": True, "search_strategy": "pro"},
+        "vl_high_resolution_images": False,
+        "top_k": 20,
+        "enable_thinking": False,
+        "partial": None,
+        "x_custom": {"nested": [1, 2.5, "three", None, {"deep": True}]},
+    }
+    gateway.client().chat.completions.create(
+        model="chat-default", messages=[USER], temperature=0.3, seed=7, n=1, stop=["END"], extra_body=extra
+    )
+    body = emulator.last()["body"]
+    assert {k: body[k] for k in extra} == extra
+    assert (body["temperature"], body["seed"], body["n"], body["stop"]) == (0.3, 7, 1, ["END"])
+
+
+@pytest.mark.parametrize(
+    ("model", "mount", "expected"),
+    [
+        ("qwen-plus", "/alibaba/compatible-mode/v1", {"enable_thinking": True, "thinking_budget": 8000}),
+        ("deepseek-chat", "/deepseek/v1", {"thinking": {"type": "enabled"}}),
+        ("doubao/doubao-seed-1-6-251015", "/v1", {"thinking": {"type": "enabled"}}),
+        ("gpt-4o-mini", "/openai/v1", {"reasoning_effort": "medium"}),
+    ],
+)
+def test_thinking_reaches_each_upstream_in_its_native_form(gateway, emulator, model, mount, expected):
+    answer = gateway.client(mount).chat.completions.create(
+        model=model, messages=[USER], extra_body={"thinking": {"type": "enabled", "budget_tokens": 8000}}
+    )
+    body = emulator.last()["body"]
+    assert {k: body[k] for k in expected} == expected
+    if "reasoning_effort" not in expected:
+        assert "thinking" not in body or body["thinking"] == expected.get("thinking")
+        assert answer.choices[0].message.reasoning_content  # the upstream's reasoning, untouched
+
+
+def test_thinking_streamed_reasoning_content_from_deepseek(gateway, emulator):
+    chunks = list(gateway.client().chat.completions.create(model="reasoner", messages=[USER], stream=True))
+    reasoning = "".join(getattr(c.choices[0].delta, "reasoning_content", None) or "" for c in chunks if c.choices)
+    content = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert reasoning.startswith("Thinking about:") and content.startswith("Echo:")
+
+
+@pytest.mark.parametrize(
+    ("mount", "model", "path", "native"),
+    [
+        ("/deepseek/v1", "deepseek-chat", "/deepseek/v1/chat/completions", "deepseek-chat"),  # mount + native
+        ("/alibaba/compatible-mode/v1", "qwen-max-custom", "/dashscope/compatible-mode/v1/chat/completions",
+         "qwen-max-custom"),
+        ("/v1", "chat-default", "/dashscope/compatible-mode/v1/chat/completions", "qwen-plus"),  # catalog id
+        ("/v1", "doubao/doubao-seed-1-6-251015", "/doubao/api/v3/chat/completions", "doubao-seed-1-6-251015"),
+        ("/v1", "openai/gpt-4o-mini", "/openai/v1/chat/completions", "gpt-4o-mini"),           # provider/model
+        ("/v1", "deepseek-reasoner", "/deepseek/v1/chat/completions", "deepseek-reasoner"),    # bare name
+        ("/compat/v1", "doubao-seed-1-6-251015", "/doubao/api/v3/chat/completions", "doubao-seed-1-6-251015"),
+    ],
+)
+def test_addressing_styles(gateway, emulator, mount, model, path, native):
+    answer = httpx.post(f"{gateway.base}{mount}/chat/completions", headers={"Authorization": f"Bearer {CLIENT_KEY}"},
+                        json={"model": model, "messages": [USER]})
+    assert answer.status_code == 200
+    seen = emulator.last()
+    assert (seen["path"], seen["body"]["model"]) == (path, native)
+
+
+def test_models_lists_what_each_base_url_accepts(gateway):
+    ids = [m.id for m in gateway.client().models.list()]
+    assert {"chat-default", "reasoner", "deepseek/deepseek-chat", "deepseek-chat", "alibaba/qwen-plus"} <= set(ids)
+    assert "shared-model" not in ids  # listed by two providers: not addressable bare
+    mount_ids = [m.id for m in gateway.client("/alibaba/compatible-mode/v1").models.list()]
+    assert mount_ids == ["qwen-plus", "qwen-vl-max", "qwen-omni-turbo"]
+
+
+def test_envelope_mount_wraps_answers_and_errors(gateway):
+    headers = {"Authorization": f"Bearer {CLIENT_KEY}"}
+    ok = httpx.post(f"{gateway.base}/compat/v1/chat/completions", headers=headers,
+                    json={"model": "deepseek-chat", "messages": [USER]})
+    assert ok.status_code == 200
+    assert ok.json()["code"] == 200 and ok.json()["data"]["object"] == "chat.completion"
+    missing = httpx.post(f"{gateway.base}/compat/v1/chat/completions", headers=headers,
+                         json={"model": "no-such-model", "messages": [USER]})
+    assert missing.status_code == 404
+    assert missing.json()["code"] == 404 and missing.json()["error"]["code"] == "model_not_found"
+    streamed = httpx.post(f"{gateway.base}/compat/v1/chat/completions", headers=headers,
+                          json={"model": "deepseek-chat", "messages": [USER], "stream": True})
+    assert streamed.text.rstrip().endswith("data: [DONE]")  # streams are not wrapped
+
+
+def test_client_key_never_reaches_upstream_and_no_secret_is_logged(gateway, emulator):
+    gateway.client().chat.completions.create(model="chat-default", messages=[USER])
+    list(gateway.client().chat.completions.create(model="reasoner", messages=[USER], stream=True))
+    for record in emulator.requests():
+        assert CLIENT_KEY not in json.dumps(record)
+    log = gateway.log()
+    for secret in [CLIENT_KEY, *UPSTREAM_KEYS.values()]:
+        assert secret not in log
