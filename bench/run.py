@@ -167,7 +167,7 @@ def main() -> None:
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     try:
         procs.append(pinned(LOAD_CORE, [PY, "-m", "relaygate.emulator", "--port", str(PORTS["emulator"]),
-                                        "--no-record", "--key", UPSTREAM_KEY], **quiet))
+                                        "--no-record"], **quiet))
         wait_port(PORTS["emulator"])
         systems = ["emulator", "relaygate"]
         if Path(args.reference).exists():

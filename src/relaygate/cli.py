@@ -80,5 +80,6 @@ def _run(config_path: str, host: str, port: int, workers: int, log_level: str) -
     uvicorn.run(
         "relaygate.app:create_app", factory=True, host=host, port=port, workers=workers,
         loop="uvloop", http="httptools", lifespan="on", access_log=False, log_level=log_level,
+        proxy_headers=False, server_header=False,
         timeout_graceful_shutdown=30,
     )

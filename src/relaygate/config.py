@@ -169,10 +169,10 @@ def expand_env(value: Any, environ: dict[str, str], path: str = "") -> Any:
 
     def substitute(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
+        if default is not None:
+            return environ.get(name) or default  # as in the shell: unset or empty takes the default
         if name in environ:
             return environ[name]
-        if default is not None:
-            return default
         raise ConfigError(f"{path}: environment variable {name} is not set")
 
     return _ENV_REF.sub(substitute, value)
@@ -183,7 +183,7 @@ def drop_keyless_providers(raw: dict[str, Any]) -> tuple[dict[str, Any], list[st
     providers = raw.get("providers") or {}
     skipped = [
         name for name, p in providers.items()
-        if isinstance(p, dict) and p.get("skip_without_key") and not (p.get("api_key") or p.get("api_keys"))
+        if isinstance(p, dict) and p.get("skip_without_key") and not _has_key(p)
     ]
     if not skipped:
         return raw, []
@@ -196,6 +196,11 @@ def drop_keyless_providers(raw: dict[str, Any]) -> tuple[dict[str, Any], list[st
             catalog[model_id] = kept
     out["models"] = catalog
     return out, skipped
+
+
+def _has_key(provider: dict[str, Any]) -> bool:
+    keys = provider.get("api_keys")
+    return bool(provider.get("api_key")) or (isinstance(keys, list) and any(keys))
 
 
 def parse_config(raw: Any, environ: dict[str, str] | None = None) -> tuple[Config, list[str]]:
@@ -218,8 +223,16 @@ def load_config(path: str | Path, environ: dict[str, str] | None = None) -> tupl
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        raise ConfigError(f"{path}: not valid YAML{_yaml_where(exc)}") from None
     return parse_config(raw, environ)
+
+
+def _yaml_where(exc: yaml.YAMLError) -> str:
+    """Line, column and problem only: the parser's own message quotes the line, which may hold a key."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return where + (f": {problem}" if problem else "")
 
 
 def _describe(exc: ValidationError) -> str:

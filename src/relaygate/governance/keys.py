@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
 
 from relaygate.config import StaticKey
 from relaygate.errors import AuthenticationFailed, PermissionDenied
@@ -19,6 +20,7 @@ class ClientKey:
             raise PermissionDenied(f"This key may not use the model `{model}`.", param="model")
 
 
+@lru_cache(maxsize=4096)
 def key_digest(secret: str) -> str:
     """Keys are held and compared only as SHA-256 digests."""
     return hashlib.sha256(secret.encode()).hexdigest()

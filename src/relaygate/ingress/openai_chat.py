@@ -81,17 +81,19 @@ class ChatCompletions:
         except GatewayError as exc:
             if not stream.committed:
                 raise
+            if stream.finished:
+                return  # [DONE] was already delivered; only the upstream's tail failed
             log.warning("stream from %s failed after it began: %s", upstream.name, exc.message)
             await stream.finish(error_frame(exc))
             return
-        if relay.end.done:
-            await stream.finish(b"")
-        else:
+        if not relay.end.done:
             exc = UpstreamProtocolError(f"Provider '{upstream.name}' ended the stream before [DONE].")
             await stream.finish(error_frame(exc))
 
     async def _relay(self, stream: _Stream, relay: OpenAIStreamRelay, upstream: Upstream, payload: bytes) -> None:
-        """Forward events as they arrive, within first-token, idle and total limits."""
+        """Forward events as they arrive, within first-token, idle and total limits. The client's
+        stream is finished as soon as [DONE] arrives; the upstream body is still read to its end so
+        that its connection goes back to the pool."""
         limits = upstream.timeout
         loop = asyncio.get_running_loop()
         total_deadline = loop.time() + limits.total
@@ -108,14 +110,19 @@ class ChatCompletions:
                         if not 200 <= response.status < 300:
                             raise self._status_error(upstream, response, await response.read())
                         async for piece in response.content.iter_any():
+                            if stream.finished:
+                                continue
+                            clean = decoder.at_boundary
                             events = decoder.feed(piece)
                             if not events:
                                 continue
                             if not stream.committed:
                                 _raise_first_event_error(upstream, events[0])
                                 phase = f"Provider '{upstream.name}' went silent for over {limits.idle:g}s."
-                            out = b"".join([relay.relay(event) for event in events])
-                            if out:
+                            out = relay.forward(events, piece if clean and decoder.at_boundary else None)
+                            if relay.end.done:
+                                await stream.finish(out)
+                            elif out:
                                 await stream.write(out)
                             timer.reschedule(min(loop.time() + limits.idle, total_deadline))
         except TimeoutError:
@@ -141,12 +148,13 @@ class ChatCompletions:
 class _Stream:
     """The client side of a stream: headers go out with the first good event (the commit point)."""
 
-    __slots__ = ("send", "headers", "committed")
+    __slots__ = ("send", "headers", "committed", "finished")
 
     def __init__(self, send: Send, headers: Headers) -> None:
         self.send = send
         self.headers = headers
         self.committed = False
+        self.finished = False
 
     async def write(self, data: bytes) -> None:
         if not self.committed:
@@ -156,7 +164,9 @@ class _Stream:
 
     async def finish(self, data: bytes) -> None:
         if not self.committed:
-            await self.write(b"")
+            self.committed = True
+            await self.send({"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *self.headers]})
+        self.finished = True
         await self.send({"type": "http.response.body", "body": data, "more_body": False})
 
 

@@ -53,8 +53,9 @@ class OpenAIWire:
     def chat_body(self, request: dict[str, Any], raw: bytes, model: str, stream: bool) -> bytes:
         """The client's body with the upstream's model name, native thinking parameters and, when
         streaming, usage always requested. Untouched bytes are forwarded when nothing changes."""
-        if not stream and request["model"] == model and not any(f in request for f in GATEWAY_FIELDS):
-            return raw
+        if request["model"] == model and not any(f in request for f in GATEWAY_FIELDS):
+            if not stream or (request.get("stream_options") or {}).get("include_usage") is True:
+                return raw
         out = {k: v for k, v in request.items() if k not in GATEWAY_FIELDS}
         out["model"] = model
         thinking = request.get("thinking")

@@ -22,11 +22,12 @@ def error_from_status(
     provider: str, status: int, raw: bytes, retry_after: str | None, secrets: Iterable[str]
 ) -> GatewayError:
     """4xx about the request pass through (status and OpenAI-shaped body); a rejected provider key
-    is the gateway's problem, not the client's, so 401/403 become 502 without the upstream's words."""
-    if status in (401, 403):
+    (401/403) or an empty provider account (402) is the gateway's problem, not the client's: those
+    become 502 without the upstream's words."""
+    if status in (401, 402, 403):
         return UpstreamAuthError(f"Provider '{provider}' rejected the gateway's credentials (status {status}).")
     error = _error_object(raw)
-    message = redact(str(error.get("message") or _snippet(raw) or f"status {status}"), secrets)[:MAX_MESSAGE]
+    message = redact(str(error.get("message") or _text(raw) or f"status {status}"), secrets)[:MAX_MESSAGE]
     if 400 <= status < 500:
         body = {"error": {
             "message": message,
@@ -50,8 +51,9 @@ def _error_object(raw: bytes) -> dict[str, Any]:
     return {}
 
 
-def _snippet(raw: bytes) -> str:
-    return raw[:200].decode("utf-8", "replace").strip()
+def _text(raw: bytes) -> str:
+    """A non-JSON body as text; cut only after redaction, so no key is ever half shown."""
+    return raw[:64 * 1024].decode("utf-8", "replace").strip()
 
 
 def _default_code(status: int) -> str:

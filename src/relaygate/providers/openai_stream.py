@@ -1,7 +1,8 @@
-"""The OpenAI-wire stream relay: forwards each event's bytes, reads only the usage chunk.
+"""The OpenAI-wire stream relay: forwards the upstream's bytes, reads only the usage chunk.
 
 The gateway always asks the upstream for usage (`stream_options.include_usage`); when the client
-did not, the usage-only chunk (`choices: []`) is dropped again and usage on other chunks nulled.
+did not, the usage-only chunk (`choices: []`) is dropped again and usage on other chunks nulled
+(DeepSeek puts usage on its finish chunk rather than in a chunk of its own).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from relaygate.wire.sse import DONE, Event
+from relaygate.wire.sse import Event, encode
 
 
 @dataclass(slots=True)
@@ -26,10 +27,12 @@ class StreamEnd:
 def _carries_usage(data: bytes) -> bool:
     """Cheap test for a non-null `"usage": {...}`; a false positive only costs one parse."""
     i = data.find(b'"usage"')
-    if i < 0:
-        return False
-    rest = data[i + 7 : i + 16].lstrip()
-    return rest[:1] == b":" and rest[1:].lstrip()[:1] == b"{"
+    while i >= 0:
+        rest = data[i + 7 : i + 16].lstrip()
+        if rest[:1] == b":" and rest[1:].lstrip()[:1] == b"{":
+            return True
+        i = data.find(b'"usage"', i + 7)
+    return False
 
 
 class OpenAIStreamRelay:
@@ -39,19 +42,27 @@ class OpenAIStreamRelay:
         self.client_wants_usage = client_wants_usage
         self.end = StreamEnd()
 
+    def forward(self, events: list[Event], raw: bytes | None = None) -> bytes:
+        """Bytes to send the client for these upstream events. `raw` is the piece that held exactly
+        these events, as it came; it is sent unchanged when no event needed a change."""
+        datas = [self._inspect(event.data) for event in events]
+        if raw is not None and all(d is e.data for d, e in zip(datas, events)):
+            return raw
+        return b"".join([encode(d, e.event) for d, e in zip(datas, events) if d])
+
     def relay(self, event: Event) -> bytes:
         """Bytes to send the client for one upstream event (empty to send nothing)."""
-        data = event.data
+        return self.forward([event])
+
+    def _inspect(self, data: bytes) -> bytes:
+        """The event's data to send: the same object when unchanged, empty to drop it."""
         if data == b"[DONE]":
             self.end.done = True
-            return DONE
-        if data[:9] == b'{"error":':
+        elif data[:9] == b'{"error":':
             self.end.error = _error_of(data)
         elif _carries_usage(data):
-            data = self._take_usage(data)
-            if not data:
-                return b""
-        return b"data: " + data + b"\n\n"
+            return self._take_usage(data)
+        return data
 
     def _take_usage(self, data: bytes) -> bytes:
         try:

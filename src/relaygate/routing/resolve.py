@@ -53,7 +53,7 @@ class Resolver:
         }
         listed: dict[str, list[Upstream]] = {}
         for upstream in upstreams.values():
-            for name in upstream.models:
+            for name in dict.fromkeys(upstream.models):
                 listed.setdefault(name, []).append(upstream)
         self.bare = {name: Target(ups[0], name) for name, ups in listed.items() if len(ups) == 1}
         self.ambiguous = {name: [u.name for u in ups] for name, ups in listed.items() if len(ups) > 1}

@@ -24,7 +24,14 @@ def _is_number(v: Any) -> bool:
 
 
 def _is_stop(v: Any) -> bool:
-    return isinstance(v, str) or (isinstance(v, list) and all(isinstance(s, str) for s in v))
+    """A string, a list of strings, or a list of token ids (DashScope, seed 002); never a mix."""
+    if isinstance(v, str):
+        return True
+    return isinstance(v, list) and (all(isinstance(s, str) for s in v) or all(_is_int(s) for s in v))
+
+
+def _one_of(choices: frozenset[str]) -> Callable[[Any], bool]:
+    return lambda v: isinstance(v, str) and v in choices
 
 
 # parameter → (test, what the error says it must be); None is always accepted (OpenAI's "nullable")
@@ -47,7 +54,7 @@ PARAM_TYPES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "tool_choice": (lambda v: isinstance(v, (str, dict)), "a string or an object"),
     "response_format": (lambda v: isinstance(v, dict) and isinstance(v.get("type"), str), "an object with a type"),
     "user": (lambda v: isinstance(v, str), "a string"),
-    "reasoning_effort": (lambda v: v in REASONING_EFFORTS, "one of " + ", ".join(sorted(REASONING_EFFORTS))),
+    "reasoning_effort": (_one_of(REASONING_EFFORTS), "one of " + ", ".join(sorted(REASONING_EFFORTS))),
 }
 
 
@@ -59,10 +66,10 @@ def check_chat_request(body: Any) -> dict[str, Any]:
     if not isinstance(model, str) or not model.strip():
         raise InvalidRequest("'model' is required and must be a non-empty string.", param="model")
     _check_messages(body.get("messages"))
-    for name, (test, expected) in PARAM_TYPES.items():
-        value = body.get(name)
-        if value is not None and not test(value):
-            raise InvalidRequest(f"'{name}' must be {expected}.", param=name)
+    for name, value in body.items():
+        rule = PARAM_TYPES.get(name)
+        if rule is not None and value is not None and not rule[0](value):
+            raise InvalidRequest(f"'{name}' must be {rule[1]}.", param=name)
     if body.get("stream_options") and not body.get("stream"):
         raise InvalidRequest("'stream_options' is only allowed when 'stream' is true.", param="stream_options")
     _check_thinking(body.get("thinking"))
@@ -76,7 +83,8 @@ def _check_messages(messages: Any) -> None:
         where = f"messages[{i}]"
         if not isinstance(message, dict):
             raise InvalidRequest(f"'{where}' must be an object.", param=where)
-        if message.get("role") not in ROLES:
+        role = message.get("role")
+        if not (isinstance(role, str) and role in ROLES):
             raise InvalidRequest(
                 f"'{where}.role' must be one of {', '.join(sorted(ROLES))}.", param=f"{where}.role"
             )
@@ -98,7 +106,8 @@ def _check_content(content: Any, where: str) -> None:
 def _check_thinking(thinking: Any) -> None:
     if thinking is None:
         return
-    if not isinstance(thinking, dict) or thinking.get("type") not in THINKING_TYPES:
+    kind = thinking.get("type") if isinstance(thinking, dict) else None
+    if not (isinstance(kind, str) and kind in THINKING_TYPES):
         raise InvalidRequest(
             "'thinking' must be an object like {\"type\": \"enabled\", \"budget_tokens\": 8000}.", param="thinking"
         )

@@ -33,12 +33,43 @@ class SSEDecoder:
         self._event: str | None = None
         self._id: str | None = None
 
+    @property
+    def at_boundary(self) -> bool:
+        """True between events: nothing of an unfinished line or event is held."""
+        return not (self._pieces or self._data or self._skip_lf) and self._event is None
+
     def feed(self, chunk: bytes) -> list[Event]:
-        if self._skip_lf and chunk[:1] == b"\n":
-            chunk = chunk[1:]
-        self._skip_lf = False
         if not chunk:
             return []
+        if self._skip_lf:
+            self._skip_lf = False
+            if chunk[:1] == b"\n":
+                chunk = chunk[1:]
+                if not chunk:
+                    return []
+        if self.at_boundary and b"\r" not in chunk:
+            return self._feed_lf(chunk)
+        return self._feed_lines(chunk)
+
+    def _feed_lf(self, chunk: bytes) -> list[Event]:
+        """Fast path for LF-only input starting at an event boundary, as upstreams send it."""
+        blocks = chunk.split(b"\n\n")
+        tail = blocks.pop()
+        events: list[Event] = []
+        for block in blocks:
+            if block[:6] == b"data: " and b"\n" not in block:
+                events.append(Event(block[6:], None, self._id))
+                continue
+            for line in block.split(b"\n"):
+                self._line(line)
+            event = self._dispatch()
+            if event is not None:
+                events.append(event)
+        if tail:
+            events += self._feed_lines(tail)
+        return events
+
+    def _feed_lines(self, chunk: bytes) -> list[Event]:
         if b"\n" not in chunk and b"\r" not in chunk:
             self._pieces.append(chunk)
             return []
@@ -96,11 +127,10 @@ class SSEDecoder:
 def encode(data: bytes, event: str | None = None) -> bytes:
     """One SSE event; a payload with line breaks becomes several `data:` lines."""
     head = b"event: " + event.encode() + b"\n" if event else b""
-    if b"\n" in data or b"\r" in data:
-        body = b"".join(b"data: " + line + b"\n" for line in data.splitlines())
-    else:
-        body = b"data: " + data + b"\n"
-    return head + body + b"\n"
+    if b"\n" not in data and b"\r" not in data:
+        return head + b"data: " + data + b"\n\n"
+    lines = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+    return head + b"".join([b"data: " + line + b"\n" for line in lines]) + b"\n"
 
 
 DONE = b"data: [DONE]\n\n"
