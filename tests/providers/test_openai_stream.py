@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
-from relaygate.providers.openai_stream import OpenAIStreamRelay, first_event_error
+from relaygate.providers.openai_stream import OpenAIStreamRelay, first_event_error, whole_lf_events
 from relaygate.wire.sse import DONE, Event, SSEDecoder
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -238,3 +238,37 @@ def test_first_event_error() -> None:
     assert first_event_error(Event(b"[DONE]")) is None
     assert first_event_error(Event(b'{"error": "busy"}')) is None  # not an error object
     assert first_event_error(Event(b'{"error": {')) is None  # not JSON
+
+
+@pytest.mark.parametrize("wants_usage", [True, False])
+@pytest.mark.parametrize("name", STREAMS)
+def test_whole_piece_fast_path_agrees_with_the_decoder(name: str, wants_usage: bool) -> None:
+    raw = (FIXTURES / STREAMS[name]).read_bytes()
+    assert whole_lf_events(raw)
+    fast, slow = OpenAIStreamRelay(wants_usage), OpenAIStreamRelay(wants_usage)
+    fast_out = fast.forward_piece(raw)
+    slow_out = slow.forward(events_of(raw))
+    assert fast_out is not None
+    assert [e.data for e in events_of(fast_out)] == [e.data for e in events_of(slow_out)]
+    assert fast.end == slow.end and USAGE[name].items() <= fast.end.usage.items()
+    if wants_usage:
+        assert fast_out == raw  # nothing changed: the upstream's bytes go out as they came
+
+
+@pytest.mark.parametrize(
+    "piece",
+    [
+        b'data: {"choices":[{"delta":{"content":"x"}}]}\n\ndata: [DONE]\n\ndata: {"late":1}\n\n',  # [DONE] not last
+        b'data: {"error":{"message":"boom"}}\n\n',                                               # an error event
+        b'data: {"choices":[],\ndata: "usage":{"prompt_tokens":1}}\n\n',                          # multi-line usage event
+    ],
+)
+def test_fast_path_hands_unusual_pieces_to_the_decoder(piece: bytes) -> None:
+    assert OpenAIStreamRelay(False).forward_piece(piece) is None
+
+
+def test_fast_path_ignores_done_written_as_content() -> None:
+    piece = b'data: {"choices":[{"delta":{"content":"data: [DONE]"}}]}\n\n'
+    relay = OpenAIStreamRelay(False)
+    assert relay.forward_piece(piece) in (None, piece)
+    assert relay.end.done is False

@@ -13,11 +13,11 @@ from relaygate.errors import GatewayError, InvalidRequest, UpstreamError, Upstre
 from relaygate.ingress.errors import error_frame
 from relaygate.ingress.http import Headers, Receive, Scope, Send, header, read_body, send_bytes
 from relaygate.providers.openai_errors import error_from_status
-from relaygate.providers.openai_stream import OpenAIStreamRelay, first_event_error
+from relaygate.providers.openai_stream import OpenAIStreamRelay, first_event_error, whole_lf_events
 from relaygate.routing.resolve import Target, Upstream
 from relaygate.upstream.client import streaming_timeout, transport_errors, whole_answer_timeout
 from relaygate.wire.openai_chat import check_chat_request, wants_usage
-from relaygate.wire.sse import SSEDecoder
+from relaygate.wire.sse import Event, SSEDecoder
 
 if TYPE_CHECKING:
     from relaygate.app import Gateway
@@ -112,14 +112,11 @@ class ChatCompletions:
                         async for piece in response.content.iter_any():
                             if stream.finished:
                                 continue
-                            clean = decoder.at_boundary
-                            events = decoder.feed(piece)
-                            if not events:
+                            out = self._next_out(stream, relay, decoder, upstream, piece)
+                            if out is None:
                                 continue
                             if not stream.committed:
-                                _raise_first_event_error(upstream, events[0])
                                 phase = f"Provider '{upstream.name}' went silent for over {limits.idle:g}s."
-                            out = relay.forward(events, piece if clean and decoder.at_boundary else None)
                             if relay.end.done:
                                 await stream.finish(out)
                             elif out:
@@ -129,6 +126,32 @@ class ChatCompletions:
             if loop.time() >= total_deadline:
                 phase = f"Provider '{upstream.name}' exceeded the total time limit of {limits.total:g}s."
             raise UpstreamTimeout(phase) from None
+
+    @staticmethod
+    def _next_out(
+        stream: _Stream, relay: OpenAIStreamRelay, decoder: SSEDecoder, upstream: Upstream, piece: bytes
+    ) -> bytes | None:
+        """What to send for one piece from the upstream; None while no event is complete yet.
+        A piece of whole events takes the fast path; anything else goes through the decoder."""
+        if decoder.at_boundary and whole_lf_events(piece):
+            if not stream.committed:
+                first = piece[: piece.find(b"\n\n")]
+                if first[:6] == b"data: " and b"\n" not in first:
+                    _raise_first_event_error(upstream, Event(first[6:]))
+                    out = relay.forward_piece(piece)
+                else:
+                    out = None  # a comment or a multi-line event first: let the decoder look
+            else:
+                out = relay.forward_piece(piece)
+            if out is not None:
+                return out
+        clean = decoder.at_boundary
+        events = decoder.feed(piece)
+        if not events:
+            return None
+        if not stream.committed:
+            _raise_first_event_error(upstream, events[0])
+        return relay.forward(events, piece if clean and decoder.at_boundary else None)
 
     def _upstream_headers(self, upstream: Upstream) -> dict[str, str]:
         request_headers = upstream.adapter.auth_headers(upstream.next_key())

@@ -7,12 +7,16 @@ did not, the usage-only chunk (`choices: []`) is dropped again and usage on othe
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from relaygate.wire.sse import Event, encode
+from relaygate.wire.sse import DONE, Event, encode
+
+# A non-null usage object. It cannot match inside a JSON string, where every quote is escaped.
+_USAGE = re.compile(rb'"usage"\s*:\s*\{')
 
 
 @dataclass(slots=True)
@@ -26,13 +30,13 @@ class StreamEnd:
 
 def _carries_usage(data: bytes) -> bool:
     """Cheap test for a non-null `"usage": {...}`; a false positive only costs one parse."""
-    i = data.find(b'"usage"')
-    while i >= 0:
-        rest = data[i + 7 : i + 16].lstrip()
-        if rest[:1] == b":" and rest[1:].lstrip()[:1] == b"{":
-            return True
-        i = data.find(b'"usage"', i + 7)
-    return False
+    return _USAGE.search(data) is not None
+
+
+def whole_lf_events(piece: bytes) -> bool:
+    """True when a piece that starts at an event boundary also ends at one, with LF line ends only,
+    so that it is a run of whole events that can be looked at without decoding each one."""
+    return piece[-2:] == b"\n\n" and b"\r" not in piece
 
 
 class OpenAIStreamRelay:
@@ -49,6 +53,29 @@ class OpenAIStreamRelay:
         if raw is not None and all(d is e.data for d, e in zip(datas, events)):
             return raw
         return b"".join([encode(d, e.event) for d, e in zip(datas, events) if d])
+
+    def forward_piece(self, piece: bytes) -> bytes | None:
+        """Fast path for a piece of whole LF-framed events (see `whole_lf_events`): only the events
+        that carry usage are taken apart. None when the piece needs the full decoder after all."""
+        if b'{"error"' in piece:
+            return None
+        if b"[DONE]" in piece:
+            if not (piece == DONE or piece.endswith(b"\n\n" + DONE)):
+                return None
+            self.end.done = True
+        out = piece
+        for match in reversed(list(_USAGE.finditer(piece))):
+            before = piece.rfind(b"\n\n", 0, match.start())
+            start = 0 if before < 0 else before + 2
+            end = piece.find(b"\n\n", match.end()) + 2
+            block = piece[start : end - 2]
+            if block[:6] != b"data: " or b"\n" in block:
+                return None
+            data = block[6:]
+            changed = self._take_usage(data)
+            if changed is not data:
+                out = out[:start] + (encode(changed) if changed else b"") + out[end:]
+        return out
 
     def relay(self, event: Event) -> bytes:
         """Bytes to send the client for one upstream event (empty to send nothing)."""
