@@ -88,6 +88,8 @@ def test_stream_arrives_event_by_event(gateway, emulator):
     arrivals = [time.monotonic() - start for _ in stream]
     assert len(arrivals) >= 5
     assert arrivals[-1] - arrivals[0] > 0.5
+    time.sleep(0.3)
+    assert emulator.last()["disconnected"] is False  # a finished stream is not mistaken for a client leaving
 
 
 def test_two_round_tool_conversation(gateway, emulator):

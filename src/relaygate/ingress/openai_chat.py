@@ -48,9 +48,9 @@ class ChatCompletions:
         key.check_model(body["model"])
         target = gateway.resolver.resolve(body["model"], self.scope)[0]
         headers = [*headers, (b"x-relaygate-provider", target.upstream.name.encode())]
-        async with cancel_on_disconnect(receive):
+        async with cancel_on_disconnect(receive) as guard:
             if body.get("stream") is True:
-                await self._stream(send, headers, body, raw, target)
+                await self._stream(send, headers, body, raw, target, guard)
             else:
                 await self._whole(send, headers, body, raw, target)
 
@@ -71,11 +71,14 @@ class ChatCompletions:
             data = b'{"code":200,"data":' + data + b"}"
         await send_bytes(send, 200, data, headers)
 
-    async def _stream(self, send: Send, headers: Headers, body: dict[str, Any], raw: bytes, target: Target) -> None:
+    async def _stream(
+        self, send: Send, headers: Headers, body: dict[str, Any], raw: bytes, target: Target,
+        guard: cancel_on_disconnect,
+    ) -> None:
         upstream = target.upstream
         payload = upstream.adapter.chat_body(body, raw, target.model, stream=True)
         relay = OpenAIStreamRelay(wants_usage(body))
-        stream = _Stream(send, headers)
+        stream = _Stream(send, headers, guard)
         try:
             await self._relay(stream, relay, upstream, payload)
         except GatewayError as exc:
@@ -171,11 +174,12 @@ class ChatCompletions:
 class _Stream:
     """The client side of a stream: headers go out with the first good event (the commit point)."""
 
-    __slots__ = ("send", "headers", "committed", "finished")
+    __slots__ = ("send", "headers", "guard", "committed", "finished")
 
-    def __init__(self, send: Send, headers: Headers) -> None:
+    def __init__(self, send: Send, headers: Headers, guard: cancel_on_disconnect) -> None:
         self.send = send
         self.headers = headers
+        self.guard = guard
         self.committed = False
         self.finished = False
 
@@ -189,7 +193,7 @@ class _Stream:
         if not self.committed:
             self.committed = True
             await self.send({"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *self.headers]})
-        self.finished = True
+        self.finished = self.guard.response_sent = True
         await self.send({"type": "http.response.body", "body": data, "more_body": False})
 
 
@@ -212,27 +216,38 @@ class cancel_on_disconnect:
     """While the body runs, a client that hangs up cancels it (and so the upstream call).
 
     ASGI servers report the hang-up as `http.disconnect` on `receive`; the request body has already
-    been read, so nothing else is waiting on it."""
+    been read, so nothing else is waiting on it. Watching costs a task, which is a sizeable share of
+    a fast request's CPU, so the watch starts only once the request has run for WATCH_AFTER seconds:
+    quick answers never pay for it, and a client leaving a long one is noticed at most that late."""
 
-    __slots__ = ("receive", "task", "watcher", "client_left")
+    WATCH_AFTER = 0.2
+    __slots__ = ("receive", "task", "timer", "watcher", "client_left", "response_sent")
 
     def __init__(self, receive: Receive) -> None:
         self.receive = receive
         self.client_left = False
+        self.response_sent = False  # after the last byte went out, `receive` reports a disconnect too
+        self.watcher: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> cancel_on_disconnect:
         self.task = asyncio.current_task()
-        self.watcher = asyncio.get_running_loop().create_task(self._watch())
+        self.timer = asyncio.get_running_loop().call_later(self.WATCH_AFTER, self._start_watching)
         return self
+
+    def _start_watching(self) -> None:
+        self.watcher = asyncio.get_running_loop().create_task(self._watch())
 
     async def _watch(self) -> None:
         while (await self.receive())["type"] != "http.disconnect":
             pass
-        self.client_left = True
-        self.task.cancel()
+        if not self.response_sent:
+            self.client_left = True
+            self.task.cancel()
 
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
-        self.watcher.cancel()
+        self.timer.cancel()
+        if self.watcher is not None:
+            self.watcher.cancel()
         if exc_type is asyncio.CancelledError and self.client_left:
             self.task.uncancel()
             log.info("client disconnected; upstream call cancelled")
