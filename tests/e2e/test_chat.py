@@ -262,3 +262,11 @@ def test_client_key_never_reaches_upstream_and_no_secret_is_logged(gateway, emul
     log = gateway.log()
     for secret in [CLIENT_KEY, *UPSTREAM_KEYS.values()]:
         assert secret not in log
+
+
+def test_upstream_keepalive_comments_are_tolerated(gateway, emulator):
+    emulator.script({"keepalive": True, "chunks": 6})
+    client = gateway.client()
+    chunks = list(client.chat.completions.create(model="chat-default", messages=[USER], stream=True))
+    text = "".join(c.choices[0].delta.content or "" for c in chunks)
+    assert text.startswith("Echo: Hello there") and chunks[-1].choices[0].finish_reason == "stop"

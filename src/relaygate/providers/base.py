@@ -40,12 +40,14 @@ class OpenAIWire:
     passthrough: bool = True
     chat_path: str = "/chat/completions"
     extra_headers: dict[str, str] = field(default_factory=dict)
+    default_key: str | None = None  # sent when the provider is configured without a key
 
     def chat_url(self, base_url: str) -> str:
         return base_url.rstrip("/") + self.chat_path
 
     def auth_headers(self, api_key: str | None) -> dict[str, str]:
         headers = {"Content-Type": "application/json", **self.extra_headers}
+        api_key = api_key or self.default_key
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
         return headers

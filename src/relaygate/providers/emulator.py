@@ -7,5 +7,6 @@ from __future__ import annotations
 
 from relaygate.providers.base import OpenAIWire
 
-ADAPTER = OpenAIWire("emulator", needs_base_url=False)
+# The emulator, like the providers it imitates, wants a bearer key; any will do.
+ADAPTER = OpenAIWire("emulator", needs_base_url=False, default_key="relaygate-demo")
 BASE_PATH = "/openai/v1"
