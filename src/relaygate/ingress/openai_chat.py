@@ -122,7 +122,8 @@ class ChatCompletions:
                                 phase = f"Provider '{upstream.name}' went silent for over {limits.idle:g}s."
                             if relay.end.done:
                                 await stream.finish(out)
-                            elif out:
+                                continue
+                            if out:
                                 await stream.write(out)
                             timer.reschedule(min(loop.time() + limits.idle, total_deadline))
         except TimeoutError:
