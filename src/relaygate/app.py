@@ -55,7 +55,7 @@ class Gateway:
         adapter = TYPES[provider.type]
         base_url = provider.base_url or await self._start_emulator()
         return Upstream(
-            name=name, adapter=adapter, chat_url=adapter.chat_url(base_url), keys=tuple(provider.keys),
+            name=name, adapter=adapter, base_url=base_url, keys=tuple(provider.keys),
             timeout=provider.timeout, mount=provider.mount, models=tuple(provider.models), headers=provider.headers,
         )
 

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -152,18 +153,17 @@ class Gateway:
         return self.log_path.read_text()
 
 
-@pytest.fixture(scope="session")
-def gateway(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    tmp = tmp_path_factory.mktemp("gateway")
-    config = tmp / "relaygate.yaml"
-    config.write_text(gateway_config(emulator.base, free_port()))
+@contextmanager
+def start_gateway(config_text: str, workdir: Path, env: dict[str, str] | None = None) -> Iterator[Gateway]:
+    """A `relaygate serve` process on a free port with this configuration, stopped on exit."""
+    config = workdir / "relaygate.yaml"
+    config.write_text(config_text)
     port = free_port()
-    log_path = tmp / "gateway.log"
-    env = {**os.environ, "TEST_DASHSCOPE_KEY": UPSTREAM_KEYS["alibaba"]}
+    log_path = workdir / "gateway.log"
     with log_path.open("w") as log:
         proc = subprocess.Popen(
             [RELAYGATE, "serve", "--config", str(config), "--port", str(port)],
-            stdout=log, stderr=subprocess.STDOUT, env=env,
+            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
         )
     try:
         wait_http(f"http://127.0.0.1:{port}/healthz", proc)
@@ -171,6 +171,14 @@ def gateway(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Ite
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def gateway(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    env = {"TEST_DASHSCOPE_KEY": UPSTREAM_KEYS["alibaba"]}
+    config = gateway_config(emulator.base, free_port())
+    with start_gateway(config, tmp_path_factory.mktemp("gateway"), env) as gateway:
+        yield gateway
 
 
 @pytest.fixture(autouse=True)

@@ -6,30 +6,20 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import orjson
 
-from relaygate.errors import GatewayError, InvalidRequest, UpstreamError, UpstreamProtocolError, UpstreamTimeout
+from relaygate.errors import GatewayError, InvalidRequest, UpstreamProtocolError
 from relaygate.ingress.errors import error_frame
 from relaygate.ingress.http import Headers, Receive, Scope, Send, header, read_body, send_bytes
-from relaygate.providers.openai_errors import error_from_status
-from relaygate.providers.openai_stream import OpenAIStreamRelay, first_event_error, whole_lf_events
+from relaygate.ingress.streaming import ClientStream, PassthroughPump, Pump, TranslatedPump, relay_stream
 from relaygate.routing.resolve import Target, Upstream
-from relaygate.upstream.client import streaming_timeout, transport_errors, whole_answer_timeout
+from relaygate.upstream.client import transport_errors, whole_answer_timeout
 from relaygate.wire.openai_chat import check_chat_request, wants_usage
-from relaygate.wire.sse import Event, SSEDecoder
 
 if TYPE_CHECKING:
     from relaygate.app import Gateway
 
 log = logging.getLogger("relaygate.chat")
-
-SSE_HEADERS: Headers = [
-    (b"content-type", b"text/event-stream; charset=utf-8"),
-    (b"cache-control", b"no-cache"),
-    (b"x-accel-buffering", b"no"),
-]
-
 
 class ChatCompletions:
     """One chat endpoint: the default `/v1`, a provider's mount (native model names, `scope` set),
@@ -49,23 +39,32 @@ class ChatCompletions:
         target = gateway.resolver.resolve(body["model"], self.scope)[0]
         headers = [*headers, (b"x-relaygate-provider", target.upstream.name.encode())]
         async with cancel_on_disconnect(receive) as guard:
-            if body.get("stream") is True:
-                await self._stream(send, headers, body, raw, target, guard)
-            else:
-                await self._whole(send, headers, body, raw, target)
+            try:
+                if body.get("stream") is True:
+                    await self._stream(send, headers, body, raw, target, guard)
+                else:
+                    await self._whole(send, headers, body, raw, target)
+            except GatewayError as exc:  # from here on, every error is the upstream's
+                log.warning("provider %s: %s", target.upstream.name, exc.message)
+                raise
 
     async def _whole(self, send: Send, headers: Headers, body: dict[str, Any], raw: bytes, target: Target) -> None:
         upstream = target.upstream
-        payload = upstream.adapter.chat_body(body, raw, target.model, stream=False)
-        request_headers = self._upstream_headers(upstream)
+        adapter = upstream.adapter
+        payload = adapter.chat_body(body, raw, target.model, stream=False)
         with transport_errors(upstream.name):
             async with await self.gateway.client.post(
-                upstream.name, upstream.chat_url, request_headers, payload, whole_answer_timeout(upstream.timeout)
+                upstream.name, upstream.chat_url(target.model, False), self._upstream_headers(upstream), payload,
+                whole_answer_timeout(upstream.timeout),
             ) as response:
                 data = await response.read()
         if not 200 <= response.status < 300:
-            raise self._status_error(upstream, response, data)
-        if data.lstrip()[:1] != b"{":
+            raise adapter.error_from_status(
+                upstream.name, response.status, data, response.headers.get("retry-after"), upstream.keys
+            )
+        if not adapter.passthrough:
+            data = adapter.chat_response(data, body, target.model)
+        elif data.lstrip()[:1] != b"{":
             raise UpstreamProtocolError(f"Provider '{upstream.name}' answered with something other than JSON.")
         if self.envelope:
             data = b'{"code":200,"data":' + data + b"}"
@@ -76,132 +75,34 @@ class ChatCompletions:
         guard: cancel_on_disconnect,
     ) -> None:
         upstream = target.upstream
-        payload = upstream.adapter.chat_body(body, raw, target.model, stream=True)
-        relay = OpenAIStreamRelay(wants_usage(body))
-        stream = _Stream(send, headers, guard)
+        adapter = upstream.adapter
+        payload = adapter.chat_body(body, raw, target.model, stream=True)
+        pump: Pump = (
+            PassthroughPump(upstream.name, wants_usage(body)) if adapter.passthrough
+            else TranslatedPump(adapter.stream_translator(body, target.model))
+        )
+        stream = ClientStream(send, headers, guard)
         try:
-            await self._relay(stream, relay, upstream, payload)
+            await relay_stream(
+                self.gateway.client, stream, pump, upstream, upstream.chat_url(target.model, True),
+                self._upstream_headers(upstream), payload,
+            )
         except GatewayError as exc:
             if not stream.committed:
                 raise
-            if stream.finished:
-                return  # [DONE] was already delivered; only the upstream's tail failed
-            log.warning("stream from %s failed after it began: %s", upstream.name, exc.message)
-            await stream.finish(error_frame(exc))
+            log.warning("provider %s: %s (after the stream began)", upstream.name, exc.message)
+            if not stream.finished:  # else the answer was complete; only the upstream's tail failed
+                await stream.finish(error_frame(exc))
             return
-        if not relay.end.done:
-            exc = UpstreamProtocolError(f"Provider '{upstream.name}' ended the stream before [DONE].")
+        if not stream.finished:
+            exc = UpstreamProtocolError(f"Provider '{upstream.name}' ended the stream before it was complete.")
             await stream.finish(error_frame(exc))
-
-    async def _relay(self, stream: _Stream, relay: OpenAIStreamRelay, upstream: Upstream, payload: bytes) -> None:
-        """Forward events as they arrive, within first-token, idle and total limits. The client's
-        stream is finished as soon as [DONE] arrives; the upstream body is still read to its end so
-        that its connection goes back to the pool."""
-        limits = upstream.timeout
-        loop = asyncio.get_running_loop()
-        total_deadline = loop.time() + limits.total
-        decoder = SSEDecoder()
-        phase = f"Provider '{upstream.name}' sent no first token within {limits.first_token:g}s."
-        try:
-            async with asyncio.timeout_at(min(loop.time() + limits.first_token, total_deadline)) as timer:
-                response = await self.gateway.client.post(
-                    upstream.name, upstream.chat_url, self._upstream_headers(upstream), payload,
-                    streaming_timeout(limits),
-                )
-                with transport_errors(upstream.name):
-                    async with response:
-                        if not 200 <= response.status < 300:
-                            raise self._status_error(upstream, response, await response.read())
-                        async for piece in response.content.iter_any():
-                            if stream.finished:
-                                continue
-                            out = self._next_out(stream, relay, decoder, upstream, piece)
-                            if out is None:
-                                continue
-                            if not stream.committed:
-                                phase = f"Provider '{upstream.name}' went silent for over {limits.idle:g}s."
-                            if relay.end.done:
-                                await stream.finish(out)
-                                continue
-                            if out:
-                                await stream.write(out)
-                            timer.reschedule(min(loop.time() + limits.idle, total_deadline))
-        except TimeoutError:
-            if loop.time() >= total_deadline:
-                phase = f"Provider '{upstream.name}' exceeded the total time limit of {limits.total:g}s."
-            raise UpstreamTimeout(phase) from None
-
-    @staticmethod
-    def _next_out(
-        stream: _Stream, relay: OpenAIStreamRelay, decoder: SSEDecoder, upstream: Upstream, piece: bytes
-    ) -> bytes | None:
-        """What to send for one piece from the upstream; None while no event is complete yet.
-        A piece of whole events takes the fast path; anything else goes through the decoder."""
-        if decoder.at_boundary and whole_lf_events(piece):
-            if not stream.committed:
-                first = piece[: piece.find(b"\n\n")]
-                if first[:6] == b"data: " and b"\n" not in first:
-                    _raise_first_event_error(upstream, Event(first[6:]))
-                    out = relay.forward_piece(piece)
-                else:
-                    out = None  # a comment or a multi-line event first: let the decoder look
-            else:
-                out = relay.forward_piece(piece)
-            if out is not None:
-                return out
-        clean = decoder.at_boundary
-        events = decoder.feed(piece)
-        if not events:
-            return None
-        if not stream.committed:
-            _raise_first_event_error(upstream, events[0])
-        return relay.forward(events, piece if clean and decoder.at_boundary else None)
 
     def _upstream_headers(self, upstream: Upstream) -> dict[str, str]:
         request_headers = upstream.adapter.auth_headers(upstream.next_key())
         if upstream.headers:
             request_headers.update(upstream.headers)
         return request_headers
-
-    @staticmethod
-    def _status_error(upstream: Upstream, response: aiohttp.ClientResponse, data: bytes) -> GatewayError:
-        error = error_from_status(
-            upstream.name, response.status, data, response.headers.get("retry-after"), upstream.keys
-        )
-        log.warning("provider %s answered %s: %s", upstream.name, response.status, error.message)
-        return error
-
-
-class _Stream:
-    """The client side of a stream: headers go out with the first good event (the commit point)."""
-
-    __slots__ = ("send", "headers", "guard", "committed", "finished")
-
-    def __init__(self, send: Send, headers: Headers, guard: cancel_on_disconnect) -> None:
-        self.send = send
-        self.headers = headers
-        self.guard = guard
-        self.committed = False
-        self.finished = False
-
-    async def write(self, data: bytes) -> None:
-        if not self.committed:
-            self.committed = True
-            await self.send({"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *self.headers]})
-        await self.send({"type": "http.response.body", "body": data, "more_body": True})
-
-    async def finish(self, data: bytes) -> None:
-        if not self.committed:
-            self.committed = True
-            await self.send({"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *self.headers]})
-        self.finished = self.guard.response_sent = True
-        await self.send({"type": "http.response.body", "body": data, "more_body": False})
-
-
-def _raise_first_event_error(upstream: Upstream, event: Any) -> None:
-    error = first_event_error(event)
-    if error is not None:
-        raise UpstreamError(f"Provider '{upstream.name}' failed: {str(error.get('message', 'error'))[:300]}")
 
 
 def parse_json(raw: bytes) -> Any:

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Iterable, Protocol
 
 import orjson
+
+from relaygate.errors import GatewayError
+from relaygate.providers.openai_errors import error_from_status
+from relaygate.providers.openai_stream import StreamEnd
+from relaygate.wire.sse import Event
 
 # Request fields that steer relaygate itself and never reach an upstream (seed 001's `provider`).
 GATEWAY_FIELDS = ("provider", "thinking")
@@ -13,17 +18,42 @@ GATEWAY_FIELDS = ("provider", "thinking")
 ThinkingMap = Callable[[dict[str, Any]], dict[str, Any]]
 
 
+class StreamTranslator(Protocol):
+    """Turns one upstream stream into OpenAI chat chunks; one instance per request.
+
+    `translate` takes each upstream SSE event and returns the data of the chat chunks to send (JSON
+    bytes, framed by the caller); `close` is called at the upstream's end of stream and returns the
+    last chunks (the finish reason, and usage when the client asked for it). `end` says what metering
+    needs; `end.done` is set once the answer is complete. Errors are raised as GatewayError."""
+
+    end: StreamEnd
+
+    def translate(self, event: Event) -> list[bytes]: ...
+
+    def close(self) -> list[bytes]: ...
+
+
 class Adapter(Protocol):
-    """Turns an OpenAI chat request into this upstream's request. Sans-I/O: no awaits, no config."""
+    """Turns an OpenAI chat request into this upstream's request and, unless `passthrough`, the
+    upstream's answer back into OpenAI shape. Sans-I/O: no awaits, no config, no clock."""
 
     needs_base_url: bool
     passthrough: bool  # answers are already OpenAI chat completions and are forwarded as bytes
 
-    def chat_url(self, base_url: str) -> str: ...
+    def chat_url(self, base_url: str, model: str = "", stream: bool = False) -> str: ...
 
     def auth_headers(self, api_key: str | None) -> dict[str, str]: ...
 
     def chat_body(self, request: dict[str, Any], raw: bytes, model: str, stream: bool) -> bytes: ...
+
+    def error_from_status(
+        self, provider: str, status: int, raw: bytes, retry_after: str | None, secrets: Iterable[str]
+    ) -> GatewayError: ...
+
+    # Only for adapters that are not `passthrough`:
+    def chat_response(self, raw: bytes, request: dict[str, Any], model: str) -> bytes: ...
+
+    def stream_translator(self, request: dict[str, Any], model: str) -> StreamTranslator: ...
 
 
 def no_thinking_params(thinking: dict[str, Any]) -> dict[str, Any]:
@@ -42,8 +72,13 @@ class OpenAIWire:
     extra_headers: dict[str, str] = field(default_factory=dict)
     default_key: str | None = None  # sent when the provider is configured without a key
 
-    def chat_url(self, base_url: str) -> str:
+    def chat_url(self, base_url: str, model: str = "", stream: bool = False) -> str:
         return base_url.rstrip("/") + self.chat_path
+
+    def error_from_status(
+        self, provider: str, status: int, raw: bytes, retry_after: str | None, secrets: Iterable[str]
+    ) -> GatewayError:
+        return error_from_status(provider, status, raw, retry_after, secrets)
 
     def auth_headers(self, api_key: str | None) -> dict[str, str]:
         headers = {"Content-Type": "application/json", **self.extra_headers}

@@ -23,7 +23,7 @@ class Upstream:
 
     name: str
     adapter: Adapter
-    chat_url: str
+    base_url: str
     keys: tuple[str, ...]
     timeout: Timeout
     mount: str | None
@@ -36,6 +36,9 @@ class Upstream:
 
     def next_key(self) -> str | None:
         return next(self._key_cycle)
+
+    def chat_url(self, model: str, stream: bool) -> str:
+        return self.adapter.chat_url(self.base_url, model, stream)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,179 @@
+"""Relaying an upstream stream to the client: committed at the first good event, then forwarded
+piece by piece as it arrives, within the provider's first-token, idle and total limits."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Protocol
+
+from relaygate.errors import UpstreamError, UpstreamTimeout
+from relaygate.ingress.http import Headers, Send
+from relaygate.providers.base import StreamTranslator
+from relaygate.providers.openai_stream import OpenAIStreamRelay, StreamEnd, first_event_error, whole_lf_events
+from relaygate.routing.resolve import Upstream
+from relaygate.upstream.client import UpstreamClient, streaming_timeout, transport_errors
+from relaygate.wire.sse import DONE, Event, SSEDecoder
+
+if TYPE_CHECKING:
+    from relaygate.ingress.openai_chat import cancel_on_disconnect
+
+SSE_HEADERS: Headers = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
+
+
+class ClientStream:
+    """The client side of a stream: headers go out with the first good event (the commit point)."""
+
+    __slots__ = ("send", "headers", "guard", "committed", "finished")
+
+    def __init__(self, send: Send, headers: Headers, guard: cancel_on_disconnect) -> None:
+        self.send = send
+        self.headers = headers
+        self.guard = guard
+        self.committed = False
+        self.finished = False
+
+    async def _commit(self) -> None:
+        self.committed = True
+        await self.send({"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *self.headers]})
+
+    async def write(self, data: bytes) -> None:
+        if not self.committed:
+            await self._commit()
+        await self.send({"type": "http.response.body", "body": data, "more_body": True})
+
+    async def finish(self, data: bytes) -> None:
+        if not self.committed:
+            await self._commit()
+        self.finished = self.guard.response_sent = True
+        await self.send({"type": "http.response.body", "body": data, "more_body": False})
+
+
+class Pump(Protocol):
+    """Upstream pieces in, client bytes out. `feed` returns None while no event is complete yet."""
+
+    end: StreamEnd
+
+    def feed(self, piece: bytes) -> bytes | None: ...
+
+    def close(self) -> bytes: ...
+
+
+class PassthroughPump:
+    """An OpenAI-wire upstream: its bytes go out as they came, but for the usage chunk."""
+
+    __slots__ = ("provider", "relay", "decoder", "started", "end")
+
+    def __init__(self, provider: str, client_wants_usage: bool) -> None:
+        self.provider = provider
+        self.relay = OpenAIStreamRelay(client_wants_usage)
+        self.decoder = SSEDecoder()
+        self.started = False
+        self.end = self.relay.end
+
+    def feed(self, piece: bytes) -> bytes | None:
+        """A piece of whole events takes the fast path; anything else goes through the decoder."""
+        if self.decoder.at_boundary and whole_lf_events(piece):
+            out = self._whole_events(piece)
+            if out is not None:
+                return out
+        clean = self.decoder.at_boundary
+        events = self.decoder.feed(piece)
+        if not events:
+            return None
+        self._check_first(events[0])
+        return self.relay.forward(events, piece if clean and self.decoder.at_boundary else None)
+
+    def _whole_events(self, piece: bytes) -> bytes | None:
+        if not self.started:
+            first = piece[: piece.find(b"\n\n")]
+            if first[:6] != b"data: " or b"\n" in first:
+                return None  # a comment or a multi-line event first: let the decoder look
+            self._check_first(Event(first[6:]))
+        return self.relay.forward_piece(piece)
+
+    def _check_first(self, event: Event) -> None:
+        """An upstream that fails right away may still answer 200 with an error event first."""
+        if self.started:
+            return
+        self.started = True
+        error = first_event_error(event)
+        if error is not None:
+            raise UpstreamError(f"Provider '{self.provider}' failed: {str(error.get('message', 'error'))[:300]}")
+
+    def close(self) -> bytes:
+        return b""
+
+
+class TranslatedPump:
+    """An upstream with its own stream format: each event becomes zero or more chat chunks."""
+
+    __slots__ = ("translator", "decoder", "end")
+
+    def __init__(self, translator: StreamTranslator) -> None:
+        self.translator = translator
+        self.decoder = SSEDecoder()
+        self.end = translator.end
+
+    def feed(self, piece: bytes) -> bytes | None:
+        events = self.decoder.feed(piece)
+        if not events:
+            return None
+        chunks = [chunk for event in events for chunk in self.translator.translate(event)]
+        return self._frames(chunks)
+
+    def close(self) -> bytes:
+        self.decoder.flush()
+        return self._frames(self.translator.close())
+
+    def _frames(self, chunks: list[bytes]) -> bytes:
+        out = b"".join([b"data: " + chunk + b"\n\n" for chunk in chunks])
+        return out + DONE if self.end.done else out
+
+
+async def relay_stream(
+    client: UpstreamClient, stream: ClientStream, pump: Pump, upstream: Upstream, url: str,
+    headers: dict[str, str], payload: bytes,
+) -> None:
+    """Send the request and forward what comes back. The client's stream is finished as soon as the
+    answer is complete; the upstream body is still read to its end so its connection is pooled."""
+    limits = upstream.timeout
+    loop = asyncio.get_running_loop()
+    total_deadline = loop.time() + limits.total
+    phase = f"Provider '{upstream.name}' sent no first token within {limits.first_token:g}s."
+    try:
+        async with asyncio.timeout_at(min(loop.time() + limits.first_token, total_deadline)) as timer:
+            response = await client.post(upstream.name, url, headers, payload, streaming_timeout(limits))
+            with transport_errors(upstream.name):
+                async with response:
+                    if not 200 <= response.status < 300:
+                        data = await response.read()
+                        raise upstream.adapter.error_from_status(
+                            upstream.name, response.status, data, response.headers.get("retry-after"), upstream.keys
+                        )
+                    async for piece in response.content.iter_any():
+                        if stream.finished:
+                            continue
+                        out = pump.feed(piece)
+                        if out is None:
+                            continue
+                        if pump.end.done:
+                            await stream.finish(out)
+                            continue
+                        if out:
+                            await stream.write(out)
+                        phase = f"Provider '{upstream.name}' went silent for over {limits.idle:g}s."
+                        timer.reschedule(min(loop.time() + limits.idle, total_deadline))
+                    if not stream.finished:
+                        tail = pump.close()
+                        if pump.end.done:
+                            await stream.finish(tail)
+                        elif tail:
+                            await stream.write(tail)
+    except TimeoutError:
+        if loop.time() >= total_deadline:
+            phase = f"Provider '{upstream.name}' exceeded the total time limit of {limits.total:g}s."
+        raise UpstreamTimeout(phase) from None
