@@ -57,6 +57,7 @@ class Gateway:
         return Upstream(
             name=name, adapter=adapter, base_url=base_url, keys=tuple(provider.keys),
             timeout=provider.timeout, mount=provider.mount, models=tuple(provider.models), headers=provider.headers,
+            model_defaults=provider.model_defaults, stream_only=frozenset(provider.stream_only),
         )
 
     async def _start_emulator(self) -> str:

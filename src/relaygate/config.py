@@ -39,6 +39,10 @@ class Provider(_Strict):
     timeout: Timeout = Timeout()
     headers: dict[str, str] = {}
     skip_without_key: bool = False
+    # native model name (or "*") → request parameters used when the client sent none, e.g. max_tokens
+    model_defaults: dict[str, dict[str, Any]] = {}
+    # native models that answer only when streamed; a non-streaming request is streamed and gathered
+    stream_only: list[str] = []
 
     @field_validator("type")
     @classmethod

@@ -105,6 +105,8 @@ providers:
     api_key: ${{TEST_DASHSCOPE_KEY}}
     mount: /alibaba/compatible-mode/v1
     models: [qwen-plus, qwen-vl-max, qwen-omni-turbo]
+    model_defaults: {{qwen-vl-max: {{max_tokens: 777, temperature: 0.2}}}}
+    stream_only: [qwq-plus]
   doubao:
     type: doubao
     base_url: {e}/doubao/api/v3

@@ -140,7 +140,7 @@ def test_not_streaming_adds_no_stream_options(wire: OpenAIWire) -> None:
 
 @pytest.mark.parametrize(
     ("budget", "effort"),
-    [(None, "medium"), (1, "low"), (1024, "low"), (4095, "low"), (4096, "medium"), (8000, "medium"),
+    [(None, "medium"), (1, "minimal"), (1023, "minimal"), (1024, "low"), (4095, "low"), (4096, "medium"), (8000, "medium"),
      (16383, "medium"), (16384, "high"), (32000, "high")],
 )
 def test_openai_thinking_budget_to_reasoning_effort(budget: int | None, effort: str) -> None:
@@ -257,3 +257,23 @@ def test_auth_headers() -> None:
 def test_registry_lists_the_openai_wire_vendors() -> None:
     assert {"openai", "deepseek", "dashscope", "doubao"} <= set(TYPES)
     assert all(TYPES[name].passthrough for name in WIRES)
+
+
+@pytest.mark.parametrize(
+    ("effort", "expected"),
+    [("low", {"enable_thinking": True, "thinking_budget": 2048}),
+     ("high", {"enable_thinking": True, "thinking_budget": 24576}),
+     ("none", {"enable_thinking": False})],
+)
+def test_dashscope_turns_reasoning_effort_into_its_thinking_parameters(effort: str, expected: dict) -> None:
+    request = {"model": "qwen-plus", "messages": [{"role": "user", "content": "hi"}], "reasoning_effort": effort}
+    out = orjson.loads(dashscope.ADAPTER.chat_body(request, orjson.dumps(request), "qwen-plus", stream=False))
+    assert "reasoning_effort" not in out
+    assert {k: out[k] for k in expected} == expected and set(out) - set(expected) == {"model", "messages"}
+
+
+def test_vendors_with_native_effort_keep_it() -> None:
+    request = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "reasoning_effort": "low"}
+    raw = orjson.dumps(request)
+    for adapter in (deepseek.ADAPTER, doubao.ADAPTER, openai_compat.ADAPTER):
+        assert adapter.chat_body(request, raw, "m", stream=False) == raw

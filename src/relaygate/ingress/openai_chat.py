@@ -8,13 +8,15 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from relaygate.errors import GatewayError, InvalidRequest, UpstreamProtocolError
+from relaygate.errors import GatewayError, InvalidRequest, UpstreamError, UpstreamProtocolError
 from relaygate.ingress.errors import error_frame
 from relaygate.ingress.http import Headers, Receive, Scope, Send, header, read_body, send_bytes
+from relaygate.providers.aggregate import chunks_to_completion
 from relaygate.ingress.streaming import ClientStream, PassthroughPump, Pump, TranslatedPump, relay_stream
 from relaygate.routing.resolve import Target, Upstream
 from relaygate.upstream.client import transport_errors, whole_answer_timeout
 from relaygate.wire.openai_chat import check_chat_request, wants_usage
+from relaygate.wire.sse import SSEDecoder
 
 if TYPE_CHECKING:
     from relaygate.app import Gateway
@@ -36,7 +38,9 @@ class ChatCompletions:
         raw = await read_body(receive, gateway.config.server.max_body_bytes)
         body = check_chat_request(parse_json(raw))
         key.check_model(body["model"])
-        target = gateway.resolver.resolve(body["model"], self.scope)[0]
+        targets, thinking_alias = gateway.resolver.resolve_request(body["model"], self.scope)
+        target = targets[0]
+        body, raw = _with_defaults(body, raw, target, thinking_alias)
         headers = [*headers, (b"x-relaygate-provider", target.upstream.name.encode())]
         async with cancel_on_disconnect(receive) as guard:
             try:
@@ -51,6 +55,18 @@ class ChatCompletions:
     async def _whole(self, send: Send, headers: Headers, body: dict[str, Any], raw: bytes, target: Target) -> None:
         upstream = target.upstream
         adapter = upstream.adapter
+        if target.model in upstream.stream_only and adapter.passthrough:
+            data = await self._gathered(body, target)
+        else:
+            data = await self._answer(body, raw, target)
+        if self.envelope:
+            data = b'{"code":200,"data":' + data + b"}"
+        await send_bytes(send, 200, data, headers)
+
+    async def _answer(self, body: dict[str, Any], raw: bytes, target: Target) -> bytes:
+        """One non-streaming upstream call; the answer in OpenAI shape."""
+        upstream = target.upstream
+        adapter = upstream.adapter
         payload = adapter.chat_body(body, raw, target.model, stream=False)
         with transport_errors(upstream.name):
             async with await self.gateway.client.post(
@@ -63,12 +79,27 @@ class ChatCompletions:
                 upstream.name, response.status, data, response.headers.get("retry-after"), upstream.keys
             )
         if not adapter.passthrough:
-            data = adapter.chat_response(data, body, target.model)
-        elif data.lstrip()[:1] != b"{":
+            return adapter.chat_response(data, body, target.model)
+        if data.lstrip()[:1] != b"{":
             raise UpstreamProtocolError(f"Provider '{upstream.name}' answered with something other than JSON.")
-        if self.envelope:
-            data = b'{"code":200,"data":' + data + b"}"
-        await send_bytes(send, 200, data, headers)
+        return data
+
+    async def _gathered(self, body: dict[str, Any], target: Target) -> bytes:
+        """A stream-only upstream model asked for one whole answer: stream it and gather the chunks."""
+        upstream = target.upstream
+        streamed = {**body, "stream": True}
+        payload = upstream.adapter.chat_body(streamed, b"", target.model, stream=True)
+        with transport_errors(upstream.name):
+            async with await self.gateway.client.post(
+                upstream.name, upstream.chat_url(target.model, True), self._upstream_headers(upstream), payload,
+                whole_answer_timeout(upstream.timeout),
+            ) as response:
+                data = await response.read()
+        if not 200 <= response.status < 300:
+            raise upstream.adapter.error_from_status(
+                upstream.name, response.status, data, response.headers.get("retry-after"), upstream.keys
+            )
+        return orjson.dumps(gather_stream(upstream.name, data))
 
     async def _stream(
         self, send: Send, headers: Headers, body: dict[str, Any], raw: bytes, target: Target,
@@ -103,6 +134,39 @@ class ChatCompletions:
         if upstream.headers:
             request_headers.update(upstream.headers)
         return request_headers
+
+
+def _with_defaults(
+    body: dict[str, Any], raw: bytes, target: Target, thinking_alias: bool
+) -> tuple[dict[str, Any], bytes]:
+    """The provider's per-model defaults for parameters the client left out, and thinking switched on
+    by a `-thinking` alias unless the client said otherwise; `raw` stays valid only if nothing changed."""
+    defaults = target.upstream.defaults_for(target.model)
+    missing = {k: v for k, v in defaults.items() if k not in body} if defaults else {}
+    if thinking_alias and "thinking" not in body and "reasoning_effort" not in body:
+        missing["thinking"] = {"type": "enabled"}
+    if not missing:
+        return body, raw
+    body = {**body, **missing}
+    return body, orjson.dumps(body)
+
+
+def gather_stream(provider: str, data: bytes) -> dict[str, Any]:
+    """A whole OpenAI-wire SSE body → one chat.completion; errors in it are the upstream's."""
+    decoder = SSEDecoder()
+    events = decoder.feed(data) + decoder.flush()
+    if not events or events[-1].data != b"[DONE]":
+        raise UpstreamProtocolError(f"Provider '{provider}' ended the stream before [DONE].")
+    try:
+        chunks = [orjson.loads(event.data) for event in events[:-1]]
+    except orjson.JSONDecodeError:
+        raise UpstreamProtocolError(f"Provider '{provider}' sent a chunk that is not JSON.") from None
+    for chunk in chunks:
+        if not isinstance(chunk, dict):
+            raise UpstreamProtocolError(f"Provider '{provider}' sent a chunk that is not an object.")
+        if isinstance(chunk.get("error"), dict):
+            raise UpstreamError(f"Provider '{provider}' failed: {str(chunk['error'].get('message'))[:300]}")
+    return chunks_to_completion(chunks)
 
 
 def parse_json(raw: bytes) -> Any:

@@ -10,6 +10,7 @@ import orjson
 from relaygate.errors import GatewayError
 from relaygate.providers.openai_errors import error_from_status
 from relaygate.providers.openai_stream import StreamEnd
+from relaygate.providers.thinking import requested_thinking
 from relaygate.wire.sse import Event
 
 # Request fields that steer relaygate itself and never reach an upstream (seed 001's `provider`).
@@ -71,6 +72,7 @@ class OpenAIWire:
     chat_path: str = "/chat/completions"
     extra_headers: dict[str, str] = field(default_factory=dict)
     default_key: str | None = None  # sent when the provider is configured without a key
+    native_effort: bool = True  # False: `reasoning_effort` is unknown upstream and becomes `thinking`
 
     def chat_url(self, base_url: str, model: str = "", stream: bool = False) -> str:
         return base_url.rstrip("/") + self.chat_path
@@ -90,12 +92,13 @@ class OpenAIWire:
     def chat_body(self, request: dict[str, Any], raw: bytes, model: str, stream: bool) -> bytes:
         """The client's body with the upstream's model name, native thinking parameters and, when
         streaming, usage always requested. Untouched bytes are forwarded when nothing changes."""
-        if request["model"] == model and not any(f in request for f in GATEWAY_FIELDS):
+        owned = GATEWAY_FIELDS if self.native_effort else (*GATEWAY_FIELDS, "reasoning_effort")
+        if request["model"] == model and not any(f in request for f in owned):
             if not stream or (request.get("stream_options") or {}).get("include_usage") is True:
                 return raw
-        out = {k: v for k, v in request.items() if k not in GATEWAY_FIELDS}
+        out = {k: v for k, v in request.items() if k not in owned}
         out["model"] = model
-        thinking = request.get("thinking")
+        thinking = request.get("thinking") if self.native_effort else requested_thinking(request)
         if thinking:
             for name, value in self.thinking(thinking).items():
                 out.setdefault(name, value)

@@ -23,4 +23,5 @@ def thinking_to_dashscope(thinking: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
-ADAPTER = OpenAIWire("dashscope", thinking=thinking_to_dashscope)
+# DashScope has no `reasoning_effort`; an effort becomes a thinking budget (providers/thinking.py).
+ADAPTER = OpenAIWire("dashscope", thinking=thinking_to_dashscope, native_effort=False)

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Any, Iterator
 
 from relaygate.config import Config, Timeout
 from relaygate.errors import ModelNotFound
 from relaygate.providers.base import Adapter
+
+THINKING_SUFFIX = "-thinking"
 
 
 @dataclass(eq=False)
@@ -29,6 +31,8 @@ class Upstream:
     mount: str | None
     models: tuple[str, ...]
     headers: dict[str, str]
+    model_defaults: dict[str, dict[str, Any]] = field(default_factory=dict)
+    stream_only: frozenset[str] = frozenset()
     _key_cycle: Iterator[str | None] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -39,6 +43,9 @@ class Upstream:
 
     def chat_url(self, model: str, stream: bool) -> str:
         return self.adapter.chat_url(self.base_url, model, stream)
+
+    def defaults_for(self, model: str) -> dict[str, Any] | None:
+        return self.model_defaults.get(model) or self.model_defaults.get("*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +79,24 @@ class Resolver:
         if model in self.bare:
             return [self.bare[model]]
         raise ModelNotFound(self._not_found_message(model), param="model")
+
+    def resolve_request(self, model: str, scope: Upstream | None = None) -> tuple[list[Target], bool]:
+        """As `resolve`, plus the `-thinking` alias (seed 004): `X-thinking` means `X` with thinking
+        on, when `X-thinking` is not itself a model. Returns the targets and whether the alias applied."""
+        base = model.removesuffix(THINKING_SUFFIX)
+        if base != model and base:
+            if scope is not None and model not in scope.models and base in scope.models:
+                return self.resolve(base, scope), True
+            if scope is None and not self._known(model) and self._known(base):
+                return self.resolve(base), True
+        return self.resolve(model, scope), False
+
+    def _known(self, model: str) -> bool:
+        try:
+            self.resolve(model)
+        except ModelNotFound:
+            return False
+        return True
 
     def _not_found_message(self, model: str) -> str:
         if model in self.ambiguous:

@@ -1,0 +1,66 @@
+"""OpenAI chat chunks → one chat.completion, for upstream models that answer only when streamed
+(DashScope's QwQ/QVQ family, Qwen3 open-source models with thinking on) and a client that did not
+ask for a stream. Pure: chunks in, a completion dict out."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+TEXT_FIELDS = ("content", "reasoning_content", "refusal")
+
+
+class CompletionBuilder:
+    def __init__(self) -> None:
+        self.completion: dict[str, Any] = {"id": None, "object": "chat.completion", "created": None, "model": None}
+        self.choices: dict[int, dict[str, Any]] = {}
+        self.calls: dict[tuple[int, int], dict[str, Any]] = {}
+        self.usage: dict[str, Any] | None = None
+
+    def add(self, chunk: dict[str, Any]) -> None:
+        for key in ("id", "created", "model", "system_fingerprint"):
+            if chunk.get(key) is not None and self.completion.get(key) is None:
+                self.completion[key] = chunk[key]
+        if isinstance(chunk.get("usage"), dict):
+            self.usage = chunk["usage"]
+        for part in chunk.get("choices") or []:
+            self._add_choice(part)
+
+    def _add_choice(self, part: dict[str, Any]) -> None:
+        index = part.get("index", 0)
+        choice = self.choices.setdefault(index, {
+            "index": index, "message": {"role": "assistant", "content": None}, "logprobs": None, "finish_reason": None,
+        })
+        delta = part.get("delta") or {}
+        message = choice["message"]
+        for name in TEXT_FIELDS:
+            if delta.get(name):
+                message[name] = (message.get(name) or "") + delta[name]
+        for call in delta.get("tool_calls") or []:
+            self._add_call(index, message, call)
+        if part.get("finish_reason"):
+            choice["finish_reason"] = part["finish_reason"]
+
+    def _add_call(self, choice: int, message: dict[str, Any], delta: dict[str, Any]) -> None:
+        key = (choice, delta.get("index", 0))
+        call = self.calls.get(key)
+        if call is None:
+            call = self.calls[key] = {"id": "", "type": "function", "function": {"name": "", "arguments": ""}}
+            message.setdefault("tool_calls", []).append(call)
+        call["id"] = call["id"] or delta.get("id") or ""
+        function = delta.get("function") or {}
+        call["function"]["name"] = call["function"]["name"] or function.get("name") or ""
+        call["function"]["arguments"] += function.get("arguments") or ""
+
+    def build(self) -> dict[str, Any]:
+        completion = dict(self.completion)
+        completion["choices"] = [self.choices[i] for i in sorted(self.choices)]
+        if self.usage is not None:
+            completion["usage"] = self.usage
+        return completion
+
+
+def chunks_to_completion(chunks: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    builder = CompletionBuilder()
+    for chunk in chunks:
+        builder.add(chunk)
+    return builder.build()
