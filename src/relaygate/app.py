@@ -18,6 +18,7 @@ from relaygate.ingress.models import Models
 from relaygate.ingress.openai_chat import ChatCompletions
 from relaygate.providers import emulator as emulator_provider
 from relaygate.providers.registry import TYPES
+from relaygate.routing.attempt import Router
 from relaygate.routing.resolve import Resolver, Upstream
 from relaygate.upstream.client import UpstreamClient
 
@@ -34,6 +35,7 @@ class Gateway:
         self.config = config
         self.keys = KeyRing(config.keys)
         self.client = UpstreamClient()
+        self.router = Router(config.routing)
         self.routes: dict[str, tuple[bytes, Endpoint, bool]] = {}
         self.resolver: Resolver
         self._emulator: web.AppRunner | None = None
@@ -55,7 +57,7 @@ class Gateway:
         adapter = TYPES[provider.type]
         base_url = provider.base_url or await self._start_emulator()
         return Upstream(
-            name=name, adapter=adapter, base_url=base_url, keys=tuple(provider.keys),
+            name=name, adapter=adapter, adapter_type=provider.type, base_url=base_url, keys=tuple(provider.keys),
             timeout=provider.timeout, mount=provider.mount, models=tuple(provider.models), headers=provider.headers,
             model_defaults=provider.model_defaults, stream_only=frozenset(provider.stream_only),
         )

@@ -80,7 +80,7 @@ class Price(_Strict):
 class Deployment(_Strict):
     provider: str
     model: str
-    weight: float = Field(1.0, gt=0)
+    weight: float | None = Field(None, gt=0)  # given on any deployment of a model: traffic is shared by weight
     price: Price | None = None
 
 

@@ -3,6 +3,7 @@
     GatewayError                      500 api_error / internal_error
     ├── ClientError                   4xx, the client's own input; never retried
     │   ├── InvalidRequest            400 invalid_request_error / invalid_request
+    │   │   └── NoMatchingDeployment  400 ... / no_matching_deployment: preferences exclude every one
     │   ├── AuthenticationFailed      401 invalid_request_error / invalid_api_key
     │   ├── PermissionDenied          403 invalid_request_error / model_not_allowed
     │   ├── NotFound                  404 invalid_request_error / not_found
@@ -14,6 +15,7 @@
         ├── UpstreamUnavailable       502 connection refused, reset, DNS failure
         ├── UpstreamAuthError         502 the provider rejected the gateway's provider key
         ├── UpstreamProtocolError     502 the upstream's answer could not be understood
+        ├── NoHealthyUpstream         503 no_healthy_upstream: every deployment's circuit is open
         └── UpstreamTimeout           504 upstream_timeout
 
 Foreign exceptions become these in exactly one place per source (`upstream/client.py`,
@@ -52,6 +54,10 @@ class ClientError(GatewayError):
 
 class InvalidRequest(ClientError):
     code = "invalid_request"
+
+
+class NoMatchingDeployment(InvalidRequest):
+    code = "no_matching_deployment"
 
 
 class AuthenticationFailed(ClientError):
@@ -118,6 +124,11 @@ class UpstreamAuthError(UpstreamError):
 
 class UpstreamProtocolError(UpstreamError):
     code = "upstream_protocol_error"
+
+
+class NoHealthyUpstream(UpstreamError):
+    status = 503
+    code = "no_healthy_upstream"
 
 
 class UpstreamTimeout(UpstreamError):

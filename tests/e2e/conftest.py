@@ -123,6 +123,11 @@ providers:
     api_key: {k['openai']}
     mount: /slow/v1
     timeout: {{connect: 1, first_token: 1.0, idle: 1.0, total: 3}}
+  authfail:
+    type: openai
+    base_url: {e}/openai/v1
+    api_key: {k['openai']}
+    mount: /authfail/v1
   dead:
     type: openai
     base_url: http://127.0.0.1:{dead_port}/v1
@@ -138,6 +143,9 @@ keys:
   - {{key: {LIMITED_KEY}, name: limited, models: [chat-default]}}
 mounts:
   /compat/v1: {{envelope: true}}
+routing:                         # one attempt: these tests see each upstream failure as it is
+  max_attempts: 1                # (retries and fallback have their own tests and gateways)
+  circuit: {{failures: 1000}}
 server:
   max_body_bytes: 1048576
 """

@@ -116,9 +116,13 @@ def test_upstream_error_never_leaks_the_provider_key(gateway, emulator):
 
 
 def test_upstream_rejecting_the_provider_key_is_502_not_401(gateway, emulator):
-    emulator.script({"status": 401})
-    error = assert_error(post(gateway, {"model": "chat-default", "messages": [USER]}), 502, "upstream_auth_error")
-    assert "alibaba" in error["message"]
+    emulator.script({"status": 401, "match": {"model": "authfail-model"}})
+    error = assert_error(post(gateway, {"model": "authfail-model", "messages": [USER]},
+                              path="/authfail/v1/chat/completions"), 502, "upstream_auth_error")
+    assert "authfail" in error["message"]
+    # the rejected key rests, and with no other key the provider has nothing healthy to offer
+    assert_error(post(gateway, {"model": "authfail-model", "messages": [USER]}, path="/authfail/v1/chat/completions"),
+                 503, "no_healthy_upstream")
 
 
 @pytest.mark.parametrize("status", [500, 503])

@@ -33,7 +33,7 @@ CATALOG = {
 def upstream(name: str, spec: dict[str, Any]) -> Upstream:
     adapter = TYPES[spec["type"]]
     return Upstream(
-        name=name, adapter=adapter, base_url=spec["base_url"], keys=tuple(spec.get("keys", ())),
+        name=name, adapter=adapter, adapter_type=spec["type"], base_url=spec["base_url"], keys=tuple(spec.get("keys", ())),
         timeout=Timeout(), mount=spec.get("mount"), models=tuple(spec.get("models", ())), headers={},
     )
 

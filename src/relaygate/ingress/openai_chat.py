@@ -1,27 +1,31 @@
-"""POST /v1/chat/completions (and under every mount): parse once, authenticate, route, relay."""
+"""POST /v1/chat/completions (and under every mount): parse once, authenticate, plan, attempt, relay."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from relaygate.errors import GatewayError, InvalidRequest, UpstreamError, UpstreamProtocolError
+from relaygate.errors import GatewayError, InvalidRequest, UpstreamProtocolError
+from relaygate.ingress.disconnect import cancel_on_disconnect
 from relaygate.ingress.errors import error_frame
 from relaygate.ingress.http import Headers, Receive, Scope, Send, header, read_body, send_bytes
-from relaygate.providers.aggregate import chunks_to_completion
 from relaygate.ingress.streaming import ClientStream, PassthroughPump, Pump, TranslatedPump, relay_stream
+from relaygate.providers.aggregate import gather_stream
+from relaygate.routing.attempt import AttemptRecord, Outcome
+from relaygate.routing.preferences import Preferences, parse_preferences
 from relaygate.routing.resolve import Target, Upstream
 from relaygate.upstream.client import transport_errors, whole_answer_timeout
 from relaygate.wire.openai_chat import check_chat_request, wants_usage
-from relaygate.wire.sse import SSEDecoder
 
 if TYPE_CHECKING:
     from relaygate.app import Gateway
+    from relaygate.governance.keys import ClientKey
 
 log = logging.getLogger("relaygate.chat")
+
 
 class ChatCompletions:
     """One chat endpoint: the default `/v1`, a provider's mount (native model names, `scope` set),
@@ -37,61 +41,99 @@ class ChatCompletions:
         key = gateway.keys.authenticate(header(scope, b"authorization"))
         raw = await read_body(receive, gateway.config.server.max_body_bytes)
         body = check_chat_request(parse_json(raw))
-        key.check_model(body["model"])
-        targets, thinking_alias = gateway.resolver.resolve_request(body["model"], self.scope)
-        target = targets[0]
-        body, raw = _with_defaults(body, raw, target, thinking_alias)
-        headers = [*headers, (b"x-relaygate-provider", target.upstream.name.encode())]
+        prefs = parse_preferences(body, gateway.resolver.upstreams)
+        groups, aliased = self._candidates(body, prefs, key)
+        plan = gateway.router.plan(groups, prefs, body)
+        call = _Call(self, body, raw, aliased, headers)
         async with cancel_on_disconnect(receive) as guard:
             try:
                 if body.get("stream") is True:
-                    await self._stream(send, headers, body, raw, target, guard)
+                    await gateway.router.run(plan, lambda t, k: call.stream(send, guard, t, k), call.attempts)
                 else:
-                    await self._whole(send, headers, body, raw, target)
+                    data = await gateway.router.run(plan, call.whole, call.attempts)
+                    await send_bytes(send, 200, self._wrap(data), call.response_headers())
             except GatewayError as exc:  # from here on, every error is the upstream's
-                log.warning("provider %s: %s", target.upstream.name, exc.message)
+                headers[:] = call.response_headers()
+                log.warning("model %s: %s", body["model"], exc.message)
                 raise
 
-    async def _whole(self, send: Send, headers: Headers, body: dict[str, Any], raw: bytes, target: Target) -> None:
-        upstream = target.upstream
-        adapter = upstream.adapter
-        if target.model in upstream.stream_only and adapter.passthrough:
-            data = await self._gathered(body, target)
-        else:
-            data = await self._answer(body, raw, target)
-        if self.envelope:
-            data = b'{"code":200,"data":' + data + b"}"
-        await send_bytes(send, 200, data, headers)
+    def _candidates(
+        self, body: dict[str, Any], prefs: Preferences, key: ClientKey
+    ) -> tuple[list[list[Target]], set[tuple[str, str]]]:
+        """The deployments of the request's model and of each model in its `models` array, in order,
+        and those reached through a `-thinking` alias."""
+        groups: list[list[Target]] = []
+        aliased: set[tuple[str, str]] = set()
+        for model in (body["model"], *prefs.models):
+            key.check_model(model)
+            targets, alias = self.gateway.resolver.resolve_request(model, self.scope)
+            groups.append(targets)
+            if alias:
+                aliased.update(t.key for t in targets)
+        return groups, aliased
 
-    async def _answer(self, body: dict[str, Any], raw: bytes, target: Target) -> bytes:
-        """One non-streaming upstream call; the answer in OpenAI shape."""
+    def _wrap(self, data: bytes) -> bytes:
+        return b'{"code":200,"data":' + data + b"}" if self.envelope else data
+
+
+class _Call:
+    """One client request's attempts: each takes a deployment and the provider key to use."""
+
+    def __init__(
+        self, endpoint: ChatCompletions, body: dict[str, Any], raw: bytes, aliased: set[tuple[str, str]],
+        headers: Headers,
+    ) -> None:
+        self.endpoint = endpoint
+        self.client = endpoint.gateway.client
+        self.body = body
+        self.raw = raw
+        self.aliased = aliased
+        self.headers = headers
+        self.attempts: list[AttemptRecord] = []
+        self.provider = b""
+
+    def response_headers(self) -> Headers:
+        extra = [(b"x-relaygate-attempts", str(len(self.attempts)).encode())]
+        if self.provider:
+            extra.append((b"x-relaygate-provider", self.provider))
+        return [*self.headers, *extra]
+
+    def _prepare(self, target: Target) -> tuple[dict[str, Any], bytes]:
+        self.provider = target.upstream.name.encode()
+        return with_defaults(self.body, self.raw, target, target.key in self.aliased)
+
+    async def whole(self, target: Target, key: str | None) -> tuple[bytes, Outcome]:
+        body, raw = self._prepare(target)
+        started = time.monotonic()
         upstream = target.upstream
-        adapter = upstream.adapter
+        if target.model in upstream.stream_only and upstream.adapter.passthrough:
+            data = await self._gathered(body, target, key)
+        else:
+            data = await self._answer(body, raw, target, key)
+        return data, Outcome(ttft=time.monotonic() - started)
+
+    async def _answer(self, body: dict[str, Any], raw: bytes, target: Target, key: str | None) -> bytes:
+        """One non-streaming upstream call; the answer in OpenAI shape."""
+        upstream, adapter = target.upstream, target.upstream.adapter
         payload = adapter.chat_body(body, raw, target.model, stream=False)
-        with transport_errors(upstream.name):
-            async with await self.gateway.client.post(
-                upstream.name, upstream.chat_url(target.model, False), self._upstream_headers(upstream), payload,
-                whole_answer_timeout(upstream.timeout),
-            ) as response:
-                data = await response.read()
-        if not 200 <= response.status < 300:
-            raise adapter.error_from_status(
-                upstream.name, response.status, data, response.headers.get("retry-after"), upstream.keys
-            )
+        data = await self._post(target, key, payload, stream=False)
         if not adapter.passthrough:
             return adapter.chat_response(data, body, target.model)
         if data.lstrip()[:1] != b"{":
             raise UpstreamProtocolError(f"Provider '{upstream.name}' answered with something other than JSON.")
         return data
 
-    async def _gathered(self, body: dict[str, Any], target: Target) -> bytes:
+    async def _gathered(self, body: dict[str, Any], target: Target, key: str | None) -> bytes:
         """A stream-only upstream model asked for one whole answer: stream it and gather the chunks."""
+        payload = target.upstream.adapter.chat_body({**body, "stream": True}, b"", target.model, stream=True)
+        data = await self._post(target, key, payload, stream=True)
+        return orjson.dumps(gather_stream(target.upstream.name, data))
+
+    async def _post(self, target: Target, key: str | None, payload: bytes, stream: bool) -> bytes:
         upstream = target.upstream
-        streamed = {**body, "stream": True}
-        payload = upstream.adapter.chat_body(streamed, b"", target.model, stream=True)
         with transport_errors(upstream.name):
-            async with await self.gateway.client.post(
-                upstream.name, upstream.chat_url(target.model, True), self._upstream_headers(upstream), payload,
+            async with await self.client.post(
+                upstream.name, upstream.chat_url(target.model, stream), upstream_headers(upstream, key), payload,
                 whole_answer_timeout(upstream.timeout),
             ) as response:
                 data = await response.read()
@@ -99,44 +141,54 @@ class ChatCompletions:
             raise upstream.adapter.error_from_status(
                 upstream.name, response.status, data, response.headers.get("retry-after"), upstream.keys
             )
-        return orjson.dumps(gather_stream(upstream.name, data))
+        return data
 
-    async def _stream(
-        self, send: Send, headers: Headers, body: dict[str, Any], raw: bytes, target: Target,
-        guard: cancel_on_disconnect,
-    ) -> None:
-        upstream = target.upstream
-        adapter = upstream.adapter
+    async def stream(
+        self, send: Send, guard: cancel_on_disconnect, target: Target, key: str | None
+    ) -> tuple[None, Outcome]:
+        body, raw = self._prepare(target)
+        upstream, adapter = target.upstream, target.upstream.adapter
         payload = adapter.chat_body(body, raw, target.model, stream=True)
         pump: Pump = (
             PassthroughPump(upstream.name, wants_usage(body)) if adapter.passthrough
             else TranslatedPump(adapter.stream_translator(body, target.model))
         )
-        stream = ClientStream(send, headers, guard)
+        stream = ClientStream(send, [*self.headers, (b"x-relaygate-provider", self.provider),
+                                     (b"x-relaygate-attempts", str(len(self.attempts) + 1).encode())], guard)
+        started = time.monotonic()
+        broke_off = False
         try:
-            await relay_stream(
-                self.gateway.client, stream, pump, upstream, upstream.chat_url(target.model, True),
-                self._upstream_headers(upstream), payload,
-            )
+            await relay_stream(self.client, stream, pump, upstream, upstream.chat_url(target.model, True),
+                               upstream_headers(upstream, key), payload)
         except GatewayError as exc:
             if not stream.committed:
                 raise
             log.warning("provider %s: %s (after the stream began)", upstream.name, exc.message)
-            if not stream.finished:  # else the answer was complete; only the upstream's tail failed
+            broke_off = not stream.finished  # else the answer was complete; only the upstream's tail failed
+            if broke_off:
                 await stream.finish(error_frame(exc))
-            return
         if not stream.finished:
+            broke_off = True
             exc = UpstreamProtocolError(f"Provider '{upstream.name}' ended the stream before it was complete.")
             await stream.finish(error_frame(exc))
-
-    def _upstream_headers(self, upstream: Upstream) -> dict[str, str]:
-        request_headers = upstream.adapter.auth_headers(upstream.next_key())
-        if upstream.headers:
-            request_headers.update(upstream.headers)
-        return request_headers
+        return None, _stream_outcome(stream, pump, started, broke_off)
 
 
-def _with_defaults(
+def _stream_outcome(stream: ClientStream, pump: Pump, started: float, broke_off: bool) -> Outcome:
+    usage = pump.end.usage or {}
+    tokens = usage.get("completion_tokens") if isinstance(usage.get("completion_tokens"), int) else 0
+    first = (stream.committed_at or time.monotonic()) - started
+    return Outcome(ttft=first, duration=time.monotonic() - started, tokens=tokens, broke_off=broke_off)
+
+
+def upstream_headers(upstream: Upstream, key: str | None) -> dict[str, str]:
+    request_headers = upstream.adapter.auth_headers(key)
+    if upstream.headers:
+        request_headers.update(upstream.headers)
+    return request_headers
+
+
+def with_defaults(
     body: dict[str, Any], raw: bytes, target: Target, thinking_alias: bool
 ) -> tuple[dict[str, Any], bytes]:
     """The provider's per-model defaults for parameters the client left out, and thinking switched on
@@ -151,24 +203,6 @@ def _with_defaults(
     return body, orjson.dumps(body)
 
 
-def gather_stream(provider: str, data: bytes) -> dict[str, Any]:
-    """A whole OpenAI-wire SSE body → one chat.completion; errors in it are the upstream's."""
-    decoder = SSEDecoder()
-    events = decoder.feed(data) + decoder.flush()
-    if not events or events[-1].data != b"[DONE]":
-        raise UpstreamProtocolError(f"Provider '{provider}' ended the stream before [DONE].")
-    try:
-        chunks = [orjson.loads(event.data) for event in events[:-1]]
-    except orjson.JSONDecodeError:
-        raise UpstreamProtocolError(f"Provider '{provider}' sent a chunk that is not JSON.") from None
-    for chunk in chunks:
-        if not isinstance(chunk, dict):
-            raise UpstreamProtocolError(f"Provider '{provider}' sent a chunk that is not an object.")
-        if isinstance(chunk.get("error"), dict):
-            raise UpstreamError(f"Provider '{provider}' failed: {str(chunk['error'].get('message'))[:300]}")
-    return chunks_to_completion(chunks)
-
-
 def parse_json(raw: bytes) -> Any:
     try:
         return orjson.loads(raw)
@@ -176,46 +210,3 @@ def parse_json(raw: bytes) -> Any:
         raise InvalidRequest(
             "We could not parse the JSON body of your request. The body must be valid JSON."
         ) from None
-
-
-class cancel_on_disconnect:
-    """While the body runs, a client that hangs up cancels it (and so the upstream call).
-
-    ASGI servers report the hang-up as `http.disconnect` on `receive`; the request body has already
-    been read, so nothing else is waiting on it. Watching costs a task, which is a sizeable share of
-    a fast request's CPU, so the watch starts only once the request has run for WATCH_AFTER seconds:
-    quick answers never pay for it, and a client leaving a long one is noticed at most that late."""
-
-    WATCH_AFTER = 0.2
-    __slots__ = ("receive", "task", "timer", "watcher", "client_left", "response_sent")
-
-    def __init__(self, receive: Receive) -> None:
-        self.receive = receive
-        self.client_left = False
-        self.response_sent = False  # after the last byte went out, `receive` reports a disconnect too
-        self.watcher: asyncio.Task[None] | None = None
-
-    async def __aenter__(self) -> cancel_on_disconnect:
-        self.task = asyncio.current_task()
-        self.timer = asyncio.get_running_loop().call_later(self.WATCH_AFTER, self._start_watching)
-        return self
-
-    def _start_watching(self) -> None:
-        self.watcher = asyncio.get_running_loop().create_task(self._watch())
-
-    async def _watch(self) -> None:
-        while (await self.receive())["type"] != "http.disconnect":
-            pass
-        if not self.response_sent:
-            self.client_left = True
-            self.task.cancel()
-
-    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
-        self.timer.cancel()
-        if self.watcher is not None:
-            self.watcher.cancel()
-        if exc_type is asyncio.CancelledError and self.client_left:
-            self.task.uncancel()
-            log.info("client disconnected; upstream call cancelled")
-            return True
-        return False

@@ -4,6 +4,7 @@ piece by piece as it arrives, within the provider's first-token, idle and total 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import TYPE_CHECKING, Protocol
 
 from relaygate.errors import UpstreamError, UpstreamTimeout
@@ -15,7 +16,7 @@ from relaygate.upstream.client import UpstreamClient, streaming_timeout, transpo
 from relaygate.wire.sse import DONE, Event, SSEDecoder
 
 if TYPE_CHECKING:
-    from relaygate.ingress.openai_chat import cancel_on_disconnect
+    from relaygate.ingress.disconnect import cancel_on_disconnect
 
 SSE_HEADERS: Headers = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -27,17 +28,19 @@ SSE_HEADERS: Headers = [
 class ClientStream:
     """The client side of a stream: headers go out with the first good event (the commit point)."""
 
-    __slots__ = ("send", "headers", "guard", "committed", "finished")
+    __slots__ = ("send", "headers", "guard", "committed", "committed_at", "finished")
 
     def __init__(self, send: Send, headers: Headers, guard: cancel_on_disconnect) -> None:
         self.send = send
         self.headers = headers
         self.guard = guard
         self.committed = False
+        self.committed_at: float | None = None
         self.finished = False
 
     async def _commit(self) -> None:
         self.committed = True
+        self.committed_at = time.monotonic()
         await self.send({"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *self.headers]})
 
     async def write(self, data: bytes) -> None:
@@ -109,13 +112,14 @@ class PassthroughPump:
 
 
 class TranslatedPump:
-    """An upstream with its own stream format: each event becomes zero or more chat chunks."""
+    """An upstream with its own stream format: each event becomes zero or more chat chunks.
+    A translator whose upstream frames events in its own way brings its own `decoder`."""
 
     __slots__ = ("translator", "decoder", "end")
 
     def __init__(self, translator: StreamTranslator) -> None:
         self.translator = translator
-        self.decoder = SSEDecoder()
+        self.decoder = getattr(translator, "decoder", None) or SSEDecoder()
         self.end = translator.end
 
     def feed(self, piece: bytes) -> bytes | None:
@@ -126,8 +130,8 @@ class TranslatedPump:
         return self._frames(chunks)
 
     def close(self) -> bytes:
-        self.decoder.flush()
-        return self._frames(self.translator.close())
+        chunks = [chunk for event in self.decoder.flush() for chunk in self.translator.translate(event)]
+        return self._frames(chunks + self.translator.close())
 
     def _frames(self, chunks: list[bytes]) -> bytes:
         out = b"".join([b"data: " + chunk + b"\n\n" for chunk in chunks])

@@ -6,6 +6,11 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+import orjson
+
+from relaygate.errors import UpstreamError, UpstreamProtocolError
+from relaygate.wire.sse import SSEDecoder
+
 TEXT_FIELDS = ("content", "reasoning_content", "refusal")
 
 
@@ -64,3 +69,21 @@ def chunks_to_completion(chunks: Iterable[dict[str, Any]]) -> dict[str, Any]:
     for chunk in chunks:
         builder.add(chunk)
     return builder.build()
+
+
+def gather_stream(provider: str, data: bytes) -> dict[str, Any]:
+    """A whole OpenAI-wire SSE body → one chat.completion; errors in it are the upstream's."""
+    decoder = SSEDecoder()
+    events = decoder.feed(data) + decoder.flush()
+    if not events or events[-1].data != b"[DONE]":
+        raise UpstreamProtocolError(f"Provider '{provider}' ended the stream before [DONE].")
+    try:
+        chunks = [orjson.loads(event.data) for event in events[:-1]]
+    except orjson.JSONDecodeError:
+        raise UpstreamProtocolError(f"Provider '{provider}' sent a chunk that is not JSON.") from None
+    for chunk in chunks:
+        if not isinstance(chunk, dict):
+            raise UpstreamProtocolError(f"Provider '{provider}' sent a chunk that is not an object.")
+        if isinstance(chunk.get("error"), dict):
+            raise UpstreamError(f"Provider '{provider}' failed: {str(chunk['error'].get('message'))[:300]}")
+    return chunks_to_completion(chunks)

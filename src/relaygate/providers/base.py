@@ -13,8 +13,9 @@ from relaygate.providers.openai_stream import StreamEnd
 from relaygate.providers.thinking import requested_thinking
 from relaygate.wire.sse import Event
 
-# Request fields that steer relaygate itself and never reach an upstream (seed 001's `provider`).
-GATEWAY_FIELDS = ("provider", "thinking")
+# Request fields that steer relaygate itself and never reach an upstream (seed 001's `provider`,
+# the `models` fallback array, the unified `thinking`).
+GATEWAY_FIELDS = ("provider", "models", "thinking")
 
 ThinkingMap = Callable[[dict[str, Any]], dict[str, Any]]
 

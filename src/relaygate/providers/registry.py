@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from relaygate.providers import dashscope, deepseek, doubao, emulator, openai_compat
+from relaygate.providers import anthropic
 from relaygate.providers.base import Adapter
 
 TYPES: dict[str, Adapter] = {
@@ -10,5 +11,6 @@ TYPES: dict[str, Adapter] = {
     "deepseek": deepseek.ADAPTER,
     "dashscope": dashscope.ADAPTER,
     "doubao": doubao.ADAPTER,
+    "anthropic": anthropic.ADAPTER,
     "emulator": emulator.ADAPTER,
 }

@@ -12,7 +12,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from relaygate.config import Config, Timeout
+from relaygate.config import Config, Price, Timeout
 from relaygate.errors import ModelNotFound
 from relaygate.providers.base import Adapter
 
@@ -25,6 +25,7 @@ class Upstream:
 
     name: str
     adapter: Adapter
+    adapter_type: str
     base_url: str
     keys: tuple[str, ...]
     timeout: Timeout
@@ -34,12 +35,25 @@ class Upstream:
     model_defaults: dict[str, dict[str, Any]] = field(default_factory=dict)
     stream_only: frozenset[str] = frozenset()
     _key_cycle: Iterator[str | None] = field(init=False, repr=False)
+    _keys_out: dict[str, float] = field(init=False, repr=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self._key_cycle = itertools.cycle(self.keys or (None,))
 
-    def next_key(self) -> str | None:
-        return next(self._key_cycle)
+    def next_key(self, now: float = 0.0) -> str | None:
+        """The next key in turn, skipping keys the provider rejected (until their time is up)."""
+        for _ in range(len(self.keys) or 1):
+            key = next(self._key_cycle)
+            if key is None or self._keys_out.get(key, 0.0) <= now:
+                return key
+        return None
+
+    def take_key_out(self, key: str | None, until: float) -> None:
+        if key is not None:
+            self._keys_out[key] = until
+
+    def has_usable_key(self, now: float) -> bool:
+        return not self.keys or any(self._keys_out.get(k, 0.0) <= now for k in self.keys)
 
     def chat_url(self, model: str, stream: bool) -> str:
         return self.adapter.chat_url(self.base_url, model, stream)
@@ -50,15 +64,23 @@ class Upstream:
 
 @dataclass(frozen=True, slots=True)
 class Target:
+    """One deployment: an upstream and its native model name, with the catalog's weight and price."""
+
     upstream: Upstream
     model: str
+    weight: float | None = None
+    price: Price | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.upstream.name, self.model)
 
 
 class Resolver:
     def __init__(self, upstreams: dict[str, Upstream], config: Config):
         self.upstreams = upstreams
         self.catalog: dict[str, list[Target]] = {
-            model_id: [Target(upstreams[d.provider], d.model) for d in deployments]
+            model_id: [Target(upstreams[d.provider], d.model, d.weight, d.price) for d in deployments]
             for model_id, deployments in config.models.items()
         }
         listed: dict[str, list[Upstream]] = {}
