@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from relaygate.providers import dashscope, deepseek, doubao, emulator, openai_compat
 from relaygate.providers import anthropic
+from relaygate.providers import gemini
 from relaygate.providers.base import Adapter
 
 TYPES: dict[str, Adapter] = {
@@ -12,5 +13,6 @@ TYPES: dict[str, Adapter] = {
     "dashscope": dashscope.ADAPTER,
     "doubao": doubao.ADAPTER,
     "anthropic": anthropic.ADAPTER,
+    "gemini": gemini.ADAPTER,
     "emulator": emulator.ADAPTER,
 }
