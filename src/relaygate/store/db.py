@@ -1,0 +1,62 @@
+"""Async engines for the configured `database` URL: SQLite through aiosqlite, PostgreSQL through asyncpg."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from relaygate.errors import ConfigError
+
+_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+}
+SQLITE_BUSY_MS = 5000  # a writer waits this long for another process's transaction before failing
+
+
+def async_url(database_url: str) -> URL:
+    """`sqlite:///x.db` → `sqlite+aiosqlite:///x.db`, `postgresql://…` → `postgresql+asyncpg://…`."""
+    try:
+        url = make_url(database_url)
+    except Exception:  # noqa: BLE001 - SQLAlchemy raises ArgumentError and ValueError alike
+        raise ConfigError(f"database: {database_url!r} is not a database URL") from None
+    driver = _DRIVERS.get(url.drivername)
+    if driver is None:
+        raise ConfigError(f"database: unsupported scheme {url.drivername!r}; use sqlite:/// or postgresql://")
+    return url.set(drivername=driver)
+
+
+def create_engine(database_url: str, **options: Any) -> AsyncEngine:
+    url = async_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        engine = create_async_engine(url, **options)
+        _sqlite_transactions(engine)
+        return engine
+    # pre-ping: a pooled connection may have died with a database restart; test it before use
+    return create_async_engine(url, pool_pre_ping=True, **options)
+
+
+def _sqlite_transactions(engine: AsyncEngine) -> None:
+    """Let SQLite run real transactions, DDL included: Python's sqlite3 module otherwise commits
+    before every DDL statement, so a half-applied migration could be left behind. This is the recipe
+    from SQLAlchemy's SQLite dialect documentation ("Serializable isolation / Savepoints /
+    Transactional DDL"); a connection may ask for `BEGIN IMMEDIATE` to take the write lock up front."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")  # readers do not block the batch writer
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(connection: Any) -> None:
+        immediate = connection.get_execution_options().get("sqlite_immediate", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

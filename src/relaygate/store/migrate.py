@@ -1,0 +1,56 @@
+"""Alembic migrations applied from code at start (`await migrate(url)`), safe to run concurrently.
+
+Several gateway processes may start at once against one database, so the upgrade runs under a
+lock: PostgreSQL's transaction-scoped advisory lock, SQLite's `BEGIN IMMEDIATE` write lock. Both
+databases run DDL transactionally here, so a failed upgrade leaves nothing half-done.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Connection, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from relaygate.store.db import create_engine
+
+SCRIPTS = Path(__file__).with_name("migrations")
+_PG_LOCK_ID = 0x72656C6179  # "relay": any constant shared by every instance
+
+
+async def migrate(database_url: str) -> None:
+    """Bring the database at `database_url` to the newest schema; a no-op when it is there."""
+    engine = create_engine(database_url)
+    try:
+        await migrate_engine(engine)
+    finally:
+        await engine.dispose()
+
+
+async def migrate_engine(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        connection = await connection.execution_options(sqlite_immediate=True)
+        async with connection.begin():
+            if engine.dialect.name == "postgresql":
+                await connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _PG_LOCK_ID})
+            await connection.run_sync(_upgrade)
+
+
+def _upgrade(connection: Connection) -> None:
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(SCRIPTS))
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    async with engine.connect() as connection:
+        return await connection.run_sync(_current)
+
+
+def _current(connection: Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    return MigrationContext.configure(connection).get_current_revision()

@@ -1,0 +1,31 @@
+"""Fixtures shared by the store, metering and governance tests: one database per test, on SQLite
+and on a throwaway PostgreSQL cluster started once per session."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from _databases import PostgresCluster
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    cluster = PostgresCluster()
+    cluster.init()
+    try:
+        yield cluster
+    finally:
+        cluster.destroy()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database, not yet migrated."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'relaygate.db'}"
+    cluster: PostgresCluster = request.getfixturevalue("postgres")
+    return asyncio.run(cluster.create_database())
