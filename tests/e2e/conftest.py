@@ -24,6 +24,7 @@ UPSTREAM_KEYS = {
     "deepseek": "sk-up-deepseek-secret-2",
     "alibaba": "sk-up-dashscope-secret-3",
     "doubao": "up-ark-secret-4",
+    "anthropic": "sk-ant-up-secret-5",
 }
 
 

@@ -9,6 +9,7 @@ from aiohttp import web
 from .chat import ChatEndpoint, ModelsEndpoint
 from .control import ControlApi
 from .flavours import FLAVOURS
+from . import anthropic
 from .recording import Recorder
 from .state import DEFAULT_CHUNKS, EmulatorState
 
@@ -31,6 +32,7 @@ def build_app(
         for prefix in flavour.prefixes:
             app.router.add_post(f"{prefix}/chat/completions", chat.handle)
             app.router.add_get(f"{prefix}/models", models.handle)
+    anthropic.add_routes(app, state)
     app.router.add_routes(ControlApi(state).routes())
     return app
 

@@ -1,0 +1,349 @@
+"""The openai SDK against a gateway whose upstream is the emulator's Anthropic Messages flavour."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any, Iterator
+
+import httpx
+import openai
+import pytest
+
+from tests.e2e.conftest import CLIENT_KEY, UPSTREAM_KEYS, Emulator, Gateway, start_gateway
+
+MODEL = "claude-sonnet-4-5"
+UPSTREAM_MODEL = "claude-sonnet-4-5-20250929"
+PATH = "/anthropic/v1/messages"
+USER = {"role": "user", "content": "Hello there, friend"}
+PNG = base64.b64encode(bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000")).decode()
+WEATHER = {
+    "type": "function",
+    "function": {"name": "get_weather", "description": "Weather for a city",
+                 "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}},
+}
+CLOCK = {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object", "properties": {
+    "zone": {"type": "string", "enum": ["Asia/Tokyo", "UTC"]}}}}}
+THINKING = {"thinking": {"type": "enabled", "budget_tokens": 2048}}
+REDACT = "ANTHROPIC_MAGIC_STRING_TRIGGER_REDACTED_THINKING_46C9A13E193C177646C7398A98432ECCCE4C1253"
+
+
+def config(emulator: Emulator) -> str:
+    base = f"{emulator.base}/anthropic"
+    return f"""
+providers:
+  anthropic:
+    type: anthropic
+    base_url: {base}
+    api_key: {UPSTREAM_KEYS['anthropic']}
+  anthropic_badkey:
+    type: anthropic
+    base_url: {base}
+    api_key: sk-ant-not-a-key-of-the-emulator
+models:
+  {MODEL}:
+    - {{provider: anthropic, model: {UPSTREAM_MODEL}}}
+routing:
+  max_attempts: 2
+  backoff: {{initial: 0.01, max: 5.0}}
+  circuit: {{failures: 1000, cooldown: 1}}
+keys:
+  - {{key: {CLIENT_KEY}, name: tests}}
+"""
+
+
+@pytest.fixture(scope="module")
+def gateway(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    with start_gateway(config(emulator), tmp_path_factory.mktemp("anthropic")) as gateway:
+        yield gateway
+
+
+@pytest.fixture()
+def client(gateway: Gateway) -> openai.OpenAI:
+    return gateway.client()
+
+
+def sent(emulator: Emulator) -> list[dict[str, Any]]:
+    """Bodies of the Messages requests the emulator received, oldest first."""
+    records = [r for r in emulator.requests() if r["path"] == PATH]
+    return [r["body"] for r in records]
+
+
+def back(message: Any) -> dict[str, Any]:
+    """The assistant message as a client sends it back: everything it got, unchanged."""
+    return message.model_dump(exclude_none=True)
+
+
+def results_for(calls: list[Any], texts: list[str]) -> list[dict[str, Any]]:
+    return [{"role": "tool", "tool_call_id": c.id, "content": t} for c, t in zip(calls, texts)]
+
+
+def test_plain_chat_goes_to_the_messages_api_with_the_provider_key(client, emulator) -> None:
+    answer = client.chat.completions.create(model=MODEL, messages=[USER])
+    assert answer.choices[0].message.content.startswith("Echo: Hello there, friend")
+    assert answer.choices[0].finish_reason == "stop" and answer.model == UPSTREAM_MODEL
+    assert answer.id.startswith("msg_01") and answer.object == "chat.completion"
+    assert answer.usage.total_tokens == answer.usage.prompt_tokens + answer.usage.completion_tokens > 0
+    record = emulator.last()
+    assert record["path"] == PATH
+    assert record["headers"]["x-api-key"] == UPSTREAM_KEYS["anthropic"]
+    assert record["headers"]["anthropic-version"] == "2023-06-01"
+    assert "authorization" not in record["headers"]
+    assert record["body"] == {"model": UPSTREAM_MODEL, "max_tokens": 4096, "messages": [USER]}
+
+
+def test_provider_slash_model_addressing_uses_the_native_name(client, emulator) -> None:
+    answer = client.chat.completions.create(model="anthropic/claude-haiku-4-5", messages=[USER], max_tokens=300)
+    assert answer.model == "claude-haiku-4-5"
+    assert sent(emulator)[-1]["model"] == "claude-haiku-4-5" and sent(emulator)[-1]["max_tokens"] == 300
+
+
+def test_system_prompt_and_multi_turn(client, emulator) -> None:
+    messages = [
+        {"role": "system", "content": "You are terse."},
+        {"role": "user", "content": "Name a prime."},
+        {"role": "assistant", "content": "7"},
+        {"role": "user", "content": "Another one?"},
+    ]
+    answer = client.chat.completions.create(model=MODEL, messages=messages, temperature=1.5, stop=["zzz"])
+    assert answer.choices[0].message.content.startswith("Echo: Another one?")
+    body = sent(emulator)[-1]
+    assert body["system"] == [{"type": "text", "text": "You are terse."}]
+    assert body["messages"] == messages[1:]
+    assert body["temperature"] == 1.0 and body["stop_sequences"] == ["zzz"]
+
+
+def test_streaming_gives_the_same_text_and_usage_only_when_asked(client, emulator) -> None:
+    whole = client.chat.completions.create(model=MODEL, messages=[USER]).choices[0].message.content
+    chunks = list(client.chat.completions.create(model=MODEL, messages=[USER], stream=True))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == whole
+    assert chunks[0].choices[0].delta.role == "assistant"
+    assert chunks[-1].choices[0].finish_reason == "stop" and all(c.usage is None for c in chunks)
+    with_usage = list(client.chat.completions.create(
+        model=MODEL, messages=[USER], stream=True, stream_options={"include_usage": True}))
+    assert with_usage[-1].choices == [] and with_usage[-1].usage.completion_tokens > 0
+    assert sent(emulator)[-1]["stream"] is True and "stream_options" not in sent(emulator)[-1]
+
+
+def test_two_round_parallel_tool_conversation(client, emulator) -> None:
+    messages: list[dict[str, Any]] = [{"role": "user", "content": "Weather and time in Kyoto?"}]
+    first = client.chat.completions.create(model=MODEL, messages=messages, tools=[WEATHER, CLOCK])
+    choice = first.choices[0]
+    calls = choice.message.tool_calls
+    assert choice.finish_reason == "tool_calls" and [c.function.name for c in calls] == ["get_weather", "get_time"]
+    assert all(c.id.startswith("toolu_01") for c in calls) and len({c.id for c in calls}) == 2
+    assert json.loads(calls[1].function.arguments) == {"zone": "Asia/Tokyo"}
+    messages += [back(choice.message), *results_for(calls, ["sunny", "12:00"])]
+    second = client.chat.completions.create(model=MODEL, messages=messages, tools=[WEATHER, CLOCK])
+    assert second.choices[0].message.content.startswith("Tool said: sunny | 12:00")
+    assert second.choices[0].finish_reason == "stop"
+    turn = sent(emulator)[-1]["messages"][-1]
+    assert turn["role"] == "user" and [b["tool_use_id"] for b in turn["content"]] == [c.id for c in calls]
+
+
+def test_two_round_parallel_tool_conversation_streamed_through_the_sdk_helper(client, emulator) -> None:
+    messages: list[dict[str, Any]] = [{"role": "user", "content": "Weather and time in Kyoto?"}]
+    with client.chat.completions.stream(model=MODEL, messages=messages, tools=[WEATHER, CLOCK]) as stream:
+        first = stream.get_final_completion()
+    calls = first.choices[0].message.tool_calls
+    assert [json.loads(c.function.arguments) for c in calls] == [{"city": "Tokyo"}, {"zone": "Asia/Tokyo"}]
+    assert first.choices[0].finish_reason == "tool_calls"
+    messages += [back(first.choices[0].message), *results_for(calls, ["rain", "09:00"])]
+    chunks = list(client.chat.completions.create(model=MODEL, messages=messages, tools=[WEATHER, CLOCK], stream=True))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks).startswith("Tool said: rain | 09:00")
+    assert all(r["body"]["stream"] for r in emulator.requests())
+
+
+def test_parallel_tool_calls_false_asks_for_one_call(client, emulator) -> None:
+    answer = client.chat.completions.create(model=MODEL, messages=[USER], tools=[WEATHER, CLOCK],
+                                            parallel_tool_calls=False, tool_choice="required")
+    assert len(answer.choices[0].message.tool_calls) == 1
+    assert sent(emulator)[-1]["tool_choice"] == {"type": "any", "disable_parallel_tool_use": True}
+
+
+def test_images_by_data_url_and_by_http_url(client, emulator) -> None:
+    content = [
+        {"type": "text", "text": "Compare these"},
+        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}},
+        {"type": "image_url", "image_url": {"url": "https://example.com/kinkakuji.jpg"}},
+    ]
+    answer = client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": content}])
+    assert "[saw: image]" in answer.choices[0].message.content
+    blocks = sent(emulator)[-1]["messages"][0]["content"]
+    assert blocks[1] == {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}}
+    assert blocks[2] == {"type": "image", "source": {"type": "url", "url": "https://example.com/kinkakuji.jpg"}}
+
+
+def test_json_object_mode(client, emulator) -> None:
+    answer = client.chat.completions.create(model=MODEL, messages=[USER], response_format={"type": "json_object"})
+    assert json.loads(answer.choices[0].message.content) == {"echo": "Hello there, friend", "ok": True}
+    assert answer.choices[0].finish_reason == "stop" and not answer.choices[0].message.tool_calls
+    assert sent(emulator)[-1]["tool_choice"] == {"type": "tool", "name": "relaygate_json_response"}
+
+
+def test_json_schema_mode_streamed(client, emulator) -> None:
+    schema = {"type": "object", "properties": {"city": {"type": "string"}, "year": {"type": "integer"}},
+              "required": ["city", "year"], "additionalProperties": False}
+    fmt = {"type": "json_schema", "json_schema": {"name": "place", "schema": schema, "strict": True}}
+    chunks = list(client.chat.completions.create(model=MODEL, messages=[USER], response_format=fmt, stream=True))
+    assert json.loads("".join(c.choices[0].delta.content or "" for c in chunks)) == {"city": "Tokyo", "year": 1}
+    assert chunks[-1].choices[0].finish_reason == "stop"
+    assert sent(emulator)[-1]["tools"][0]["input_schema"] == schema
+
+
+def test_thinking_whole_answer(client, emulator) -> None:
+    answer = client.chat.completions.create(model=MODEL, messages=[USER], extra_body=THINKING)
+    message = answer.choices[0].message.model_extra
+    assert message["reasoning_content"].startswith("Thinking about: Hello there, friend")
+    [block] = message["thinking_blocks"]
+    assert block["type"] == "thinking" and block["thinking"] == message["reasoning_content"] and block["signature"]
+    assert answer.choices[0].message.content.startswith("Echo: Hello there")
+    body = sent(emulator)[-1]
+    assert body["thinking"] == {"type": "enabled", "budget_tokens": 2048} and body["max_tokens"] == 4096
+
+
+def test_thinking_streamed_by_reasoning_effort(client, emulator) -> None:
+    chunks = list(client.chat.completions.create(model=MODEL, messages=[USER], reasoning_effort="low", stream=True))
+    extras = [c.choices[0].delta.model_extra or {} for c in chunks if c.choices]
+    reasoning = "".join(e.get("reasoning_content", "") for e in extras)
+    blocks = [b for e in extras for b in e.get("thinking_blocks", [])]
+    assert reasoning.startswith("Thinking about:") and blocks[0]["thinking"] == reasoning
+    assert sent(emulator)[-1]["thinking"] == {"type": "enabled", "budget_tokens": 2048}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_tool_round_trip_with_thinking_sends_the_signed_blocks_back(client, emulator, stream: bool) -> None:
+    messages: list[dict[str, Any]] = [{"role": "user", "content": f"Weather in Kyoto? {REDACT}"}]
+    if stream:
+        with client.chat.completions.stream(model=MODEL, messages=messages, tools=[WEATHER], extra_body=THINKING) as s:
+            first = s.get_final_completion()
+    else:
+        first = client.chat.completions.create(model=MODEL, messages=messages, tools=[WEATHER], extra_body=THINKING)
+    message = first.choices[0].message
+    assert [b["type"] for b in message.model_extra["thinking_blocks"]] == ["thinking", "redacted_thinking"]
+    messages += [back(message), *results_for(message.tool_calls, ["sunny"])]
+    second = client.chat.completions.create(model=MODEL, messages=messages, tools=[WEATHER], extra_body=THINKING)
+    assert second.choices[0].message.content.startswith("Tool said: sunny")
+    replayed = sent(emulator)[-1]["messages"][1]["content"]
+    assert [b["type"] for b in replayed] == ["thinking", "redacted_thinking", "tool_use"]
+    assert {k: replayed[0][k] for k in ("thinking", "signature")} == {
+        k: message.model_extra["thinking_blocks"][0][k] for k in ("thinking", "signature")}
+
+
+def test_thinking_tool_turn_without_or_with_forged_blocks_is_the_upstreams_400(client, emulator) -> None:
+    messages: list[dict[str, Any]] = [{"role": "user", "content": "Weather in Kyoto?"}]
+    first = client.chat.completions.create(model=MODEL, messages=messages, tools=[WEATHER], extra_body=THINKING)
+    message = back(first.choices[0].message)
+    results = results_for(first.choices[0].message.tool_calls, ["sunny"])
+    stripped = {k: v for k, v in message.items() if k != "thinking_blocks"}
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model=MODEL, messages=[*messages, stripped, *results], tools=[WEATHER],
+                                       extra_body=THINKING)
+    assert "must start with a thinking block" in caught.value.message
+    forged = {**message, "thinking_blocks": [{**message["thinking_blocks"][0], "thinking": "I changed my mind"}]}
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model=MODEL, messages=[*messages, forged, *results], tools=[WEATHER],
+                                       extra_body=THINKING)
+    assert "Invalid `signature`" in caught.value.message
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_max_tokens_stop_is_length(client, emulator, stream: bool) -> None:
+    if stream:
+        chunks = list(client.chat.completions.create(model=MODEL, messages=[USER], max_tokens=3, stream=True))
+        text, finish = "".join(c.choices[0].delta.content or "" for c in chunks), chunks[-1].choices[0].finish_reason
+    else:
+        answer = client.chat.completions.create(model=MODEL, messages=[USER], max_completion_tokens=3)
+        text, finish = answer.choices[0].message.content, answer.choices[0].finish_reason
+    assert finish == "length" and text == "Echo: Hello there,"
+    assert sent(emulator)[-1]["max_tokens"] == 3
+
+
+def post(gateway: Gateway, body: dict[str, Any]) -> httpx.Response:
+    return httpx.post(gateway.base + "/v1/chat/completions", json=body, timeout=30,
+                      headers={"Authorization": f"Bearer {CLIENT_KEY}"})
+
+
+def test_upstream_400_passes_through_openai_shaped(gateway, emulator) -> None:
+    emulator.script({"match": {"path_prefix": PATH}, "status": 400})
+    response = post(gateway, {"model": MODEL, "messages": [USER]})
+    assert response.status_code == 400
+    assert response.json()["error"]["message"] == "Invalid request (scripted by the emulator)."
+    assert response.json()["error"]["type"] == "invalid_request_error"
+    assert len(sent(emulator)) == 1, "a 400 is about the request: never retried"
+
+
+def test_rejected_provider_key_is_a_502(gateway, emulator) -> None:
+    response = post(gateway, {"model": "anthropic_badkey/claude-haiku-4-5", "messages": [USER]})
+    assert response.status_code == 502 and response.json()["error"]["code"] == "upstream_auth_error"
+    assert "x-api-key" not in response.text
+    assert emulator.last()["headers"]["x-api-key"] == "sk-ant-not-a-key-of-the-emulator"
+
+
+def test_upstream_429_keeps_status_and_retry_after(gateway, emulator) -> None:
+    emulator.script({"match": {"path_prefix": PATH}, "status": 429, "headers": {"retry-after": "30"}})
+    response = post(gateway, {"model": MODEL, "messages": [USER]})
+    assert response.status_code == 429 and response.headers["retry-after"] == "30"
+    assert response.json()["error"]["code"] == "rate_limit_exceeded"
+
+
+@pytest.mark.parametrize(("status", "stream"), [(529, False), (500, False), (529, True)])
+def test_overloaded_and_server_errors_are_a_502_after_the_retry(gateway, emulator, status: int, stream: bool) -> None:
+    emulator.script({"match": {"path_prefix": PATH}, "status": status, "times": -1})
+    response = post(gateway, {"model": MODEL, "messages": [USER], "stream": stream})
+    assert response.status_code == 502 and response.json()["error"]["type"] == "upstream_error"
+    assert str(status) in response.json()["error"]["message"]
+    assert len(sent(emulator)) == 2
+
+
+def stream_raw(events: list[tuple[str, dict[str, Any]]]) -> str:
+    return "".join(f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in events)
+
+
+START = ("message_start", {"type": "message_start", "message": {
+    "id": "msg_01Scripted", "type": "message", "role": "assistant", "model": UPSTREAM_MODEL, "content": [],
+    "stop_reason": None, "usage": {"input_tokens": 5, "output_tokens": 1}}})
+OVERLOADED = ("error", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
+
+
+def test_error_event_before_any_content_is_retried_cleanly(client, emulator) -> None:
+    raw = stream_raw([START, ("ping", {"type": "ping"}), OVERLOADED])
+    emulator.script({"match": {"path_prefix": PATH, "stream": True}, "raw": raw, "times": 1})
+    chunks = list(client.chat.completions.create(model=MODEL, messages=[USER], stream=True))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks).startswith("Echo: Hello there")
+    assert len(sent(emulator)) == 2
+
+
+def test_error_event_mid_stream_ends_the_stream_with_an_error(client, emulator) -> None:
+    block = {"type": "text", "text": ""}
+    text = [("content_block_start", {"type": "content_block_start", "index": 0, "content_block": block}),
+            ("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                     "delta": {"type": "text_delta", "text": "Partial answer"}})]
+    raw = stream_raw([START, *text, OVERLOADED])
+    emulator.script({"match": {"path_prefix": PATH}, "raw": raw, "chunk_delay": 0.05, "times": -1})
+    got: list[str] = []
+    with pytest.raises(openai.APIError) as caught:
+        for chunk in client.chat.completions.create(model=MODEL, messages=[USER], stream=True):
+            got.append(chunk.choices[0].delta.content or "")
+    assert "".join(got) == "Partial answer" and "overloaded_error" in str(caught.value.message)
+    assert len(sent(emulator)) == 1, "bytes went out: never retried into a duplicated answer"
+
+
+def test_cut_stream_ends_with_an_error_after_the_text_so_far(client, emulator) -> None:
+    # message_start, content_block_start, ping, then three text deltas, then the connection drops
+    emulator.script({"match": {"path_prefix": PATH}, "cut_after": 6, "chunk_delay": 0.02, "times": -1})
+    got: list[str] = []
+    with pytest.raises(openai.APIError) as caught:
+        for chunk in client.chat.completions.create(model=MODEL, messages=[USER], stream=True):
+            got.append(chunk.choices[0].delta.content or "")
+    assert "".join(got) == "Echo: Hello there, friend"[: len("".join(got))] and len("".join(got)) > 5
+    assert caught.value.body["type"] == "upstream_error"
+    assert len(sent(emulator)) == 1
+
+
+def test_malformed_answer_is_a_502(gateway, emulator) -> None:
+    emulator.script({"match": {"path_prefix": PATH}, "status": 200, "raw": '{"type": "message", "content": "oops"}',
+                     "times": -1})
+    response = post(gateway, {"model": MODEL, "messages": [USER]})
+    assert response.status_code == 502 and response.json()["error"]["code"] == "upstream_protocol_error"
