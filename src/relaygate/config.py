@@ -114,6 +114,8 @@ class MountOptions(_Strict):
 
 class Server(_Strict):
     max_body_bytes: int = Field(20 * 1024 * 1024, gt=0)
+    # Hosts, addresses or networks the image fetcher may reach although private (upstream/fetch.py).
+    image_fetch_allow: list[str] = []
 
 
 class Config(_Strict):

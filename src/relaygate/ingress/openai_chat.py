@@ -18,6 +18,7 @@ from relaygate.routing.attempt import AttemptRecord, Outcome
 from relaygate.routing.preferences import Preferences, parse_preferences
 from relaygate.routing.resolve import Target, Upstream
 from relaygate.upstream.client import transport_errors, whole_answer_timeout
+from relaygate.upstream.fetch import inline_remote_images, policy_for
 from relaygate.wire.openai_chat import check_chat_request, wants_usage
 
 if TYPE_CHECKING:
@@ -91,6 +92,7 @@ class _Call:
         self.headers = headers
         self.attempts: list[AttemptRecord] = []
         self.provider = b""
+        self.images: dict[str, str] = {}  # fetched image URL → data URL, kept across attempts
 
     def response_headers(self) -> Headers:
         extra = [(b"x-relaygate-attempts", str(len(self.attempts)).encode())]
@@ -102,8 +104,16 @@ class _Call:
         self.provider = target.upstream.name.encode()
         return with_defaults(self.body, self.raw, target, target.key in self.aliased)
 
+    async def _inline_images(self, body: dict[str, Any], target: Target) -> dict[str, Any]:
+        """Adapters that take image bytes inline get http(s) image URLs fetched first (upstream/fetch.py)."""
+        if not getattr(target.upstream.adapter, "inline_remote_images", False):
+            return body
+        policy = policy_for(tuple(self.endpoint.gateway.config.server.image_fetch_allow))
+        return await inline_remote_images(body, self.client.session, policy, self.images)
+
     async def whole(self, target: Target, key: str | None) -> tuple[bytes, Outcome]:
         body, raw = self._prepare(target)
+        body = await self._inline_images(body, target)
         started = time.monotonic()
         upstream = target.upstream
         if target.model in upstream.stream_only and upstream.adapter.passthrough:
@@ -147,6 +157,7 @@ class _Call:
         self, send: Send, guard: cancel_on_disconnect, target: Target, key: str | None
     ) -> tuple[None, Outcome]:
         body, raw = self._prepare(target)
+        body = await self._inline_images(body, target)
         upstream, adapter = target.upstream, target.upstream.adapter
         payload = adapter.chat_body(body, raw, target.model, stream=True)
         pump: Pump = (

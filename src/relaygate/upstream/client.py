@@ -24,6 +24,12 @@ class UpstreamClient:
             connector=connector, skip_auto_headers=("User-Agent",), raise_for_status=False
         )
 
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        """The pooled session itself, for the gateway's own fetches (upstream/fetch.py)."""
+        assert self._session is not None, "UpstreamClient.open() was not awaited"
+        return self._session
+
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
