@@ -92,3 +92,25 @@ class PostgresCluster:
         finally:
             await connection.close()
         return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
+
+
+async def migrated_engine(url: str):
+    """Migrate the database at `url` and open an engine on it (dispose it when done)."""
+    from relaygate.store import create_engine, migrate
+
+    await migrate(url)
+    return create_engine(url)
+
+
+def run_with_engine(url: str, body):
+    """Run `await body(engine)` in a fresh event loop on a migrated database."""
+    import asyncio
+
+    async def main():
+        engine = await migrated_engine(url)
+        try:
+            return await body(engine)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
