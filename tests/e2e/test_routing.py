@@ -52,6 +52,9 @@ models:
     - {{provider: c, model: other-c}}
   mk:
     - {{provider: multikey, model: mk}}
+  h:
+    - {{provider: a, model: h-a}}
+    - {{provider: b, model: h-b}}
 keys:
   - {{key: {CLIENT_KEY}, name: tests}}
 routing:
@@ -59,6 +62,7 @@ routing:
   deadline: 10
   backoff: {{initial: 0.01, max: 0.2}}
   circuit: {{failures: 3, cooldown: 1}}
+  hedge: {{h: 0.2}}
 """
 
 
@@ -230,3 +234,25 @@ def test_a_rejected_provider_key_is_taken_out_and_the_next_key_used(gw, emulator
     keys = [r["headers"]["authorization"].removeprefix("Bearer ") for r in emulator.requests()]
     assert keys[0] != keys[1] and len(set(keys[1:])) == 1  # the rejected one is not used again
     assert "rejected its API key #" in gw.log() and K1 not in gw.log() and K2 not in gw.log()
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_hedging_starts_the_next_deployment_when_the_first_is_slow(gw, emulator, stream):
+    emulator.script({"match": {"model": "h-a"}, "times": 1, "delay": 1.5})
+    started = time.monotonic()
+    response = chat(gw, {"model": "h", "stream": stream})
+    elapsed = time.monotonic() - started
+    assert response.status_code == 200 and response.headers["x-relaygate-provider"] == "b"
+    assert response.headers["x-relaygate-attempts"] == "2"
+    assert elapsed < 1.2  # b answered; nobody waited for a's 1.5 s
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline and not emulator.requests()[0].get("disconnected"):
+        time.sleep(0.05)
+    first, second = emulator.requests()
+    assert (first["body"]["model"], first["disconnected"]) == ("h-a", True)  # the loser was cancelled
+    assert second["body"]["model"] == "h-b"
+
+
+def test_no_hedge_when_the_first_deployment_is_quick(gw, emulator):
+    response = chat(gw, {"model": "h"})
+    assert response.headers["x-relaygate-provider"] == "a" and upstream_models(emulator) == ["h-a"]

@@ -27,11 +27,12 @@ def script(*results):
     """A call that gives these results in turn (an exception is raised), recording (provider, key)."""
     calls, queue = [], list(results)
 
-    async def call(target, key):
+    async def call(target, key, lease):
         calls.append((target.upstream.name, key))
         result = queue.pop(0)
         if isinstance(result, Exception):
             raise result
+        assert lease.claim()
         return result, Outcome(ttft=0.01)
     return call, calls
 
@@ -88,3 +89,58 @@ def test_open_circuits_are_skipped_and_all_open_is_no_healthy_upstream():
     assert [x.provider for x in attempts] == ["b"]
     with pytest.raises(NoHealthyUpstream):
         run(r, [a], script("ok")[0])
+
+
+def timed(results: dict[str, tuple[float, object]]):
+    """A call whose answer from each provider comes after a delay; records starts and cancellations."""
+    events = []
+
+    async def call(target, key, lease):
+        name = target.upstream.name
+        events.append(("start", name))
+        delay, result = results[name]
+        try:
+            await asyncio.sleep(delay)
+        except asyncio.CancelledError:
+            events.append(("cancelled", name))
+            raise
+        if isinstance(result, Exception):
+            raise result
+        if not lease.claim():
+            raise AssertionError("a loser must have been cancelled before it could claim")
+        return result, Outcome(ttft=delay)
+    return call, events
+
+
+def test_hedge_starts_a_second_deployment_and_the_first_answer_wins():
+    a, b = Target(upstream("a"), "m"), Target(upstream("b"), "m")
+    call, events = timed({"a": (0.5, "slow"), "b": (0.01, "fast")})
+    r = router()
+    attempts = []
+    result = asyncio.run(r.run([a, b], call, attempts, hedge_after=0.05))
+    assert result == "fast"
+    assert events == [("start", "a"), ("start", "b"), ("cancelled", "a")]
+    assert [(x.provider, x.status, x.error) for x in attempts] == [("b", 200, None), ("a", 0, "hedge_lost")]
+
+
+def test_no_hedge_when_the_first_answers_in_time():
+    a, b = Target(upstream("a"), "m"), Target(upstream("b"), "m")
+    call, events = timed({"a": (0.01, "a"), "b": (0.01, "b")})
+    assert asyncio.run(router().run([a, b], call, [], hedge_after=0.2)) == "a"
+    assert events == [("start", "a")]
+
+
+def test_a_failed_hedge_falls_back_to_the_rest_of_the_plan():
+    a, b, c = (Target(upstream(n), "m") for n in "abc")
+    call, events = timed({"a": (0.2, UpstreamError("a")), "b": (0.01, UpstreamError("b")), "c": (0.01, "c")})
+    assert asyncio.run(router().run([a, b, c], call, [], hedge_after=0.05)) == "c"
+
+
+def test_p95_hedge_delay_needs_enough_samples():
+    r = router()
+    a = Target(upstream("a"), "m")
+    assert r.hedge_delay("p95", [a]) is None
+    for i in range(20):
+        r.health.succeeded(a.key, ttft=0.01 * (i + 1))
+    assert r.hedge_delay("p95", [a]) == 0.2
+    assert r.hedge_delay(0.5, [a]) == 0.5 and r.hedge_delay(None, [a]) is None

@@ -6,21 +6,24 @@ A rule, as posted to `/_emulator/script` (every key optional):
     {"match": {"model": str, "path_prefix": str, "stream": bool},
      "times": 1, "status": int, "body": any JSON, "raw": str, "headers": {str: str},
      "delay": s, "chunk_delay": s, "chunks": int, "cut_after": int, "stall_after": int,
-     "keepalive": bool, "content": str}
+     "keepalive": bool, "content": str, "every": int, "chance": float}
 
 A status >= 400, a `body` or a `raw` replaces the answer (a status alone gets the provider's own
 error body); the other keys shape a normal answer. `cut_after`/`stall_after` count SSE events;
-on a non-streaming request they cut or stall before the response starts.
+on a non-streaming request they cut or stall before the response starts. `every: n` applies the
+rule to one matching request in n (the n-th, 2n-th, ...), e.g. a deployment that stalls 10% of the time;
+`chance: p` applies it to each matching request with probability p, at random.
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 RULE_KEYS = frozenset(
     {"match", "times", "status", "body", "raw", "headers", "delay", "chunk_delay", "chunks", "cut_after",
-     "stall_after", "keepalive", "content"}
+     "stall_after", "keepalive", "content", "every", "chance"}
 )
 MATCH_KEYS = frozenset({"model", "path_prefix", "stream"})
 
@@ -46,6 +49,9 @@ class Rule:
     stall_after: int | None = None
     keepalive: bool = False
     content: str | None = None
+    every: int = 1
+    chance: float = 1.0
+    seen: int = field(default=0, repr=False)
 
     def matches(self, path: str, model: Any, stream: bool) -> bool:
         return (
@@ -61,6 +67,7 @@ class Rule:
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
+        data.pop("seen")
         match = {key: data.pop(key) for key in ("model", "path_prefix", "stream")}
         return {"match": {k: v for k, v in match.items() if v is not None}, **data}
 
@@ -92,11 +99,15 @@ def _reject_unknown(data: dict[str, Any], known: frozenset[str], what: str) -> N
 def _check_types(rule: Rule) -> None:
     numbers = {"delay": rule.delay, "chunk_delay": rule.chunk_delay}
     counts = {"times": rule.times, "status": rule.status, "chunks": rule.chunks, "cut_after": rule.cut_after,
-              "stall_after": rule.stall_after}
+              "stall_after": rule.stall_after, "every": rule.every}
     if any(not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0 for v in numbers.values()):
         raise RuleError("'delay' and 'chunk_delay' must be non-negative numbers")
     if any(v is not None and (not isinstance(v, int) or isinstance(v, bool)) for v in counts.values()):
-        raise RuleError("'times', 'status', 'chunks', 'cut_after' and 'stall_after' must be integers")
+        raise RuleError("'times', 'status', 'chunks', 'cut_after', 'stall_after' and 'every' must be integers")
+    if rule.every < 1:
+        raise RuleError("'every' must be at least 1")
+    if isinstance(rule.chance, bool) or not isinstance(rule.chance, (int, float)) or not 0 < rule.chance <= 1:
+        raise RuleError("'chance' must be a number in (0, 1]")
     if not isinstance(rule.headers, dict) or (rule.raw is not None and not isinstance(rule.raw, str)):
         raise RuleError("'headers' must be an object and 'raw' a string")
     if rule.chunks is not None and rule.chunks < 1:
@@ -127,6 +138,9 @@ class Script:
         """The first matching rule with uses left, counting this use."""
         for rule in self._rules:
             if rule.matches(path, model, stream):
+                rule.seen += 1
+                if rule.seen % rule.every or (rule.chance < 1 and random.random() >= rule.chance):
+                    continue
                 if rule.times > 0:
                     rule.times -= 1
                 if rule.times == 0:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, Callable
 
 import orjson
 
@@ -15,6 +16,7 @@ from relaygate.ingress.http import Headers, Receive, Scope, Send, header, read_b
 from relaygate.ingress.streaming import ClientStream, PassthroughPump, Pump, TranslatedPump, relay_stream
 from relaygate.providers.aggregate import gather_stream
 from relaygate.routing.attempt import AttemptRecord, Outcome
+from relaygate.routing.hedge import Lease, LostRace
 from relaygate.routing.preferences import Preferences, parse_preferences
 from relaygate.routing.resolve import Target, Upstream
 from relaygate.upstream.client import transport_errors, whole_answer_timeout
@@ -45,13 +47,15 @@ class ChatCompletions:
         prefs = parse_preferences(body, gateway.resolver.upstreams)
         groups, aliased = self._candidates(body, prefs, key)
         plan = gateway.router.plan(groups, prefs, body)
+        hedge = gateway.router.hedge_delay(gateway.config.routing.hedge.get(body["model"]), plan)
         call = _Call(self, body, raw, aliased, headers)
         async with cancel_on_disconnect(receive) as guard:
             try:
                 if body.get("stream") is True:
-                    await gateway.router.run(plan, lambda t, k: call.stream(send, guard, t, k), call.attempts)
+                    streamer = partial(call.stream, send, guard)
+                    await gateway.router.run(plan, streamer, call.attempts, hedge)
                 else:
-                    data = await gateway.router.run(plan, call.whole, call.attempts)
+                    data = await gateway.router.run(plan, call.whole, call.attempts, hedge)
                     await send_bytes(send, 200, self._wrap(data), call.response_headers())
             except GatewayError as exc:  # from here on, every error is the upstream's
                 headers[:] = call.response_headers()
@@ -91,17 +95,28 @@ class _Call:
         self.aliased = aliased
         self.headers = headers
         self.attempts: list[AttemptRecord] = []
+        self.started = 0  # attempts begun; a hedge's loser is recorded only after the answer went out
         self.provider = b""
         self.images: dict[str, str] = {}  # fetched image URL → data URL, kept across attempts
 
+    def _stream_headers(self, upstream: Upstream) -> Callable[[], Headers]:
+        """Headers for a stream, made when it commits: by then the attempt count is known."""
+        def made() -> Headers:
+            self.provider = upstream.name.encode()
+            return [*self.headers, (b"x-relaygate-provider", self.provider),
+                    (b"x-relaygate-attempts", str(self.started).encode())]
+        return made
+
     def response_headers(self) -> Headers:
-        extra = [(b"x-relaygate-attempts", str(len(self.attempts)).encode())]
-        if self.provider:
-            extra.append((b"x-relaygate-provider", self.provider))
+        """The answering provider's name, or on failure the last one tried, and the attempt count."""
+        extra = [(b"x-relaygate-attempts", str(self.started).encode())]
+        provider = self.provider or (self.attempts[-1].provider.encode() if self.attempts else b"")
+        if provider:
+            extra.append((b"x-relaygate-provider", provider))
         return [*self.headers, *extra]
 
     def _prepare(self, target: Target) -> tuple[dict[str, Any], bytes]:
-        self.provider = target.upstream.name.encode()
+        self.started += 1
         return with_defaults(self.body, self.raw, target, target.key in self.aliased)
 
     async def _inline_images(self, body: dict[str, Any], target: Target) -> dict[str, Any]:
@@ -111,7 +126,7 @@ class _Call:
         policy = policy_for(tuple(self.endpoint.gateway.config.server.image_fetch_allow))
         return await inline_remote_images(body, self.client.session, policy, self.images)
 
-    async def whole(self, target: Target, key: str | None) -> tuple[bytes, Outcome]:
+    async def whole(self, target: Target, key: str | None, lease: Lease) -> tuple[bytes, Outcome]:
         body, raw = self._prepare(target)
         body = await self._inline_images(body, target)
         started = time.monotonic()
@@ -120,6 +135,9 @@ class _Call:
             data = await self._gathered(body, target, key)
         else:
             data = await self._answer(body, raw, target, key)
+        if not lease.claim():
+            raise LostRace
+        self.provider = upstream.name.encode()
         return data, Outcome(ttft=time.monotonic() - started)
 
     async def _answer(self, body: dict[str, Any], raw: bytes, target: Target, key: str | None) -> bytes:
@@ -154,7 +172,7 @@ class _Call:
         return data
 
     async def stream(
-        self, send: Send, guard: cancel_on_disconnect, target: Target, key: str | None
+        self, send: Send, guard: cancel_on_disconnect, target: Target, key: str | None, lease: Lease
     ) -> tuple[None, Outcome]:
         body, raw = self._prepare(target)
         body = await self._inline_images(body, target)
@@ -164,8 +182,7 @@ class _Call:
             PassthroughPump(upstream.name, wants_usage(body)) if adapter.passthrough
             else TranslatedPump(adapter.stream_translator(body, target.model))
         )
-        stream = ClientStream(send, [*self.headers, (b"x-relaygate-provider", self.provider),
-                                     (b"x-relaygate-attempts", str(len(self.attempts) + 1).encode())], guard)
+        stream = ClientStream(send, guard, lease, self._stream_headers(upstream))
         started = time.monotonic()
         broke_off = False
         try:

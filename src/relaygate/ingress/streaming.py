@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 
 from relaygate.errors import UpstreamError, UpstreamTimeout
 from relaygate.ingress.http import Headers, Send
 from relaygate.providers.base import StreamTranslator
 from relaygate.providers.openai_stream import OpenAIStreamRelay, StreamEnd, first_event_error, whole_lf_events
+from relaygate.routing.hedge import Lease, LostRace
 from relaygate.routing.resolve import Upstream
 from relaygate.upstream.client import UpstreamClient, streaming_timeout, transport_errors
 from relaygate.wire.sse import DONE, Event, SSEDecoder
@@ -28,20 +29,24 @@ SSE_HEADERS: Headers = [
 class ClientStream:
     """The client side of a stream: headers go out with the first good event (the commit point)."""
 
-    __slots__ = ("send", "headers", "guard", "committed", "committed_at", "finished")
+    __slots__ = ("send", "guard", "lease", "headers", "committed", "committed_at", "finished")
 
-    def __init__(self, send: Send, headers: Headers, guard: cancel_on_disconnect) -> None:
+    def __init__(self, send: Send, guard: cancel_on_disconnect, lease: Lease, headers: Callable[[], Headers]) -> None:
         self.send = send
-        self.headers = headers
         self.guard = guard
+        self.lease = lease
+        self.headers = headers
         self.committed = False
         self.committed_at: float | None = None
         self.finished = False
 
     async def _commit(self) -> None:
+        """The first good event: this attempt answers the client (when hedged, if it is first)."""
+        if not self.lease.claim():
+            raise LostRace
         self.committed = True
         self.committed_at = time.monotonic()
-        await self.send({"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *self.headers]})
+        await self.send({"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *self.headers()]})
 
     async def write(self, data: bytes) -> None:
         if not self.committed:

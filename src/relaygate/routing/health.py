@@ -7,11 +7,14 @@ clock is passed in, so every rule here is tested without sleeping.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 
 from relaygate.config import Circuit
 
 EWMA = 0.2  # weight of the newest sample in the moving averages
+SAMPLES = 100  # recent times to first byte kept for percentiles
+MIN_SAMPLES = 10  # fewer than this and no percentile is claimed
 
 
 @dataclass(slots=True)
@@ -21,6 +24,13 @@ class DeploymentHealth:
     probing: bool = False
     ttft: float | None = None  # seconds to the first byte of the answer, moving average
     throughput: float | None = None  # completion tokens per second after the first byte
+    recent: deque[float] = field(default_factory=lambda: deque(maxlen=SAMPLES))
+
+    def ttft_percentile(self, q: float) -> float | None:
+        if len(self.recent) < MIN_SAMPLES:
+            return None
+        ordered = sorted(self.recent)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
     def state(self, now: float) -> str:
         if self.open_until == 0.0:
@@ -55,6 +65,7 @@ class HealthBook:
         health = self.of(key)
         health.failures, health.open_until, health.probing = 0, 0.0, False
         health.ttft = _average(health.ttft, ttft)
+        health.recent.append(ttft)
         if tokens and duration > ttft:
             health.throughput = _average(health.throughput, tokens / (duration - ttft))
 
