@@ -1,0 +1,1 @@
+"""Usage metering: records per request, prices and cost, the journal, the batch writer, reports."""

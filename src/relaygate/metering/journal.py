@@ -1,0 +1,159 @@
+"""The usage journal: an append-only JSON-lines file, one line per finished request.
+
+`append` hands the line to the OS in one `write(2)` on an `O_APPEND` descriptor before it
+returns, so once it returns the record survives the process being killed (`kill -9`, OOM): the
+kernel holds the bytes and writes them out itself. What it does not survive, unless `fsync=True`,
+is the machine losing power before the kernel flushed. Measured on the project's machine
+(tests/metering/test_journal.py::test_append_cost): about 12 µs per append without fsync, about
+3.9 ms with it, a disk flush per request; so `fsync` is off by default.
+
+Each process owns its own journal file, claimed with an exclusive `flock`: the configured path,
+or `<stem>.<n><suffix>` when another live process (another `--workers` process) holds it. A lock
+that is free means its owner died; its file is an orphan the batch writer replays. Appends must
+come from one thread (the event loop), which is what lets the writer truncate a drained file
+without racing an append.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from relaygate.metering.usage import UsageRecord
+
+log = logging.getLogger("relaygate.metering")
+
+MAX_SLOTS = 256  # more processes than this on one journal path is a configuration mistake
+
+
+def slot_path(base: Path, n: int) -> Path:
+    return base if n == 0 else base.with_name(f"{base.stem}.{n}{base.suffix}")
+
+
+def slot_paths(base: Path) -> Iterator[Path]:
+    """Every journal file of this base path that exists, in slot order."""
+    for n in range(MAX_SLOTS):
+        path = slot_path(base, n)
+        if path.exists():
+            yield path
+
+
+def try_lock(path: Path) -> int | None:
+    """An open descriptor holding the exclusive lock on `path`, or None when a live process has it."""
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def end_torn_line(fd: int) -> None:
+    """After a power loss the last line can be cut short; end it so the next append starts clean.
+    (The reader skips the unreadable line.)"""
+    size = os.fstat(fd).st_size
+    if size and os.pread(fd, 1, size - 1) != b"\n":
+        os.write(fd, b"\n")
+
+
+class Journal:
+    def __init__(self, path: Path, fd: int, fsync: bool = False, base: Path | None = None) -> None:
+        self.path = path
+        self.base = base or path  # the configured path; `path` is the slot file this process holds
+        self.fd = fd
+        self.fsync = fsync
+
+    @classmethod
+    def open(cls, base: str | Path, *, fsync: bool = False) -> Journal:
+        """Claim the first journal file of `base` that no live process holds."""
+        base = Path(base)
+        base.parent.mkdir(parents=True, exist_ok=True)
+        for n in range(MAX_SLOTS):
+            fd = try_lock(slot_path(base, n))
+            if fd is not None:
+                end_torn_line(fd)
+                return cls(slot_path(base, n), fd, fsync, base)
+        raise RuntimeError(f"usage journal: all {MAX_SLOTS} files of {base} are held by live processes")
+
+    def append(self, record: UsageRecord) -> None:
+        """Durable against the process dying once this returns (against power loss with fsync)."""
+        line = record.to_json() + b"\n"
+        written = os.write(self.fd, line)
+        if written != len(line):  # a regular file only writes short when the disk is full
+            raise OSError(f"usage journal {self.path}: short write ({written} of {len(line)} bytes)")
+        if self.fsync:
+            os.fsync(self.fd)
+
+    def size(self) -> int:
+        return os.fstat(self.fd).st_size
+
+    def truncate(self) -> None:
+        os.ftruncate(self.fd, 0)
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)  # releases the lock
+            self.fd = -1
+
+
+class JournalCursor:
+    """The batch writer's read position in one journal file, kept in `<file>.pos`.
+
+    The position is saved after the database committed the records before it. A crash between
+    the commit and the save replays those records once more, which the database ignores (request
+    ids are unique), so the position itself needs no fsync.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.pos_path = path.with_name(path.name + ".pos")
+        self.offset = self._load()
+
+    def _load(self) -> int:
+        try:
+            offset = int(self.pos_path.read_text().strip() or 0)
+        except (FileNotFoundError, ValueError):
+            return 0
+        size = self.path.stat().st_size if self.path.exists() else 0
+        return offset if 0 <= offset <= size else 0  # a position past the end: the file was truncated
+
+    def read(self, limit: int) -> tuple[list[UsageRecord], int]:
+        """Up to `limit` complete records after the position, and the offset just past them.
+        A last line still without its newline is left for the next read."""
+        records: list[UsageRecord] = []
+        with open(self.path, "rb") as f:
+            f.seek(self.offset)
+            end = self.offset
+            while len(records) < limit:
+                line = f.readline()
+                if not line.endswith(b"\n"):
+                    break
+                end += len(line)
+                record = _parse(line, self.path)
+                if record is not None:
+                    records.append(record)
+        return records, end
+
+    def advance(self, offset: int) -> None:
+        self.offset = offset
+        temporary = self.pos_path.with_name(self.pos_path.name + ".tmp")
+        temporary.write_text(str(offset))
+        os.replace(temporary, self.pos_path)
+
+    def rewind_and_truncate(self, journal: Journal) -> None:
+        """Empty a fully written journal file. The position is reset first: a crash in between
+        leaves position 0 on a full file, which replays harmlessly, never the reverse."""
+        self.advance(0)
+        journal.truncate()
+
+
+def _parse(line: bytes, path: Path) -> UsageRecord | None:
+    try:
+        return UsageRecord.from_json(line)
+    except Exception:  # noqa: BLE001 - a torn or foreign line must not stop the journal
+        log.warning("usage journal %s: skipping an unreadable line (%d bytes)", path, len(line))
+        return None

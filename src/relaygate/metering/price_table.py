@@ -1,0 +1,92 @@
+"""The bundled price table: USD per 1M tokens (input, output, cached input) for well-known models.
+
+Configured `price:` on a deployment always wins over this table. Prices change; the date and the
+page each block was read from are given with it. Where a provider bills by prompt-length tier,
+the table holds the lowest tier (prompts up to the first threshold) — configure a price for
+long-context deployments. Anthropic's cache *writes* (1.25x input) are billed here as plain input.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import NamedTuple
+
+PRICE_TABLE_VERSION = "2026-11-23"
+
+
+class ModelPrice(NamedTuple):
+    """USD per 1M tokens; `cached_input` None bills cached prompt tokens at the input price."""
+
+    input: Decimal
+    output: Decimal
+    cached_input: Decimal | None = None
+
+
+def _p(input: str, output: str, cached: str | None = None) -> ModelPrice:
+    return ModelPrice(Decimal(input), Decimal(output), Decimal(cached) if cached is not None else None)
+
+
+# OpenAI — developers.openai.com/api/docs/pricing (Standard tier, text tokens), read 2026-11-23.
+OPENAI = {
+    "gpt-4o": _p("2.50", "10.00", "1.25"),
+    "gpt-4o-mini": _p("0.15", "0.60", "0.075"),
+    "gpt-4.1": _p("2.00", "8.00", "0.50"),
+    "gpt-4.1-mini": _p("0.40", "1.60", "0.10"),
+    "gpt-4.1-nano": _p("0.10", "0.40", "0.025"),
+    "o3": _p("2.00", "8.00", "0.50"),
+    "o4-mini": _p("1.10", "4.40", "0.275"),
+    "gpt-5": _p("1.25", "10.00", "0.125"),
+    "gpt-5-mini": _p("0.25", "2.00", "0.025"),
+    "gpt-5-nano": _p("0.05", "0.40", "0.005"),
+}
+
+# Anthropic — platform.claude.com/docs/en/about-claude/pricing ("Model pricing": base input,
+# cache hits and refreshes, output), read 2026-11-23. Dated ids resolve by dropping the date.
+ANTHROPIC = {
+    "claude-opus-4-5": _p("5", "25", "0.50"),
+    "claude-opus-4-1": _p("15", "75", "1.50"),
+    "claude-opus-4": _p("15", "75", "1.50"),
+    "claude-opus-4-0": _p("15", "75", "1.50"),
+    "claude-sonnet-4-5": _p("3", "15", "0.30"),
+    "claude-sonnet-4": _p("3", "15", "0.30"),
+    "claude-sonnet-4-0": _p("3", "15", "0.30"),
+    "claude-3-7-sonnet": _p("3", "15", "0.30"),
+    "claude-haiku-4-5": _p("1", "5", "0.10"),
+    "claude-3-5-haiku": _p("0.80", "4", "0.08"),
+    "claude-3-haiku": _p("0.25", "1.25", "0.03"),
+}
+
+# Google Gemini — ai.google.dev/gemini-api/docs/pricing (paid tier; prompts up to 200K tokens;
+# output includes thinking tokens; "context caching price" as cached input), read 2026-11-23.
+GEMINI = {
+    "gemini-2.5-pro": _p("1.25", "10.00", "0.125"),
+    "gemini-2.5-flash": _p("0.30", "2.50", "0.03"),
+    "gemini-2.5-flash-lite": _p("0.10", "0.40", "0.01"),
+    "gemini-2.0-flash": _p("0.10", "0.40", "0.025"),
+}
+
+# DeepSeek — api-docs.deepseek.com/quick_start/pricing-details-usd ("input (cache hit)",
+# "input (cache miss)", output), the page version stored for reading on 2026-11-23.
+DEEPSEEK = {
+    "deepseek-chat": _p("0.27", "1.10", "0.07"),
+    "deepseek-reasoner": _p("0.55", "2.19", "0.14"),
+}
+
+# Alibaba Qwen — alibabacloud.com/help/en/model-studio/models (International deployment,
+# Singapore; lowest input-length tier), read 2026-11-23. Implicit cache hits bill at 20% of input.
+QWEN = {
+    "qwen-turbo": _p("0.05", "0.20", "0.01"),
+    "qwen-flash": _p("0.05", "0.40", "0.01"),
+    "qwen-plus": _p("0.40", "1.20", "0.08"),
+    "qwen-max": _p("1.60", "6.40", "0.32"),
+    "qwen3-max": _p("1.20", "6.00", "0.24"),
+}
+
+# Doubao (ByteDance Seed) — docs.byteplus.com ModelArk "Large model billing" in USD (prompts up to
+# 128K), read 2026-11-23. Volcengine's mainland Ark bills in CNY: configure a price there.
+DOUBAO = {
+    "doubao-seed-1-6": _p("0.25", "2.00"),
+    "doubao-seed-1-8": _p("0.25", "2.00", "0.05"),
+}
+
+PRICES: dict[str, ModelPrice] = {**OPENAI, **ANTHROPIC, **GEMINI, **DEEPSEEK, **QWEN, **DOUBAO}

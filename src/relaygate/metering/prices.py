@@ -1,0 +1,62 @@
+"""Prices and cost: which price applies to a deployment, and what a request's tokens cost.
+
+Cost is exact: Decimal throughout, rounded once to the money scale of the store (1e-10 USD).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from relaygate.config import Price
+from relaygate.metering.price_table import PRICES, PRICE_TABLE_VERSION, ModelPrice
+from relaygate.metering.usage import Tokens, tokens_of
+from relaygate.store.types import MONEY_QUANTUM
+
+__all__ = ["ModelPrice", "PRICE_TABLE_VERSION", "configured_price", "cost", "cost_of_tokens", "price_for"]
+
+PER_TOKENS = Decimal(1_000_000)
+# Snapshot suffixes that name a dated release of a listed model: -2024-08-06, -20250929, -250828, -latest
+_SNAPSHOT = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{8}|\d{6}|latest)$")
+
+
+def configured_price(price: Price) -> ModelPrice:
+    """A deployment's configured price; YAML gives floats, so they go through their shortest text
+    (0.3 → Decimal("0.3"), never 0.29999999999999998889776975)."""
+    cached = Decimal(repr(price.cached_input)) if price.cached_input is not None else None
+    return ModelPrice(Decimal(repr(price.input)), Decimal(repr(price.output)), cached)
+
+
+def table_price(model: str, table: Mapping[str, ModelPrice] = PRICES) -> ModelPrice | None:
+    """The bundled price of an upstream model name, or of the model it is a dated snapshot of."""
+    name = model.lower()
+    if name in table:
+        return table[name]
+    undated = _SNAPSHOT.sub("", name)
+    return table.get(undated)
+
+
+def price_for(upstream_model: str, configured: Price | None = None) -> ModelPrice | None:
+    """The configured price wins over the table; None when neither knows the model."""
+    return configured_price(configured) if configured is not None else table_price(upstream_model)
+
+
+def cost_of_tokens(price: ModelPrice, tokens: Tokens) -> Decimal:
+    """Cached prompt tokens at the cached-input price when there is one, the rest at input;
+    reasoning tokens are part of completion tokens and so priced as output."""
+    cached = min(tokens.cached, tokens.prompt) if price.cached_input is not None else 0
+    units = (
+        (tokens.prompt - cached) * price.input
+        + cached * (price.cached_input or 0)
+        + tokens.completion * price.output
+    )
+    return (units / PER_TOKENS).quantize(MONEY_QUANTUM, rounding=ROUND_HALF_EVEN)
+
+
+def cost(price: ModelPrice | None, usage: Mapping[str, Any] | None) -> Decimal:
+    """USD for an OpenAI-shaped `usage`; 0 for a model without a price (reported, not guessed)."""
+    if price is None:
+        return Decimal(0)
+    return cost_of_tokens(price, tokens_of(usage))

@@ -1,0 +1,83 @@
+"""Usage and spend grouped by key, model or day, read from the daily rollup (never from the raw
+records), in the shape of `GET /admin/usage`:
+
+    {"data": [{"key", "model", "day", "requests", "prompt_tokens", "completion_tokens",
+               "reasoning_tokens", "cached_tokens", "cost"}], "total": {"requests", "cost"}}
+
+A row carries only the grouping's fields (`group_by="model"` rows have no "key" nor "day");
+without a grouping a row is one (day, key, model). `since` and `until` are UTC days, inclusive.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+import orjson
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from relaygate.store.schema import ROLLUP_COUNTS, usage_daily
+
+GroupBy = Literal["key", "model", "day"]
+GROUPINGS: dict[str | None, tuple[str, ...]] = {
+    "key": ("key",), "model": ("model",), "day": ("day",), None: ("day", "key", "model"),
+}
+_COLUMNS = {"key": usage_daily.c.key_name, "model": usage_daily.c.model, "day": usage_daily.c.day}
+
+
+def parse_day(value: str | date | None) -> date | None:
+    """A day from `2026-03-01` or a full ISO-8601 time (its date is taken)."""
+    if value is None or isinstance(value, date):
+        return value.date() if isinstance(value, datetime) else value
+    try:
+        return datetime.fromisoformat(value.strip()).date()
+    except ValueError:
+        raise ValueError(f"{value!r} is not an ISO-8601 date") from None
+
+
+def _query(fields: tuple[str, ...], key: str | None, model: str | None,
+           since: date | None, until: date | None) -> Any:
+    groups = [_COLUMNS[f].label(f) for f in fields]
+    sums = [func.sum(usage_daily.c[name]).label(name) for name in ROLLUP_COUNTS]
+    query = select(*groups, *sums).group_by(*groups).order_by(*groups)
+    filters = [
+        (key is not None, usage_daily.c.key_name == key),
+        (model is not None, usage_daily.c.model == model),
+        (since is not None, usage_daily.c.day >= since),
+        (until is not None, usage_daily.c.day <= until),
+    ]
+    return query.where(*[condition for wanted, condition in filters if wanted])
+
+
+def _row(mapping: Any, fields: tuple[str, ...]) -> dict[str, Any]:
+    row: dict[str, Any] = {f: (mapping[f].isoformat() if f == "day" else mapping[f]) for f in fields}
+    row.update({name: int(mapping[name]) for name in ROLLUP_COUNTS if name != "cost"})
+    row["cost"] = mapping["cost"] if mapping["cost"] is not None else Decimal(0)
+    return row
+
+
+async def usage_report(
+    engine: AsyncEngine, *, key: str | None = None, model: str | None = None,
+    since: str | date | None = None, until: str | date | None = None, group_by: GroupBy | None = None,
+) -> dict[str, Any]:
+    if group_by not in GROUPINGS:
+        raise ValueError(f"group_by must be one of key, model, day (got {group_by!r})")
+    fields = GROUPINGS[group_by]
+    query = _query(fields, key, model, parse_day(since), parse_day(until))
+    async with engine.connect() as connection:
+        data = [_row(r._mapping, fields) for r in await connection.execute(query)]
+    total = {"requests": sum(r["requests"] for r in data), "cost": sum((r["cost"] for r in data), Decimal(0))}
+    return {"data": data, "total": total}
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)  # JSON numbers; clients read them as doubles anyway
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def to_json(value: Any) -> bytes:
+    """JSON for reports and key listings: Decimal amounts as numbers, datetimes in ISO-8601."""
+    return orjson.dumps(value, default=_json_default)

@@ -1,0 +1,33 @@
+"""Usage records for the metering tests."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+from relaygate.metering.usage import Attempt, UsageRecord
+
+DAY0 = datetime(2026, 3, 1, 10, 30, tzinfo=timezone.utc)
+
+
+def record(n: int, *, key: str = "team-a", model: str = "gpt-4o", day: int = 0,
+           cost: str = "0.0012345678", prompt: int = 100, completion: int = 20) -> UsageRecord:
+    return UsageRecord(
+        request_id=f"req-{n:06d}", key=key, model=model, created_at=DAY0 + timedelta(days=day, seconds=n),
+        provider="openai", upstream_model=model, prompt_tokens=prompt, completion_tokens=completion,
+        reasoning_tokens=completion // 4, cached_tokens=prompt // 10, cost=Decimal(cost), latency_ms=120,
+        ttft_ms=30, stream=n % 2 == 0,
+        attempts=(Attempt("openai", model, 200, 120, prompt_tokens=prompt, completion_tokens=completion),),
+    )
+
+
+def mixed(count: int, seed: int = 7) -> list[UsageRecord]:
+    """Records over 2 keys, 3 models and 4 days with uneven tokens and exact 10-digit costs."""
+    rng = random.Random(seed)
+    return [
+        record(n, key=rng.choice(["team-a", "team-b"]), model=rng.choice(["gpt-4o", "qwen-plus", "deepseek-chat"]),
+               day=rng.randrange(4), cost=f"0.{rng.randrange(10**10):010d}",
+               prompt=rng.randrange(1, 5000), completion=rng.randrange(0, 800))
+        for n in range(count)
+    ]

@@ -1,0 +1,55 @@
+from decimal import Decimal
+
+import pytest
+
+from relaygate.config import Price
+from relaygate.metering.price_table import PRICES
+from relaygate.metering.prices import ModelPrice, cost, price_for, table_price
+
+
+def test_dated_snapshots_resolve_to_their_model():
+    assert table_price("claude-sonnet-4-5-20250929") == PRICES["claude-sonnet-4-5"]
+    assert table_price("gpt-4o-2024-08-06") == PRICES["gpt-4o"]
+    assert table_price("gpt-4o-mini-2024-07-18") == PRICES["gpt-4o-mini"]
+    assert table_price("doubao-seed-1-6-251015") == PRICES["doubao-seed-1-6"]
+    assert table_price("qwen-plus-latest") == PRICES["qwen-plus"]
+    assert table_price("gpt-4o-audio-preview") is None
+    assert table_price("no-such-model") is None
+
+
+def test_a_configured_price_wins_over_the_table():
+    configured = Price(input=0.3, output=1.1, cached_input=0.03)
+    assert price_for("gpt-4o", configured) == ModelPrice(Decimal("0.3"), Decimal("1.1"), Decimal("0.03"))
+    assert price_for("gpt-4o") == PRICES["gpt-4o"]
+    assert price_for("unknown", Price(input=1, output=2)).cached_input is None
+
+
+def test_cost_is_exact():
+    price = PRICES["gpt-4o-mini"]  # 0.15 / 0.60, cached 0.075 per 1M
+    usage = {"prompt_tokens": 1, "completion_tokens": 0, "prompt_tokens_details": {"cached_tokens": 1}}
+    assert cost(price, usage) == Decimal("0.000000075")
+    many = sum((cost(price, {"prompt_tokens": 1, "completion_tokens": 1}) for _ in range(1_000)), Decimal(0))
+    assert many == Decimal("0.00075")  # 1000 × (0.15 + 0.60) / 1M, with no float drift
+
+
+def test_cached_tokens_use_the_cached_price_when_there_is_one():
+    usage = {"prompt_tokens": 1_000_000, "completion_tokens": 1_000_000,
+             "prompt_tokens_details": {"cached_tokens": 400_000}}
+    assert cost(ModelPrice(Decimal(3), Decimal(15), Decimal("0.3")), usage) == Decimal("1.8") + Decimal("0.12") + 15
+    assert cost(ModelPrice(Decimal(3), Decimal(15)), usage) == Decimal(18)
+
+
+def test_reasoning_tokens_are_not_billed_twice():
+    usage = {"prompt_tokens": 0, "completion_tokens": 1000, "completion_tokens_details": {"reasoning_tokens": 900}}
+    assert cost(ModelPrice(Decimal(1), Decimal(10)), usage) == Decimal("0.01")
+
+
+def test_no_price_no_cost():
+    assert cost(None, {"prompt_tokens": 10, "completion_tokens": 10}) == 0
+
+
+@pytest.mark.parametrize("model", sorted(PRICES))
+def test_table_entries_are_sane(model):
+    price = PRICES[model]
+    assert 0 < price.input <= price.output
+    assert price.cached_input is None or 0 < price.cached_input < price.input

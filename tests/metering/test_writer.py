@@ -1,0 +1,158 @@
+import asyncio
+import sqlite3
+from collections import Counter
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from _databases import run_with_engine
+from relaygate.metering.journal import Journal, JournalCursor
+from relaygate.metering.sink import write_batch
+from relaygate.metering.writer import BatchWriter
+from relaygate.store import db as store_db
+from relaygate.store.schema import usage_daily, usage_records
+
+from .records import mixed, record
+
+
+async def _stored(engine):
+    async with engine.connect() as c:
+        ids = Counter((await c.execute(select(usage_records.c.request_id))).scalars())
+        rollup = (await c.execute(select(func.sum(usage_daily.c.requests), func.sum(usage_daily.c.cost)))).one()
+    return ids, rollup
+
+
+def test_a_batch_is_written_once_with_its_rollup(database_url):
+    records = mixed(50)
+
+    async def body(engine):
+        first = await write_batch(engine, records)
+        again = await write_batch(engine, records[:10] + [record(999)])
+        return first, again, await _stored(engine)
+
+    first, again, (ids, (requests, cost)) = run_with_engine(database_url, body)
+    assert (first, again) == (50, 1)
+    assert max(ids.values()) == 1 and len(ids) == 51
+    assert requests == 51 and cost == sum((r.cost for r in records), Decimal(0)) + record(999).cost
+
+
+def test_replay_after_a_crash_writes_each_record_exactly_once(database_url, tmp_path):
+    base = tmp_path / "usage.jsonl"
+    records = mixed(120)
+
+    async def body(engine):
+        journal = Journal.open(base)
+        for r in records:
+            journal.append(r)
+        journal.close()  # the process died before its writer ran
+        reopened = Journal.open(base)
+        writer = BatchWriter(engine, reopened, batch_size=50)
+        first = await writer.drain()
+        JournalCursor(reopened.path).advance(0)  # as if it died after the commit, before saving its position
+        second = await BatchWriter(engine, reopened, batch_size=50).drain()
+        third = await BatchWriter(engine, reopened).drain()
+        return first, second, third, await _stored(engine)
+
+    first, second, third, (ids, (requests, cost)) = run_with_engine(database_url, body)
+    assert (first, second, third) == (120, 0, 0)
+    assert set(ids) == {r.request_id for r in records} and max(ids.values()) == 1
+    assert requests == 120 and cost == sum((r.cost for r in records), Decimal(0))
+
+
+def test_journals_of_dead_processes_are_replayed(database_url, tmp_path):
+    base = tmp_path / "usage.jsonl"
+
+    async def body(engine):
+        own = Journal.open(base)
+        other = Journal.open(base)  # a second worker process
+        for n in range(7):
+            other.append(record(n))
+        other.close()  # ... which died
+        writer = BatchWriter(engine, own)
+        replayed = await writer.replay_orphans()
+        return replayed, other.path.stat().st_size, await writer.replay_orphans()
+
+    replayed, size_after, replayed_again = run_with_engine(database_url, body)
+    assert (replayed, size_after, replayed_again) == (7, 0, 0)
+
+
+def test_a_drained_journal_is_compacted(database_url, tmp_path):
+    async def body(engine):
+        journal = Journal.open(tmp_path / "usage.jsonl")
+        writer = BatchWriter(engine, journal, compact_bytes=1000)
+        for n in range(10):
+            journal.append(record(n))
+        await writer.drain()
+        size, offset = journal.size(), writer.cursor.offset
+        journal.append(record(10))
+        await writer.drain()
+        return size, offset, writer.written, (await _stored(engine))[0]
+
+    size, offset, written, ids = run_with_engine(database_url, body)
+    assert (size, offset, written, len(ids)) == (0, 0, 11, 11)
+
+
+class SqliteOutage:
+    """Another process holding SQLite's write lock: every write waits, then fails."""
+
+    def __init__(self, url):
+        self.path = url.removeprefix("sqlite:///")
+
+    def begin(self):
+        self.connection = sqlite3.connect(self.path, isolation_level=None)
+        self.connection.execute("BEGIN EXCLUSIVE")
+
+    def end(self):
+        self.connection.execute("ROLLBACK")
+        self.connection.close()
+
+
+class PostgresOutage:
+    def __init__(self, cluster):
+        self.cluster = cluster
+
+    def begin(self):
+        self.cluster.stop()
+
+    def end(self):
+        self.cluster.start()
+
+
+@pytest.fixture
+def outage(request, database_url, monkeypatch):
+    if database_url.startswith("sqlite"):
+        monkeypatch.setattr(store_db, "SQLITE_BUSY_MS", 50)
+        return SqliteOutage(database_url)
+    return PostgresOutage(request.getfixturevalue("postgres"))
+
+
+async def _until(condition, timeout=15.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+def test_records_wait_while_the_database_is_down(database_url, outage, tmp_path):
+    async def body(engine):
+        journal = Journal.open(tmp_path / "usage.jsonl")
+        writer = BatchWriter(engine, journal, interval=0.02, retry_initial=0.05, retry_max=0.2)
+        writer.start()
+        journal.append(record(0))
+        await _until(lambda: writer.written == 1)
+        outage.begin()
+        try:
+            for n in range(1, 21):
+                journal.append(record(n))
+            await asyncio.sleep(0.6)
+            waiting = writer.written
+        finally:
+            outage.end()
+        await _until(lambda: writer.written == 21)
+        await writer.stop()
+        return waiting, await _stored(engine)
+
+    waiting, (ids, (requests, _)) = run_with_engine(database_url, body)
+    assert waiting == 1
+    assert len(ids) == requests == 21
