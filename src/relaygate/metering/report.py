@@ -42,13 +42,15 @@ def _query(fields: tuple[str, ...], key: str | None, model: str | None,
     groups = [_COLUMNS[f].label(f) for f in fields]
     sums = [func.sum(usage_daily.c[name]).label(name) for name in ROLLUP_COUNTS]
     query = select(*groups, *sums).group_by(*groups).order_by(*groups)
-    filters = [
-        (key is not None, usage_daily.c.key_name == key),
-        (model is not None, usage_daily.c.model == model),
-        (since is not None, usage_daily.c.day >= since),
-        (until is not None, usage_daily.c.day <= until),
-    ]
-    return query.where(*[condition for wanted, condition in filters if wanted])
+    if key is not None:
+        query = query.where(usage_daily.c.key_name == key)
+    if model is not None:
+        query = query.where(usage_daily.c.model == model)
+    if since is not None:
+        query = query.where(usage_daily.c.day >= since)
+    if until is not None:
+        query = query.where(usage_daily.c.day <= until)
+    return query
 
 
 def _row(mapping: Any, fields: tuple[str, ...]) -> dict[str, Any]:
