@@ -12,6 +12,7 @@ from aiohttp import web
 from relaygate.config import Config, load_config
 from relaygate.errors import GatewayError, MethodNotAllowed, NotFound
 from relaygate.governance.keys import KeyRing
+from relaygate.governance.limits import MemoryLimiter
 from relaygate.ingress.errors import send_error
 from relaygate.ingress.http import Headers, Receive, Scope, Send, request_id, send_bytes
 from relaygate.ingress.models import Models
@@ -36,6 +37,7 @@ class Gateway:
         self.keys = KeyRing(config.keys)
         self.client = UpstreamClient()
         self.router = Router(config.routing)
+        self.limiter = MemoryLimiter()
         self.routes: dict[str, tuple[bytes, Endpoint, bool]] = {}
         self.resolver: Resolver
         self._emulator: web.AppRunner | None = None

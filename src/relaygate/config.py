@@ -106,6 +106,9 @@ class StaticKey(_Strict):
     key: str = Field(min_length=8)
     name: str = Field(min_length=1)
     models: list[str] | None = None
+    rpm: int | None = Field(None, ge=1)
+    tpm: int | None = Field(None, ge=1)
+    max_concurrency: int | None = Field(None, ge=1)
 
 
 class MountOptions(_Strict):
@@ -120,6 +123,7 @@ class Server(_Strict):
 
 class Config(_Strict):
     database: str = "sqlite:///./relaygate.db"
+    usage_journal: str = "./relaygate-usage.jsonl"  # append-only usage journal (metering/journal.py)
     redis: str | None = None
     admin_key: str | None = None
     providers: dict[str, Provider] = {}

@@ -10,6 +10,7 @@
     │   │   └── ModelNotFound         404 invalid_request_error / model_not_found
     │   ├── MethodNotAllowed          405 invalid_request_error / method_not_allowed
     │   ├── PayloadTooLarge           413 invalid_request_error / request_too_large
+    │   ├── RateLimited               429 requests|tokens / rate_limit_exceeded, with retry-after
     │   └── UpstreamClientError       the upstream's own 4xx, passed through with its body
     └── UpstreamError                 502 upstream_error / upstream_error; retryable
         ├── UpstreamUnavailable       502 connection refused, reset, DNS failure
@@ -24,6 +25,7 @@ Foreign exceptions become these in exactly one place per source (`upstream/clien
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 
@@ -87,6 +89,21 @@ class MethodNotAllowed(ClientError):
 class PayloadTooLarge(ClientError):
     status = 413
     code = "request_too_large"
+
+
+class RateLimited(ClientError):
+    """The client key's own RPM, TPM or concurrency limit (OpenAI's shape: `type` names the limit)."""
+
+    status = 429
+    code = "rate_limit_exceeded"
+
+    def __init__(self, message: str, kind: str, retry_after: float, headers: list[tuple[bytes, bytes]]):
+        super().__init__(message)
+        self.type = kind
+        self._headers = [(b"retry-after", str(max(1, math.ceil(retry_after))).encode()), *headers]
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        return self._headers
 
 
 class UpstreamClientError(ClientError):

@@ -19,12 +19,16 @@ ROOT = Path(__file__).resolve().parents[2]
 RELAYGATE = str(Path(sys.executable).parent / "relaygate")
 CLIENT_KEY = "sk-test-client-key-0001"
 LIMITED_KEY = "sk-test-limited-key-002"
+RPM_KEY = "sk-test-rpm-limited-003"
+TPM_KEY = "sk-test-tpm-limited-004"
+SLOTS_KEY = "sk-test-one-at-a-time-05"
 UPSTREAM_KEYS = {
     "openai": "sk-up-openai-secret-1",
     "deepseek": "sk-up-deepseek-secret-2",
     "alibaba": "sk-up-dashscope-secret-3",
     "doubao": "up-ark-secret-4",
     "anthropic": "sk-ant-up-secret-5",
+    "gemini": "AIza-up-gemini-secret-6",
 }
 
 
@@ -142,6 +146,9 @@ models:
 keys:
   - {{key: {CLIENT_KEY}, name: tests}}
   - {{key: {LIMITED_KEY}, name: limited, models: [chat-default]}}
+  - {{key: {RPM_KEY}, name: rpm-limited, rpm: 5}}
+  - {{key: {TPM_KEY}, name: tpm-limited, tpm: 300}}
+  - {{key: {SLOTS_KEY}, name: one-at-a-time, max_concurrency: 1}}
 mounts:
   /compat/v1: {{envelope: true}}
 routing:                         # one attempt: these tests see each upstream failure as it is

@@ -8,12 +8,14 @@ from functools import lru_cache
 
 from relaygate.config import StaticKey
 from relaygate.errors import AuthenticationFailed, PermissionDenied
+from relaygate.governance.limits import KeyLimits
 
 
 @dataclass(frozen=True, slots=True)
 class ClientKey:
     name: str
     models: frozenset[str] | None = None  # None: every model
+    limits: KeyLimits = KeyLimits()
 
     def check_model(self, model: str) -> None:
         if self.models is not None and model not in self.models:
@@ -28,10 +30,7 @@ def key_digest(secret: str) -> str:
 
 class KeyRing:
     def __init__(self, static: list[StaticKey]) -> None:
-        self._by_digest = {
-            key_digest(k.key): ClientKey(k.name, frozenset(k.models) if k.models is not None else None)
-            for k in static
-        }
+        self._by_digest = {key_digest(k.key): _client_key(k) for k in static}
 
     def authenticate(self, authorization: bytes | None) -> ClientKey:
         if not authorization:
@@ -44,3 +43,8 @@ class KeyRing:
         if key is None:
             raise AuthenticationFailed("Incorrect API key provided.")
         return key
+
+
+def _client_key(static: StaticKey) -> ClientKey:
+    models = frozenset(static.models) if static.models is not None else None
+    return ClientKey(static.name, models, KeyLimits(static.rpm, static.tpm, static.max_concurrency))

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import orjson
 
-from relaygate.errors import GatewayError, InvalidRequest, UpstreamProtocolError
+from relaygate.errors import GatewayError, InvalidRequest, RateLimited, UpstreamProtocolError
+from relaygate.governance.limits import estimate_prompt_tokens
 from relaygate.ingress.disconnect import cancel_on_disconnect
 from relaygate.ingress.errors import error_frame
 from relaygate.ingress.http import Headers, Receive, Scope, Send, header, read_body, send_bytes
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from relaygate.governance.keys import ClientKey
 
 log = logging.getLogger("relaygate.chat")
+LIMIT_NAMES = {"requests": "requests per minute", "tokens": "tokens per minute", "concurrency": "requests in flight"}
 
 
 class ChatCompletions:
@@ -48,19 +50,44 @@ class ChatCompletions:
         groups, aliased = self._candidates(body, prefs, key)
         plan = gateway.router.plan(groups, prefs, body)
         hedge = gateway.router.hedge_delay(gateway.config.routing.hedge.get(body["model"]), plan)
+        reserved = self._admit(key, raw, headers)
         call = _Call(self, body, raw, aliased, headers)
-        async with cancel_on_disconnect(receive) as guard:
-            try:
-                if body.get("stream") is True:
-                    streamer = partial(call.stream, send, guard)
-                    await gateway.router.run(plan, streamer, call.attempts, hedge)
-                else:
-                    data = await gateway.router.run(plan, call.whole, call.attempts, hedge)
-                    await send_bytes(send, 200, self._wrap(data), call.response_headers())
-            except GatewayError as exc:  # from here on, every error is the upstream's
-                headers[:] = call.response_headers()
-                log.warning("model %s: %s", body["model"], exc.message)
-                raise
+        call.wants_usage = key.limits.tpm is not None
+        try:
+            async with cancel_on_disconnect(receive) as guard:
+                await self._answer(call, plan, hedge, send, guard)
+        finally:
+            if key.limits:
+                used = (call.usage or {}).get("total_tokens")
+                gateway.limiter.settle(key.name, key.limits, reserved, used if isinstance(used, int) else None,
+                                       time.monotonic())
+
+    async def _answer(self, call: _Call, plan: list[Target], hedge: float | None, send: Send,
+                      guard: cancel_on_disconnect) -> None:
+        router = self.gateway.router
+        try:
+            if call.body.get("stream") is True:
+                await router.run(plan, partial(call.stream, send, guard), call.attempts, hedge)
+            else:
+                data = await router.run(plan, call.whole, call.attempts, hedge)
+                await send_bytes(send, 200, self._wrap(data), call.response_headers())
+        except GatewayError as exc:  # from here on, every error is the upstream's
+            call.headers[:] = call.response_headers()
+            log.warning("model %s: %s", call.body["model"], exc.message)
+            raise
+
+    def _admit(self, key: ClientKey, raw: bytes, headers: Headers) -> int:
+        """The key's rate limits: refuse with 429, or admit and add the `x-ratelimit-*` headers.
+        Returns the tokens reserved for the TPM limit (settled with the real usage at the end)."""
+        if not key.limits:
+            return 0
+        reserved = estimate_prompt_tokens(raw)
+        verdict = self.gateway.limiter.admit(key.name, key.limits, reserved, time.monotonic())
+        if not verdict.allowed:
+            raise RateLimited(f"Rate limit reached for this key: {LIMIT_NAMES[verdict.reason]}.",
+                              verdict.reason, verdict.retry_after, verdict.headers)
+        headers += verdict.headers
+        return reserved
 
     def _candidates(
         self, body: dict[str, Any], prefs: Preferences, key: ClientKey
@@ -96,6 +123,8 @@ class _Call:
         self.headers = headers
         self.attempts: list[AttemptRecord] = []
         self.started = 0  # attempts begun; a hedge's loser is recorded only after the answer went out
+        self.usage: dict[str, Any] | None = None
+        self.wants_usage = False  # read the usage of a whole answer (streams report it anyway)
         self.provider = b""
         self.images: dict[str, str] = {}  # fetched image URL → data URL, kept across attempts
 
@@ -138,6 +167,8 @@ class _Call:
         if not lease.claim():
             raise LostRace
         self.provider = upstream.name.encode()
+        if self.wants_usage:
+            self.usage = usage_of(data)
         return data, Outcome(ttft=time.monotonic() - started)
 
     async def _answer(self, body: dict[str, Any], raw: bytes, target: Target, key: str | None) -> bytes:
@@ -199,6 +230,8 @@ class _Call:
             broke_off = True
             exc = UpstreamProtocolError(f"Provider '{upstream.name}' ended the stream before it was complete.")
             await stream.finish(error_frame(exc))
+        if stream.committed:
+            self.usage = pump.end.usage
         return None, _stream_outcome(stream, pump, started, broke_off)
 
 
@@ -229,6 +262,15 @@ def with_defaults(
         return body, raw
     body = {**body, **missing}
     return body, orjson.dumps(body)
+
+
+def usage_of(answer: bytes) -> dict[str, Any] | None:
+    """The `usage` object of a chat.completion, when there is one."""
+    try:
+        usage = orjson.loads(answer).get("usage")
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    return usage if isinstance(usage, dict) else None
 
 
 def parse_json(raw: bytes) -> Any:

@@ -1,0 +1,135 @@
+"""Requests-per-minute, tokens-per-minute and concurrency limits per client key, in memory.
+
+RPM and TPM are one-minute windows kept as a generic cell rate algorithm (GCRA), which is a token
+bucket holding a minute's allowance: a burst of N + k requests on an N RPM key admits exactly N,
+and the allowance comes back evenly over the minute. The state is one number per key and limit
+(the "theoretical arrival time"), so the same rule runs as one atomic script in Redis when several
+instances share limits. TPM admits on an estimate of the prompt's tokens and settles with the
+upstream's real usage. Answers carry OpenAI's `x-ratelimit-*` headers; a refusal says when to retry.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+WINDOW = 60.0  # seconds
+
+
+@dataclass(frozen=True, slots=True)
+class KeyLimits:
+    rpm: int | None = None
+    tpm: int | None = None
+    max_concurrency: int | None = None
+
+    def __bool__(self) -> bool:
+        return any(v is not None for v in (self.rpm, self.tpm, self.max_concurrency))
+
+
+@dataclass(slots=True)
+class Verdict:
+    allowed: bool
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    retry_after: float = 0.0
+    reason: str = ""  # which limit refused: "requests", "tokens" or "concurrency"
+
+
+class Gcra:
+    """One one-minute allowance of `limit` units per key."""
+
+    __slots__ = ("limit", "tat")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.tat: dict[str, float] = {}
+
+    @property
+    def interval(self) -> float:
+        return WINDOW / self.limit
+
+    def take(self, key: str, units: int, now: float) -> tuple[bool, float]:
+        """(allowed, seconds to wait if not); `units` above the whole allowance never fit."""
+        tat = max(self.tat.get(key, now), now) + units * self.interval
+        over = tat - now - WINDOW
+        if over > 1e-9:
+            return False, over
+        self.tat[key] = tat
+        return True, 0.0
+
+    def give_back(self, key: str, units: int, now: float) -> None:
+        """Settlement: units reserved but not used return to the allowance (negative: charge more)."""
+        tat = self.tat.get(key, now) - units * self.interval
+        self.tat[key] = max(tat, now - WINDOW)
+
+    def remaining(self, key: str, now: float) -> int:
+        used = max(self.tat.get(key, now) - now, 0.0)
+        return max(0, math.floor((WINDOW - used) / self.interval + 1e-9))
+
+    def reset(self, key: str, now: float) -> float:
+        """Seconds until the whole allowance is back."""
+        return max(self.tat.get(key, now) - now, 0.0)
+
+
+class MemoryLimiter:
+    """Limits of one process; `now` is passed in so every rule is tested without sleeping."""
+
+    def __init__(self) -> None:
+        self.requests: dict[int, Gcra] = {}
+        self.tokens: dict[int, Gcra] = {}
+        self.in_flight: dict[str, int] = {}
+
+    def _bucket(self, table: dict[int, Gcra], limit: int) -> Gcra:
+        bucket = table.get(limit)
+        if bucket is None:
+            bucket = table[limit] = Gcra(limit)
+        return bucket
+
+    def admit(self, key: str, limits: KeyLimits, tokens: int, now: float) -> Verdict:
+        if limits.max_concurrency is not None and self.in_flight.get(key, 0) >= limits.max_concurrency:
+            return Verdict(False, self.headers(key, limits, now), 1.0, "concurrency")
+        if limits.rpm is not None:
+            ok, wait = self._bucket(self.requests, limits.rpm).take(key, 1, now)
+            if not ok:
+                return Verdict(False, self.headers(key, limits, now), wait, "requests")
+        if limits.tpm is not None:
+            ok, wait = self._bucket(self.tokens, limits.tpm).take(key, min(tokens, limits.tpm), now)
+            if not ok:
+                if limits.rpm is not None:
+                    self._bucket(self.requests, limits.rpm).give_back(key, 1, now)
+                return Verdict(False, self.headers(key, limits, now), wait, "tokens")
+        if limits.max_concurrency is not None:
+            self.in_flight[key] = self.in_flight.get(key, 0) + 1
+        return Verdict(True, self.headers(key, limits, now))
+
+    def settle(self, key: str, limits: KeyLimits, reserved: int, used: int | None, now: float) -> None:
+        """The request is over: free its concurrency slot and correct the token estimate."""
+        if limits.max_concurrency is not None:
+            self.in_flight[key] = max(self.in_flight.get(key, 1) - 1, 0)
+        if limits.tpm is not None and used is not None:
+            self._bucket(self.tokens, limits.tpm).give_back(key, min(reserved, limits.tpm) - used, now)
+
+    def headers(self, key: str, limits: KeyLimits, now: float) -> list[tuple[bytes, bytes]]:
+        out: list[tuple[bytes, bytes]] = []
+        for kind, limit, table in (("requests", limits.rpm, self.requests), ("tokens", limits.tpm, self.tokens)):
+            if limit is None:
+                continue
+            bucket = self._bucket(table, limit)
+            out += [
+                (f"x-ratelimit-limit-{kind}".encode(), str(limit).encode()),
+                (f"x-ratelimit-remaining-{kind}".encode(), str(bucket.remaining(key, now)).encode()),
+                (f"x-ratelimit-reset-{kind}".encode(), duration(bucket.reset(key, now)).encode()),
+            ]
+        return out
+
+
+def duration(seconds: float) -> str:
+    """OpenAI's reset format: `1s`, `6m0s`, `120ms`."""
+    if seconds < 1:
+        return f"{math.ceil(seconds * 1000)}ms"
+    minutes, rest = divmod(math.ceil(seconds), 60)
+    return f"{minutes}m{rest}s" if minutes else f"{rest}s"
+
+
+def estimate_prompt_tokens(raw_body: bytes) -> int:
+    """A cheap upper-side guess at admission (about four bytes a token); settled with real usage."""
+    return max(1, len(raw_body) // 4)
