@@ -74,7 +74,8 @@ def test_streamed_and_whole_answers_with_one_response_id_give_the_same_tool_call
     whole = fixture("generate_parallel_calls.json")
     _, chunks = run_stream(b"data: " + orjson.dumps(orjson.loads(whole)) + b"\r\n\r\n")
     streamed = [call["id"] for c in chunks if c["choices"] for call in c["choices"][0]["delta"].get("tool_calls", [])]
-    expected = [call["id"] for call in generate_content_to_chat(whole, "m", CREATED)["choices"][0]["message"]["tool_calls"]]
+    message = generate_content_to_chat(whole, "m", CREATED)["choices"][0]["message"]
+    expected = [call["id"] for call in message["tool_calls"]]
     assert streamed == expected and len(set(streamed)) == 3
 
 
@@ -129,7 +130,8 @@ def test_an_error_event_inside_sse_raises_too():
 
 
 def test_an_error_before_any_event_keeps_its_status():
-    body = b'{\n  "error": {\n    "code": 429,\n    "message": "Quota exceeded.",\n    "status": "RESOURCE_EXHAUSTED"\n  }\n}\n'
+    body = (b'{\n  "error": {\n    "code": 429,\n    "message": "Quota exceeded.",\n'
+            b'    "status": "RESOURCE_EXHAUSTED"\n  }\n}\n')
     with pytest.raises(UpstreamClientError) as caught:
         run_stream(body)
     assert caught.value.status == 429 and caught.value.body()["error"]["code"] == "rate_limit_exceeded"

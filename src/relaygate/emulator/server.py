@@ -10,6 +10,7 @@ from .chat import ChatEndpoint, ModelsEndpoint
 from .control import ControlApi
 from .flavours import FLAVOURS
 from . import anthropic
+from . import gemini
 from .recording import Recorder
 from .state import DEFAULT_CHUNKS, EmulatorState
 
@@ -33,6 +34,7 @@ def build_app(
             app.router.add_post(f"{prefix}/chat/completions", chat.handle)
             app.router.add_get(f"{prefix}/models", models.handle)
     anthropic.add_routes(app, state)
+    gemini.add_routes(app, state)
     app.router.add_routes(ControlApi(state).routes())
     return app
 

@@ -13,7 +13,9 @@ from typing import Any
 from relaygate.providers.gemini.mapping import (
     BLOCKED_FINISH, EXTRA, chat_usage, completion_id, finish_reason, signature_extra, tool_call, tool_call_id,
 )
-from relaygate.providers.gemini.reading import Call, Candidate, GeminiResponse, Text, malformed, parse_json, read_response
+from relaygate.providers.gemini.reading import (
+    Call, Candidate, GeminiResponse, Text, malformed, parse_json, read_response,
+)
 
 
 def generate_content_to_chat(raw: bytes, model: str, created: int) -> dict[str, Any]:
