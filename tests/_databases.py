@@ -114,3 +114,20 @@ def run_with_engine(url: str, body):
             await engine.dispose()
 
     return asyncio.run(main())
+
+
+def relaygate_cli(config_path, *args: str, ok: bool = True) -> "subprocess.CompletedProcess[str]":
+    """Run the installed `relaygate` command as a user would."""
+    import sys
+
+    command = [str(Path(sys.executable).with_name("relaygate")), *args, "--config", str(config_path)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    if ok:
+        assert done.returncode == 0, done.stderr
+    return done
+
+
+def config_file(tmp_path: Path, database_url: str) -> Path:
+    path = tmp_path / "relaygate.yaml"
+    path.write_text(f"database: {database_url}\nusage_journal: {tmp_path / 'usage.jsonl'}\n")
+    return path

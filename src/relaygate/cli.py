@@ -1,4 +1,4 @@
-"""Command line: serve, demo, check (keys and usage arrive with the governance store)."""
+"""Command line: serve, demo, check, keys and usage; parsing only, the work is done elsewhere."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from pathlib import Path
 
 import click
 
-from relaygate.app import CONFIG_ENV
 from relaygate.config import load_config
 from relaygate.errors import ConfigError
 
@@ -64,6 +63,104 @@ def check(config_path: str) -> None:
     click.echo(f"{config_path}: ok, {len(config.providers)} providers, {len(config.models)} catalog models{note}")
 
 
+_CONFIG = click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False))
+_KEY_FLAGS = [
+    click.option("--budget", help="USD per period (or in total without one); `none` clears."),
+    click.option("--budget-period", type=click.Choice(["daily", "monthly", "none"])),
+    click.option("--rpm", help="Requests per minute."),
+    click.option("--tpm", help="Tokens per minute."),
+    click.option("--max-concurrency", help="Requests in flight at once."),
+    click.option("--models", help="Allowed models, comma-separated (default: every model)."),
+    click.option("--expires", "expires_at", help="ISO-8601 time after which the key stops working."),
+    click.option("--metadata", help="Owner metadata as a JSON object."),
+]
+
+
+def _key_flags(command):
+    for option in reversed(_KEY_FLAGS):
+        command = option(command)
+    return command
+
+
+@main.group()
+def keys() -> None:
+    """Client keys in the configured database (no gateway needs to run)."""
+
+
+@keys.command("create")
+@_CONFIG
+@click.option("--name", required=True)
+@_key_flags
+def keys_create(config_path: str, name: str, **flags: str | None) -> None:
+    """Create a key; the key itself is printed once, on the last line."""
+    from relaygate.manage import keys as manage, run
+
+    config, _ = _check_or_exit(config_path)
+    run.run(config, lambda engine: manage.create(engine, name, manage.settings_from_flags(flags)))
+
+
+@keys.command("list")
+@_CONFIG
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of a table.")
+def keys_list(config_path: str, as_json: bool) -> None:
+    """List keys (never their secrets)."""
+    from relaygate.manage import keys as manage, run
+
+    config, _ = _check_or_exit(config_path)
+    run.run(config, lambda engine: manage.list_keys(engine, as_json))
+
+
+@keys.command("update")
+@click.argument("name")
+@_CONFIG
+@_key_flags
+@click.option("--disable/--enable", "disabled", default=None, help="Stop or resume the key without revoking it.")
+def keys_update(config_path: str, name: str, disabled: bool | None, **flags: str | None) -> None:
+    """Change a key's settings; those not given keep their values."""
+    from relaygate.manage import keys as manage, run
+
+    config, _ = _check_or_exit(config_path)
+    run.run(config, lambda engine: manage.update(engine, name, manage.settings_from_flags(flags), disabled))
+
+
+@keys.command("revoke")
+@click.argument("name")
+@_CONFIG
+def keys_revoke(config_path: str, name: str) -> None:
+    """Revoke a key for good."""
+    from relaygate.manage import keys as manage, run
+
+    config, _ = _check_or_exit(config_path)
+    run.run(config, lambda engine: manage.revoke(engine, name))
+
+
+@keys.command("rotate")
+@click.argument("name")
+@_CONFIG
+def keys_rotate(config_path: str, name: str) -> None:
+    """Give a key a new secret, printed on the last line; the old one stops working."""
+    from relaygate.manage import keys as manage, run
+
+    config, _ = _check_or_exit(config_path)
+    run.run(config, lambda engine: manage.rotate(engine, name))
+
+
+@main.command()
+@_CONFIG
+@click.option("--key", help="Only this key.")
+@click.option("--model", help="Only this model.")
+@click.option("--since", help="First UTC day (YYYY-MM-DD), inclusive.")
+@click.option("--until", help="Last UTC day (YYYY-MM-DD), inclusive.")
+@click.option("--group-by", type=click.Choice(["key", "model", "day"]), help="Default: day, key and model.")
+@click.option("--json", "as_json", is_flag=True, help="JSON rows as GET /admin/usage answers.")
+def usage(config_path: str, as_json: bool, **filters: str | None) -> None:
+    """Usage and spend from the configured database."""
+    from relaygate.manage import run, usage as manage
+
+    config, _ = _check_or_exit(config_path)
+    run.run(config, lambda engine: manage.usage(engine, config.usage_journal, filters, as_json))
+
+
 def _check_or_exit(config_path: str):
     try:
         return load_config(config_path)
@@ -74,6 +171,8 @@ def _check_or_exit(config_path: str):
 
 def _run(config_path: str, host: str, port: int, workers: int, log_level: str) -> None:
     import uvicorn
+
+    from relaygate.app import CONFIG_ENV  # imported here: the key and usage commands need no server
 
     os.environ[CONFIG_ENV] = str(Path(config_path).resolve())
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
