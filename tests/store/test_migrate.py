@@ -61,3 +61,14 @@ def test_migrated_schema_matches_the_table_definitions(database_url):
             await engine.dispose()
 
     assert asyncio.run(diff()) == []
+
+
+def test_the_head_constant_names_the_newest_migration():
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from relaygate.store.migrate import HEAD, SCRIPTS
+
+    config = Config()
+    config.set_main_option("script_location", str(SCRIPTS))
+    assert ScriptDirectory.from_config(config).get_heads() == [HEAD]
