@@ -240,3 +240,15 @@ def test_done_constant() -> None:
 def test_encode_round_trip(payload: bytes, event: str | None) -> None:
     # CR cannot survive (SSE normalises line ends); every other byte must.
     assert decode([encode(payload, event)]) == [Event(payload, event)]
+
+
+def test_named_events_fed_whole_match_the_line_by_line_decoder() -> None:
+    # Anthropic frames every event as a name line and a data line; whole pieces take a fast path.
+    stream = (b'event: message_start\ndata: {"a": 1}   \n\nevent: ping\ndata: \n\nevent: x\ndata: 1\ndata: 2\n\n'
+              b"event: y\nid: 7\ndata: z\n\nevent:  spaced:name\ndata: q\n\n")
+    whole = decode([stream])
+    assert whole == decode([stream[i : i + 1] for i in range(len(stream))])
+    assert [(e.event, e.data, e.id) for e in whole] == [
+        ("message_start", b'{"a": 1}   ', None), ("ping", b"", None), ("x", b"1\n2", None), ("y", b"z", "7"),
+        (" spaced:name", b"q", "7"),
+    ]

@@ -49,6 +49,7 @@ from relaygate.providers.openai_stream import StreamEnd
 from relaygate.wire.sse import Event
 
 Delta = dict[str, Any]
+DeltaHandler = Callable[["Block", dict[str, Any]], "Delta | None"]
 
 
 class Phase(Enum):
@@ -68,6 +69,7 @@ class BlockKind(Enum):
 @dataclass(slots=True)
 class Block:
     kind: BlockKind
+    deltas: dict[str, DeltaHandler]  # the delta types this kind of block maps, by `delta.type`
     tool_index: int = -1
     thinking: list[str] = field(default_factory=list)
     signature: list[str] = field(default_factory=list)
@@ -118,7 +120,10 @@ class MessagesStreamTranslator:
         if self.phase is Phase.FINISHED:
             return []
         payload = decode(event)
-        handler = EVENTS.get(payload.get("type") or event.event or "")
+        kind = payload.get("type") or event.event or ""
+        if kind == "content_block_delta" and self.phase is Phase.IN_MESSAGE:
+            return self._block_delta(payload)  # most events: the shortest way through
+        handler = EVENTS.get(kind)
         if handler is None:
             return []
         if self.phase is Phase.AWAITING_START and handler not in BEFORE_START:
@@ -145,16 +150,18 @@ class MessagesStreamTranslator:
             raise UpstreamProtocolError("Anthropic sent content_block_start without an index and a block.")
         starter = BLOCK_STARTS.get(block.get("type") or "", _other_start)
         kind, delta = starter(self, block)
-        self.blocks[index] = Block(kind, self.tool_calls - 1 if kind is BlockKind.TOOL else -1)
+        self.blocks[index] = Block(kind, DELTAS[kind], self.tool_calls - 1 if kind is BlockKind.TOOL else -1)
         return self._send(delta) if delta else []
 
     def _block_delta(self, payload: dict[str, Any]) -> list[bytes]:
         block, delta = self.blocks.get(payload.get("index")), payload.get("delta")  # type: ignore[arg-type]
         if block is None or not isinstance(delta, dict):
             raise UpstreamProtocolError("Anthropic sent content_block_delta for a block that was not started.")
-        handler = DELTAS.get((block.kind, delta.get("type")))
+        handler = block.deltas.get(delta.get("type"))  # type: ignore[arg-type]
         chat_delta = handler(block, delta) if handler is not None else None
-        return self._send(chat_delta) if chat_delta else []
+        if chat_delta is None:
+            return []
+        return [self.writer.delta(chat_delta)] if self.opened else self._send(chat_delta)
 
     def _block_stop(self, payload: dict[str, Any]) -> list[bytes]:
         block = self.blocks.get(payload.get("index"))  # type: ignore[arg-type]
@@ -281,7 +288,9 @@ def _string(delta: dict[str, Any], name: str) -> str:
 
 
 def _text_delta(block: Block, delta: dict[str, Any]) -> Delta | None:
-    text = _string(delta, "text")
+    text = delta.get("text")
+    if text.__class__ is not str:
+        raise UpstreamProtocolError("Anthropic sent a text_delta without its `text` string.")
     return {"content": text} if text else None
 
 
@@ -308,10 +317,10 @@ def _signature_delta(block: Block, delta: dict[str, Any]) -> Delta | None:
     return None
 
 
-DELTAS: dict[tuple[BlockKind, Any], Callable[[Block, dict[str, Any]], Delta | None]] = {
-    (BlockKind.TEXT, "text_delta"): _text_delta,
-    (BlockKind.TOOL, "input_json_delta"): _arguments_delta,
-    (BlockKind.JSON, "input_json_delta"): _json_delta,
-    (BlockKind.THINKING, "thinking_delta"): _thinking_delta,
-    (BlockKind.THINKING, "signature_delta"): _signature_delta,
+DELTAS: dict[BlockKind, dict[str, DeltaHandler]] = {
+    BlockKind.TEXT: {"text_delta": _text_delta},
+    BlockKind.TOOL: {"input_json_delta": _arguments_delta},
+    BlockKind.JSON: {"input_json_delta": _json_delta},
+    BlockKind.THINKING: {"thinking_delta": _thinking_delta, "signature_delta": _signature_delta},
+    BlockKind.OTHER: {},
 }
