@@ -16,7 +16,9 @@
     parallel_tool_calls: false           tool_choice.disable_parallel_tool_use
     response_format json_object/schema   a forced tool (json_mode.py)
     thinking, reasoning_effort           thinking                           thinking.py; drops temperature,
-                                                                            top_p and top_k
+                                                                            top_p and top_k. A forced tool_choice
+                                                                            (required, named) is still sent:
+                                                                            Anthropic's 400 says why it cannot be
     user                                 metadata.user_id
     n, seed, presence_penalty, frequency_penalty, logit_bias, logprobs, top_logprobs, stream_options,
     service_tier, store, metadata, modalities, audio, prediction, web_search_options, provider and
