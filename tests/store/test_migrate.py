@@ -15,6 +15,7 @@ def test_urls_are_translated_to_the_async_drivers():
     assert str(async_url("sqlite:///./relaygate.db")) == "sqlite+aiosqlite:///./relaygate.db"
     assert async_url("postgresql://u:p@h:5432/db").drivername == "postgresql+asyncpg"
     assert async_url("postgres://u@h/db").drivername == "postgresql+asyncpg"
+    assert dict(async_url("postgresql://u@h/db?sslmode=require").query) == {"ssl": "require"}
     with pytest.raises(ConfigError, match="unsupported scheme"):
         async_url("mysql://u@h/db")
 

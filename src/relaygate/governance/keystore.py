@@ -166,7 +166,9 @@ class KeyStore:
 
     async def changed_since(self, since: datetime) -> list[KeyRecord]:
         """Keys created or changed at or after `since` (revoked and disabled ones included), so
-        a cache can refresh what changed instead of reloading every key."""
+        a cache can refresh what changed instead of reloading every key. `updated_at` comes from
+        the clock of whichever process made the change: poll with some overlap (since = last poll
+        minus a few seconds) so clock skew between instances cannot hide a change."""
         query = select(api_keys).where(api_keys.c.updated_at >= since).order_by(api_keys.c.updated_at)
         async with self.engine.connect() as connection:
             return [_record(row) for row in await connection.execute(query)]

@@ -29,7 +29,11 @@ def async_url(database_url: str) -> URL:
     driver = _DRIVERS.get(url.drivername)
     if driver is None:
         raise ConfigError(f"database: unsupported scheme {url.drivername!r}; use sqlite:/// or postgresql://")
-    return url.set(drivername=driver)
+    url = url.set(drivername=driver)
+    if driver == "postgresql+asyncpg" and "sslmode" in url.query:
+        # libpq's `sslmode=require` is spelled `ssl=require` by asyncpg
+        url = url.difference_update_query(["sslmode"]).update_query_dict({"ssl": url.query["sslmode"]})
+    return url
 
 
 def create_engine(database_url: str, **options: Any) -> AsyncEngine:
