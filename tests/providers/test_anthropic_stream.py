@@ -130,11 +130,19 @@ def test_error_event_before_any_content_raises_and_nothing_was_sent() -> None:
     pump = TranslatedPump(translator())
     sent = [pump.feed(e + b"\n\n") for e in events[:2]]
     assert sent == [b"", b""], "the role chunk must wait, so the stream is not committed yet"
-    with pytest.raises(UpstreamError) as caught:
-        pump.feed(events[2] + b"\n\n")
-    assert caught.value.status == 502 and caught.value.code == "overloaded_error"
-    assert "Overloaded" in caught.value.message and caught.value.retryable
+    assert pump.feed(events[2] + b"\n\n") == b""  # the pump keeps the error for the relay to raise
+    failure = pump.failure
+    assert isinstance(failure, UpstreamError) and failure.status == 502 and failure.code == "overloaded_error"
+    assert "Overloaded" in failure.message and failure.retryable
     assert pump.end.usage["prompt_tokens"] == 40 and not pump.end.done
+
+
+def test_text_before_an_error_in_the_same_piece_is_still_sent() -> None:
+    head = (FIXTURES / "stream_text.sse").read_bytes().split(b"\n\n")[:4]
+    error = b'event: error\ndata: {"type":"error","error":{"type":"api_error","message":"Internal server error"}}'
+    pump = TranslatedPump(translator())
+    sent = pump.feed(b"\n\n".join([*head, error]) + b"\n\n")
+    assert b"Kyoto is " in sent and isinstance(pump.failure, UpstreamError)
 
 
 def test_error_event_mid_text_raises_after_the_text_went_out() -> None:

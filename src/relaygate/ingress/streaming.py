@@ -7,7 +7,7 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Callable, Protocol
 
-from relaygate.errors import UpstreamError, UpstreamTimeout
+from relaygate.errors import GatewayError, UpstreamError, UpstreamTimeout
 from relaygate.ingress.http import Headers, Send
 from relaygate.providers.base import StreamTranslator
 from relaygate.providers.openai_stream import OpenAIStreamRelay, StreamEnd, first_event_error, whole_lf_events
@@ -61,9 +61,11 @@ class ClientStream:
 
 
 class Pump(Protocol):
-    """Upstream pieces in, client bytes out. `feed` returns None while no event is complete yet."""
+    """Upstream pieces in, client bytes out. `feed` returns None while no event is complete yet;
+    `failure` is an upstream error found in the last piece, after the bytes that preceded it."""
 
     end: StreamEnd
+    failure: GatewayError | None
 
     def feed(self, piece: bytes) -> bytes | None: ...
 
@@ -74,6 +76,7 @@ class PassthroughPump:
     """An OpenAI-wire upstream: its bytes go out as they came, but for the usage chunk."""
 
     __slots__ = ("provider", "relay", "decoder", "started", "end")
+    failure = None  # an OpenAI-wire error event is forwarded as it came
 
     def __init__(self, provider: str, client_wants_usage: bool) -> None:
         self.provider = provider
@@ -120,18 +123,26 @@ class TranslatedPump:
     """An upstream with its own stream format: each event becomes zero or more chat chunks.
     A translator whose upstream frames events in its own way brings its own `decoder`."""
 
-    __slots__ = ("translator", "decoder", "end")
+    __slots__ = ("translator", "decoder", "end", "failure")
 
     def __init__(self, translator: StreamTranslator) -> None:
         self.translator = translator
         self.decoder = getattr(translator, "decoder", None) or SSEDecoder()
         self.end = translator.end
+        self.failure: GatewayError | None = None
 
     def feed(self, piece: bytes) -> bytes | None:
+        """An upstream error event stops the translation; what came before it in the same piece is
+        still returned (and sent), and the error is kept in `failure` for the relay to raise next."""
         events = self.decoder.feed(piece)
         if not events:
             return None
-        chunks = [chunk for event in events for chunk in self.translator.translate(event)]
+        chunks: list[bytes] = []
+        try:
+            for event in events:
+                chunks += self.translator.translate(event)
+        except GatewayError as exc:
+            self.failure = exc
         return self._frames(chunks)
 
     def close(self) -> bytes:
@@ -169,11 +180,15 @@ async def relay_stream(
                         out = pump.feed(piece)
                         if out is None:
                             continue
+                        if pump.failure is not None and not stream.committed:
+                            raise pump.failure  # nothing went out yet: the attempt fails whole, may fall back
                         if pump.end.done:
                             await stream.finish(out)
                             continue
                         if out:
                             await stream.write(out)
+                        if pump.failure is not None:
+                            raise pump.failure
                         phase = f"Provider '{upstream.name}' went silent for over {limits.idle:g}s."
                         timer.reschedule(min(loop.time() + limits.idle, total_deadline))
                     if not stream.finished:
