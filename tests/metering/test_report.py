@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from _databases import run_with_engine
-from relaygate.metering.report import parse_day, to_json, usage_report
+from relaygate.metering.report import parse_day, spend_since, to_json, usage_report
 from relaygate.metering.sink import write_batch
 
 from .records import mixed
@@ -63,3 +63,15 @@ def test_bad_arguments_are_refused():
 
 def test_json_has_numbers_for_amounts():
     assert to_json({"cost": Decimal("0.0000012345"), "day": "2026-03-01"}) == b'{"cost":1.2345e-6,"day":"2026-03-01"}'
+
+
+def test_spend_since_sums_one_key_from_a_day_on(database_url):
+    async def body(engine):
+        await write_batch(engine, RECORDS)
+        return [await spend_since(engine, "team-a", since) for since in (None, date(2026, 3, 3))] + [
+            await spend_since(engine, "nobody", None)]
+
+    everything, recent, nobody = run_with_engine(database_url, body)
+    assert everything == sum((r.cost for r in RECORDS if r.key == "team-a"), Decimal(0))
+    assert recent == sum((r.cost for r in RECORDS if r.key == "team-a" and r.day >= date(2026, 3, 3)), Decimal(0))
+    assert nobody == 0 and 0 < recent < everything

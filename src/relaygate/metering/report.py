@@ -74,6 +74,17 @@ async def usage_report(
     return {"data": data, "total": total}
 
 
+async def spend_since(engine: AsyncEngine, key: str, since: date | None) -> Decimal:
+    """USD a key spent from the UTC day `since` on (all time with None): what a budget check
+    reconciles its counter from at start."""
+    query = select(func.sum(usage_daily.c.cost)).where(usage_daily.c.key_name == key)
+    if since is not None:
+        query = query.where(usage_daily.c.day >= since)
+    async with engine.connect() as connection:
+        total = (await connection.execute(query)).scalar()
+    return total if total is not None else Decimal(0)
+
+
 def _json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
         return float(value)  # JSON numbers; clients read them as doubles anyway
