@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
-from pathlib import Path
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from typing import Any, Iterator
 
 import httpx
@@ -29,7 +30,7 @@ CLOCK = {"type": "function", "function": {"name": "get_time", "parameters": {"ty
 THINKING = {"thinking": {"type": "enabled", "budget_tokens": 2048}}
 
 
-def config(emulator: Emulator, allow_images: bool = True) -> str:
+def config(emulator: Emulator, allow_images: bool) -> str:
     base = f"{emulator.base}/gemini"
     allow = '\n  image_fetch_allow: ["127.0.0.1"]' if allow_images else ""
     return f"""
@@ -63,13 +64,29 @@ server:
 
 
 @pytest.fixture(scope="module")
-def gemini(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    with start_gateway(config(emulator), tmp_path_factory.mktemp("gemini")) as gateway:
-        yield gateway
+def gateways(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Gateway, Gateway]]:
+    """Two gateways, started side by side: one trusts the emulator's loopback image URL, one does not."""
+    with ExitStack() as stack, ThreadPoolExecutor(2) as pool:
+        started = [pool.submit(stack.enter_context, start_gateway(config(emulator, allow), tmp_path_factory.mktemp("g")))
+                   for allow in (True, False)]
+        trusting, strict = (future.result() for future in started)
+        yield trusting, strict
+
+
+@pytest.fixture(scope="module")
+def gemini(gateways: tuple[Gateway, Gateway]) -> Gateway:
+    return gateways[0]
+
+
+_CLIENTS: dict[tuple[str, str], openai.OpenAI] = {}
 
 
 def client(gateway: Gateway, mount: str = "/v1") -> openai.OpenAI:
-    return gateway.client(mount)
+    """One SDK client per gateway and mount: making one loads TLS settings, a tenth of a second."""
+    key = (gateway.base, mount)
+    if key not in _CLIENTS:
+        _CLIENTS[key] = gateway.client(mount)
+    return _CLIENTS[key]
 
 
 def chat(gateway: Gateway, **fields: Any) -> Any:
@@ -210,10 +227,9 @@ def test_an_image_by_http_url_is_fetched_by_the_gateway(gemini, emulator):
     assert base64.b64decode(inline["data"]) == httpx.get(f"{emulator.base}/_emulator/image.png").content
 
 
-def test_without_the_allow_setting_a_loopback_image_url_is_refused(emulator, tmp_path: Path):
-    with start_gateway(config(emulator, allow_images=False), tmp_path) as gateway:
-        with pytest.raises(openai.BadRequestError) as caught:
-            chat(gateway, messages=[image_message(f"{emulator.base}/_emulator/image.png")])
+def test_without_the_allow_setting_a_loopback_image_url_is_refused(gateways, emulator):
+    with pytest.raises(openai.BadRequestError) as caught:
+        chat(gateways[1], messages=[image_message(f"{emulator.base}/_emulator/image.png")])
     error = caught.value.body
     assert error["code"] == "invalid_image_url" and error["type"] == "invalid_request_error"
     assert error["param"] == "messages[0].content[1].image_url.url"
@@ -245,6 +261,14 @@ def test_thinking_on(gemini, emulator):
     assert answer.usage.completion_tokens_details.reasoning_tokens > 0
     assert emulator.last()["body"]["generationConfig"]["thinkingConfig"] == {
         "thinkingBudget": 2048, "includeThoughts": True}
+
+
+def test_the_thinking_alias_of_a_catalog_model(gemini, emulator):
+    answer = chat(gemini, model=f"{MODEL}-thinking")
+    assert answer.choices[0].message.reasoning_content.startswith("Thinking about:")
+    seen = emulator.last()
+    assert seen["path"] == GENERATE
+    assert seen["body"]["generationConfig"]["thinkingConfig"] == {"thinkingBudget": -1, "includeThoughts": True}
 
 
 def test_thinking_on_streamed(gemini, emulator):
