@@ -6,11 +6,14 @@ import base64
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from relaygate.errors import InvalidRequest
 from relaygate.providers.gemini import ADAPTER, model_path
 from relaygate.providers.gemini.request import chat_to_generate_content
 from relaygate.providers.thinking import EFFORT_BUDGETS
+from relaygate.wire.openai_chat import check_chat_request
 
 WEATHER = {
     "type": "function",
@@ -251,3 +254,33 @@ def test_adapter_urls_headers_and_body():
     assert orjson.loads(ADAPTER.chat_body(request, b"", "gemini-2.5-pro", stream=True)) == {
         "contents": [{"role": "user", "parts": [{"text": "Hi"}]}]}
     assert ADAPTER.passthrough is False and ADAPTER.inline_remote_images is True
+
+# Keys the request transform reads, so that generated messages and tools reach its corners.
+FIELDS = ["content", "tool_calls", "tool_call_id", "name", "extra_content", "google", "thought_signature", "type",
+          "text", "image_url", "url", "input_audio", "file", "file_data", "function", "arguments", "id",
+          "parameters", "properties", "json_schema", "schema"]
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(FIELDS), inner, max_size=4),
+    max_leaves=8,
+)
+
+
+MESSAGE_KEYS = ["content", "tool_calls", "tool_call_id", "name", "extra_content"]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.fixed_dictionaries({"role": st.sampled_from(["system", "user", "assistant", "tool", "function"])},
+                                      optional={key: JSON for key in MESSAGE_KEYS}), min_size=1, max_size=3),
+       st.dictionaries(st.sampled_from(["tools", "tool_choice", "response_format", "stop", "top_k"]), JSON,
+                       max_size=2))
+def test_odd_requests_are_a_400_or_a_body_never_a_crash(messages, fields):
+    request = {"model": "m", "messages": messages, **fields}
+    try:
+        check_chat_request(request)
+    except InvalidRequest:
+        return  # the gateway refuses it before any adapter sees it
+    try:
+        orjson.dumps(chat_to_generate_content(request))
+    except InvalidRequest:
+        pass

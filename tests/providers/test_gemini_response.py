@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openai.types.chat import ChatCompletion
 
-from relaygate.errors import UpstreamProtocolError
+from relaygate.errors import UpstreamClientError, UpstreamError, UpstreamProtocolError
 from relaygate.providers.gemini import ADAPTER
 from relaygate.providers.gemini.response import generate_content_to_chat
-from tests.providers.gemini_support import CREATED, fixture
+from tests.providers.gemini_support import CREATED, fixture, run_stream
 
 
 def answer(name: str, model: str = "gemini-2.5-pro"):
@@ -117,3 +119,29 @@ def test_odd_shapes_never_crash(raw):
 def test_adapter_shell_serialises_the_completion():
     out = orjson.loads(ADAPTER.chat_response(fixture("generate_text.json"), {}, "gemini-2.0-flash"))
     assert out["object"] == "chat.completion" and isinstance(out["created"], int) and out["created"] > CREATED
+
+
+# Keys Gemini answers with, so generated payloads reach the reader's corners.
+KEYS = ["candidates", "content", "parts", "text", "thought", "thoughtSignature", "functionCall", "name", "args",
+        "finishReason", "index", "usageMetadata", "promptTokenCount", "candidatesTokenCount", "thoughtsTokenCount",
+        "promptFeedback", "blockReason", "responseId", "modelVersion", "error", "code", "message"]
+PAYLOADS = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-2, max_value=99) | st.sampled_from([400, 403, 429, 503])
+    | st.sampled_from(["STOP", "SAFETY", "x", ""]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(KEYS), inner, max_size=5),
+    max_leaves=16,
+)
+
+
+@settings(max_examples=250, deadline=None)
+@given(PAYLOADS)
+def test_any_upstream_payload_is_an_answer_or_a_502_never_a_crash(payload):
+    raw = orjson.dumps(payload)
+    try:
+        ChatCompletion.model_validate(generate_content_to_chat(raw, "m", CREATED))
+    except UpstreamProtocolError:
+        pass
+    try:
+        run_stream(b"data: " + raw + b"\r\n\r\n")
+    except (UpstreamError, UpstreamClientError) as exc:
+        assert exc.status in (400, 429, 502)

@@ -214,12 +214,14 @@ def test_redirects_are_followed_and_octet_streams_are_sniffed():
     assert [data_of(url) for url in urls] == [("data:image/png;base64", PNG)] * 2
 
 
-def test_only_http_urls_are_fetched():
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "http:///nohost.png", "http://[::1/x.png", "http://h:99999/x.png"])
+def test_only_valid_http_urls_are_fetched(url):
     async def test():
         async with aiohttp.ClientSession() as session:
-            with pytest.raises(InvalidRequest):
-                await fetch_image("file:///etc/passwd", session, LOCAL, "p")
-    asyncio.run(test())
+            with pytest.raises(InvalidRequest) as caught:
+                await fetch_image(url, session, LOCAL, "p")
+            return caught.value
+    assert asyncio.run(test()).code == "invalid_image_url"
 
 
 def test_inline_remote_images_replaces_http_urls_once_each_and_keeps_the_rest():

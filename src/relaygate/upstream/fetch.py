@@ -160,11 +160,14 @@ async def _follow(url: str, session: aiohttp.ClientSession, policy: FetchPolicy,
 
 async def _checked_target(url: str, policy: FetchPolicy, where: str) -> tuple[str, dict[str, str], str | None]:
     """The URL rewritten to a checked address, the Host header to send, and the TLS name to verify."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:  # "Invalid IPv6 URL", a port out of range
+        raise refused("The image URL is not a valid URL.", where) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise refused("Image URLs must be http(s) URLs with a host name.", where)
     host = parts.hostname
-    port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         addresses = [ipaddress.ip_address(a.split("%")[0]) for a in await policy.resolve(host, port)]
     except (OSError, ValueError):

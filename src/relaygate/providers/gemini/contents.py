@@ -86,12 +86,18 @@ def _user_part(part: dict[str, Any], where: str) -> Part | None:
         url = image.get("url") if isinstance(image, dict) else image
         return {"inlineData": data_url_to_inline(url, f"{where}.image_url.url")}
     if kind == "input_audio":
-        audio = part.get("input_audio") or {}
+        audio = _object(part.get("input_audio"), f"{where}.input_audio")
         return {"inlineData": {"mimeType": f"audio/{audio.get('format', 'wav')}", "data": audio.get("data", "")}}
     if kind == "file":
-        file = part.get("file") or {}
+        file = _object(part.get("file"), f"{where}.file")
         return {"inlineData": data_url_to_inline(file.get("file_data"), f"{where}.file.file_data")}
     raise InvalidRequest(f"Content parts of type '{kind}' cannot be sent to a Gemini model.", param=where)
+
+
+def _object(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InvalidRequest(f"'{where}' must be an object.", param=where)
+    return value
 
 
 def data_url_to_inline(url: Any, where: str) -> dict[str, str]:
@@ -148,7 +154,7 @@ def _arguments(arguments: Any, where: str) -> dict[str, Any]:
 
 def tool_parts(message: Message, where: str, names: Names) -> list[Part]:
     call_id = message.get("tool_call_id")
-    if call_id not in names:
+    if not isinstance(call_id, str) or call_id not in names:
         raise InvalidRequest(f"'{where}.tool_call_id' does not match any earlier tool call.", param=where)
     return [_function_response(names[call_id], message.get("content"))]
 
