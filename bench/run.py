@@ -35,6 +35,8 @@ CLIENT_KEY = "sk-bench-client-key"
 PORTS = {"emulator": 9100, "reference": 9200, "relaygate": 9300}
 SUT_CORE, LOAD_CORE = "0", "1"
 SCENARIOS = [("nonstream-c1", False, 1), ("nonstream-c64", False, 64), ("stream-c64", True, 64)]
+# relaygate alone, the same load translated to and from Anthropic's Messages API, next to OpenAI wire
+TRANSLATED = [("nonstream-c64", False, 64), ("stream-c64", True, 64)]
 
 CONFIG = f"""
 providers:
@@ -42,9 +44,15 @@ providers:
     type: openai
     base_url: http://127.0.0.1:{PORTS['emulator']}/openai/v1
     api_key: {UPSTREAM_KEY}
+  claude:
+    type: anthropic
+    base_url: http://127.0.0.1:{PORTS['emulator']}/anthropic
+    api_key: {UPSTREAM_KEY}
 models:
   bench-model:
     - {{provider: up, model: bench-model}}
+  bench-claude:
+    - {{provider: claude, model: bench-claude}}
 keys:
   - {{key: {CLIENT_KEY}, name: bench}}
 """
@@ -83,9 +91,9 @@ def target_url(name: str) -> tuple[str, str]:
     return f"http://127.0.0.1:{port}/v1/chat/completions", CLIENT_KEY
 
 
-def run_wrk(name: str, stream: bool, conns: int, duration: int) -> dict[str, float]:
+def run_wrk(name: str, stream: bool, conns: int, duration: int, model: str = "bench-model") -> dict[str, float]:
     url, key = target_url(name)
-    env = {**os.environ, "KEY": key, "MODEL": "bench-model", "STREAM": "1" if stream else "0"}
+    env = {**os.environ, "KEY": key, "MODEL": model, "STREAM": "1" if stream else "0"}
     out = subprocess.run(
         ["taskset", "-c", LOAD_CORE, "wrk", "-t1", f"-c{conns}", f"-d{duration}s", "--latency",
          "-s", str(HERE / "post.lua"), url],
@@ -192,6 +200,10 @@ def main() -> None:
                     r = run_wrk(system, stream, conns, args.duration)
                     results.setdefault(scenario, {}).setdefault(system, []).append(r)
                     print(f"round {round_no + 1} {scenario:14} {system:10} {r}", flush=True)
+            for scenario, stream, conns in TRANSLATED:
+                r = run_wrk("relaygate", stream, conns, args.duration, model="bench-claude")
+                results.setdefault(scenario, {}).setdefault("relaygate-anthropic", []).append(r)
+                print(f"round {round_no + 1} {scenario:14} relaygate-anthropic {r}", flush=True)
             for system in systems:
                 t = asyncio.run(ttfb_ms(system))
                 results.setdefault("ttfb", {}).setdefault(system, []).append({"ttfb_ms": t})
@@ -244,6 +256,12 @@ def summarise(results, systems, idle_rss, peak_rss, held, peak_streams) -> str:
         added_ref = median(results["nonstream-c1"]["reference"], "p50_ms") - direct
         lines.append(f"- added p50 at concurrency 1: relaygate {added_rg:.3f} ms, reference {added_ref:.3f} ms "
                      f"({added_rg / added_ref if added_ref > 0 else float('nan'):.2f}x)")
+    lines.append("")
+    lines.append("Anthropic Messages upstream (translated both ways) / OpenAI-wire upstream, both through relaygate:")
+    for scenario, _, _ in TRANSLATED:
+        translated, plain = results[scenario]["relaygate-anthropic"], results[scenario]["relaygate"]
+        lines.append(f"- {scenario}: {median(translated, 'rps'):.0f} vs {median(plain, 'rps'):.0f} req/s "
+                     f"({median(translated, 'rps') / median(plain, 'rps'):.2f}x)")
     lines.append(f"\nrelaygate RSS: idle {idle_rss / 1024:.1f} MB, peak under load {peak_rss / 1024:.1f} MB")
     if held is not None:
         lines.append(f"{held[0] + held[1]} concurrent open streams: {held[0]} completed, {held[1]} failed; "

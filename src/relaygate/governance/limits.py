@@ -21,9 +21,13 @@ class KeyLimits:
     rpm: int | None = None
     tpm: int | None = None
     max_concurrency: int | None = None
+    active: bool = field(init=False, default=False)  # any limit set: worked out once, read per request
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "active", any(v is not None for v in (self.rpm, self.tpm, self.max_concurrency)))
 
     def __bool__(self) -> bool:
-        return any(v is not None for v in (self.rpm, self.tpm, self.max_concurrency))
+        return self.active
 
 
 @dataclass(slots=True)

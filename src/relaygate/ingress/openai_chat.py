@@ -150,14 +150,13 @@ class _Call:
 
     async def _inline_images(self, body: dict[str, Any], target: Target) -> dict[str, Any]:
         """Adapters that take image bytes inline get http(s) image URLs fetched first (upstream/fetch.py)."""
-        if not getattr(target.upstream.adapter, "inline_remote_images", False):
-            return body
         policy = policy_for(tuple(self.endpoint.gateway.config.server.image_fetch_allow))
         return await inline_remote_images(body, self.client.session, policy, self.images)
 
     async def whole(self, target: Target, key: str | None, lease: Lease) -> tuple[bytes, Outcome]:
         body, raw = self._prepare(target)
-        body = await self._inline_images(body, target)
+        if upstream_fetches_images(target):
+            body = await self._inline_images(body, target)
         started = time.monotonic()
         upstream = target.upstream
         if target.model in upstream.stream_only and upstream.adapter.passthrough:
@@ -206,7 +205,8 @@ class _Call:
         self, send: Send, guard: cancel_on_disconnect, target: Target, key: str | None, lease: Lease
     ) -> tuple[None, Outcome]:
         body, raw = self._prepare(target)
-        body = await self._inline_images(body, target)
+        if upstream_fetches_images(target):
+            body = await self._inline_images(body, target)
         upstream, adapter = target.upstream, target.upstream.adapter
         payload = adapter.chat_body(body, raw, target.model, stream=True)
         pump: Pump = (
@@ -240,6 +240,10 @@ def _stream_outcome(stream: ClientStream, pump: Pump, started: float, broke_off:
     tokens = usage.get("completion_tokens") if isinstance(usage.get("completion_tokens"), int) else 0
     first = (stream.committed_at or time.monotonic()) - started
     return Outcome(ttft=first, duration=time.monotonic() - started, tokens=tokens, broke_off=broke_off)
+
+
+def upstream_fetches_images(target: Target) -> bool:
+    return getattr(target.upstream.adapter, "inline_remote_images", False)
 
 
 def upstream_headers(upstream: Upstream, key: str | None) -> dict[str, str]:

@@ -15,13 +15,15 @@ from typing import Any
 from relaygate.errors import NoMatchingDeployment
 from relaygate.routing.capabilities import supports
 from relaygate.routing.health import HealthBook
-from relaygate.routing.preferences import Preferences
+from relaygate.routing.preferences import NO_PREFERENCES, Preferences
 from relaygate.routing.resolve import Target
 
 
 def plan_attempts(
     groups: list[list[Target]], prefs: Preferences, request: dict[str, Any], health: HealthBook, rng: random.Random
 ) -> list[Target]:
+    if prefs is NO_PREFERENCES and len(groups) == 1 and not any(t.weight is not None for t in groups[0]):
+        return groups[0]  # the common case: the catalog's own order, nothing to filter
     ordered: list[Target] = []
     seen: set[tuple[str, str]] = set()
     for targets in groups:

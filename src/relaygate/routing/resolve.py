@@ -53,6 +53,8 @@ class Upstream:
             self._keys_out[key] = until
 
     def has_usable_key(self, now: float) -> bool:
+        if not self._keys_out:
+            return True
         return not self.keys or any(self._keys_out.get(k, 0.0) <= now for k in self.keys)
 
     def chat_url(self, model: str, stream: bool) -> str:
@@ -70,10 +72,10 @@ class Target:
     model: str
     weight: float | None = None
     price: Price | None = None
+    key: tuple[str, str] = field(init=False, compare=False)  # (provider, model): health is kept per key
 
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.upstream.name, self.model)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", (self.upstream.name, self.model))
 
 
 class Resolver:
