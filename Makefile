@@ -19,6 +19,7 @@ run: install
 	$(BIN)/relaygate demo --host 127.0.0.1 --port 8080
 
 test: install
+	scripts/test-services.sh
 	$(BIN)/python -m pytest
 
 bench: install
