@@ -41,15 +41,36 @@ class Gateway:
         self.routes: dict[str, tuple[bytes, Endpoint, bool]] = {}
         self.resolver: Resolver
         self._emulator: web.AppRunner | None = None
+        self.engine: Any = None
+        self.key_cache: Any = None
 
     async def startup(self) -> None:
+        await self._open_store()
         _tune_gc()
         await self.client.open()
         upstreams = {name: await self._upstream(name) for name in self.config.providers}
         self.resolver = Resolver(upstreams, self.config)
         self.routes = self._build_routes(upstreams)
 
+    async def _open_store(self) -> None:
+        """The database: schema brought up to date, its keys loaded into memory and kept fresh."""
+        from relaygate.governance.keycache import KeyCache
+        from relaygate.governance.keystore import KeyStore
+        from relaygate.store.db import create_engine
+        from relaygate.store.migrate import migrate_engine
+
+        self.engine = create_engine(self.config.database)
+        await migrate_engine(self.engine)
+        self.key_cache = KeyCache(KeyStore(self.engine))
+        await self.key_cache.load()
+        self.key_cache.start()
+        self.keys.dynamic = self.key_cache.get
+
     async def shutdown(self) -> None:
+        if self.key_cache is not None:
+            await self.key_cache.stop()
+        if self.engine is not None:
+            await self.engine.dispose()
         await self.client.close()
         if self._emulator is not None:
             await self._emulator.cleanup()

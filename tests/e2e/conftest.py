@@ -160,9 +160,17 @@ server:
 
 
 class Gateway:
-    def __init__(self, port: int, log_path: Path) -> None:
+    def __init__(self, port: int, log_path: Path, env: dict[str, str] | None = None) -> None:
+        self.env = {**os.environ, **(env or {})}
         self.base = f"http://127.0.0.1:{port}"
         self.log_path = log_path
+        self.workdir = log_path.parent
+        self.config_path = self.workdir / "relaygate.yaml"
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """`relaygate ARGS --config <this gateway's configuration>`, run beside it."""
+        return subprocess.run([RELAYGATE, *args, "--config", str(self.config_path)], cwd=self.workdir,
+                              capture_output=True, text=True, timeout=60, env=self.env)
 
     def client(self, mount: str = "/v1", key: str = CLIENT_KEY, **kwargs: Any) -> OpenAI:
         return OpenAI(base_url=self.base + mount, api_key=key, max_retries=0, **kwargs)
@@ -179,13 +187,13 @@ def start_gateway(config_text: str, workdir: Path, env: dict[str, str] | None = 
     port = free_port()
     log_path = workdir / "gateway.log"
     with log_path.open("w") as log:
-        proc = subprocess.Popen(
+        proc = subprocess.Popen(  # run in workdir: the default database and journal land there
             [RELAYGATE, "serve", "--config", str(config), "--port", str(port)],
-            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
+            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, cwd=workdir,
         )
     try:
         wait_http(f"http://127.0.0.1:{port}/healthz", proc)
-        yield Gateway(port, log_path)
+        yield Gateway(port, log_path, env)
     finally:
         proc.terminate()
         proc.wait(10)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Callable
 
 from relaygate.config import StaticKey
 from relaygate.errors import AuthenticationFailed, PermissionDenied
@@ -29,8 +30,11 @@ def key_digest(secret: str) -> str:
 
 
 class KeyRing:
-    def __init__(self, static: list[StaticKey]) -> None:
+    """The configuration's static keys, then the database's (through a `KeyCache`, no database call)."""
+
+    def __init__(self, static: list[StaticKey], dynamic: Callable[[str], ClientKey | None] | None = None) -> None:
         self._by_digest = {key_digest(k.key): _client_key(k) for k in static}
+        self.dynamic = dynamic
 
     def authenticate(self, authorization: bytes | None) -> ClientKey:
         if not authorization:
@@ -39,7 +43,10 @@ class KeyRing:
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise AuthenticationFailed("The Authorization header must be 'Bearer YOUR_KEY'.")
-        key = self._by_digest.get(key_digest(token))
+        digest = key_digest(token)
+        key = self._by_digest.get(digest)
+        if key is None and self.dynamic is not None:
+            key = self.dynamic(digest)
         if key is None:
             raise AuthenticationFailed("Incorrect API key provided.")
         return key

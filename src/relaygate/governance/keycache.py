@@ -1,0 +1,93 @@
+"""Database keys held in memory, so no request waits on the database.
+
+At start every key is loaded; then the cache asks the store every REFRESH seconds for keys changed
+since its last look (with some overlap, since instances' clocks differ), so a key created, changed,
+rotated or revoked with `relaygate keys` or the admin API is honoured by every instance within a
+second. If the database is unreachable, the keys already cached keep working.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta
+
+from relaygate.governance.keys import ClientKey
+from relaygate.governance.keystore import KeyRecord, KeyStore, utc_now
+from relaygate.governance.limits import KeyLimits
+
+log = logging.getLogger("relaygate.keys")
+
+REFRESH = 0.5  # seconds between looks at the database
+OVERLAP = timedelta(seconds=5)  # how far back each look reaches, against clock skew between instances
+
+
+class CachedKey:
+    __slots__ = ("record", "client", "expires_at")
+
+    def __init__(self, record: KeyRecord) -> None:
+        self.record = record
+        limits = KeyLimits(record.rpm, record.tpm, record.max_concurrency)
+        self.client = ClientKey(record.name, record.models, limits)
+        self.expires_at = record.expires_at
+
+    def usable(self, now: datetime | None = None) -> bool:
+        record = self.record
+        if record.revoked_at is not None or record.disabled:
+            return False
+        return self.expires_at is None or (now or utc_now()) < self.expires_at
+
+
+class KeyCache:
+    def __init__(self, store: KeyStore) -> None:
+        self.store = store
+        self.by_digest: dict[str, CachedKey] = {}
+        self.digest_of: dict[str, str] = {}  # name → its current digest (rotation replaces it)
+        self.since = datetime.min.replace(tzinfo=utc_now().tzinfo)
+        self._task: asyncio.Task[None] | None = None
+
+    async def load(self) -> None:
+        started = utc_now()
+        for record in await self.store.list():
+            self._put(record)
+        self.since = started
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._refresh_forever())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    def get(self, digest: str) -> ClientKey | None:
+        cached = self.by_digest.get(digest)
+        return cached.client if cached is not None and cached.usable() else None
+
+    async def refresh(self) -> None:
+        started = utc_now()
+        for record in await self.store.changed_since(self.since - OVERLAP):
+            self._put(record)
+        self.since = started
+
+    async def _refresh_forever(self) -> None:
+        failing = False
+        while True:
+            await asyncio.sleep(REFRESH)
+            try:
+                await self.refresh()
+            except Exception as exc:  # noqa: BLE001 - any database trouble: keep serving from the cache
+                if not failing:
+                    log.warning("cannot refresh keys from the database (%s); serving the cached ones",
+                                type(exc).__name__)
+                failing = True
+            else:
+                if failing:
+                    log.warning("key refresh from the database works again")
+                failing = False
+
+    def _put(self, record: KeyRecord) -> None:
+        old = self.digest_of.get(record.name)
+        if old is not None and old != record.digest:
+            self.by_digest.pop(old, None)  # rotated: the old secret stops working
+        self.digest_of[record.name] = record.digest
+        self.by_digest[record.digest] = CachedKey(record)
