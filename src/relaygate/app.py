@@ -43,6 +43,7 @@ class Gateway:
         self._emulator: web.AppRunner | None = None
         self.engine: Any = None
         self.key_cache: Any = None
+        self.meter: Any = None
 
     async def startup(self) -> None:
         await self._open_store()
@@ -56,6 +57,7 @@ class Gateway:
         """The database: schema brought up to date, its keys loaded into memory and kept fresh."""
         from relaygate.governance.keycache import KeyCache
         from relaygate.governance.keystore import KeyStore
+        from relaygate.metering.meter import Meter
         from relaygate.store.db import create_engine
         from relaygate.store.migrate import migrate_engine
 
@@ -65,8 +67,12 @@ class Gateway:
         await self.key_cache.load()
         self.key_cache.start()
         self.keys.dynamic = self.key_cache.get
+        self.meter = Meter.open(self.engine, self.config.usage_journal)
+        self.meter.start()
 
     async def shutdown(self) -> None:
+        if self.meter is not None:
+            await self.meter.close()  # the writer drains the journal into the database first
         if self.key_cache is not None:
             await self.key_cache.stop()
         if self.engine is not None:

@@ -256,3 +256,23 @@ def test_hedging_starts_the_next_deployment_when_the_first_is_slow(gw, emulator,
 def test_no_hedge_when_the_first_deployment_is_quick(gw, emulator):
     response = chat(gw, {"model": "h"})
     assert response.headers["x-relaygate-provider"] == "a" and upstream_models(emulator) == ["h-a"]
+
+
+def test_every_attempt_is_in_the_usage_record(gw, emulator):
+    import json
+    import sqlite3
+
+    emulator.script({"match": {"model": "m-a"}, "times": 1, "status": 503})
+    response = chat(gw, {"model": "m"}, **{"x-request-id": "fallback-usage-1"})
+    assert response.status_code == 200
+    deadline = time.monotonic() + 5
+    row = None
+    while row is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+        with sqlite3.connect(gw.workdir / "relaygate.db") as db:
+            row = db.execute("SELECT provider, upstream_model, status, attempts, completion_tokens FROM "
+                             "usage_records WHERE request_id = 'fallback-usage-1'").fetchone()
+    provider, upstream_model, status, attempts, completion_tokens = row
+    assert (provider, upstream_model, status) == ("b", "m-b", 200) and completion_tokens > 0
+    assert [(a["provider"], a["model"], a["status"]) for a in json.loads(attempts)] == [
+        ("a", "m-a", 502), ("b", "m-b", 200)]  # the upstream 503, as the gateway classed it

@@ -14,6 +14,7 @@ from relaygate.governance.limits import estimate_prompt_tokens
 from relaygate.ingress.disconnect import cancel_on_disconnect
 from relaygate.ingress.errors import error_frame
 from relaygate.ingress.http import Headers, Receive, Scope, Send, header, read_body, send_bytes
+from relaygate.metering.record import usage_record
 from relaygate.ingress.streaming import ClientStream, PassthroughPump, Pump, TranslatedPump, relay_stream
 from relaygate.providers.aggregate import gather_stream
 from relaygate.routing.attempt import AttemptRecord, Outcome
@@ -52,15 +53,31 @@ class ChatCompletions:
         hedge = gateway.router.hedge_delay(gateway.config.routing.hedge.get(body["model"]), plan)
         reserved = self._admit(key, raw, headers)
         call = _Call(self, body, raw, aliased, headers)
-        call.wants_usage = key.limits.tpm is not None
+        status, error_code = 200, None
         try:
             async with cancel_on_disconnect(receive) as guard:
                 await self._answer(call, plan, hedge, send, guard)
+            if guard.client_left:
+                status, error_code = 499, "client_disconnected"
+        except GatewayError as exc:
+            status, error_code = exc.status, exc.code
+            raise
         finally:
-            if key.limits:
-                used = (call.usage or {}).get("total_tokens")
-                gateway.limiter.settle(key.name, key.limits, reserved, used if isinstance(used, int) else None,
-                                       time.monotonic())
+            self._settle(key, reserved, call, status, error_code)
+
+    def _settle(self, key: ClientKey, reserved: int, call: _Call, status: int, error_code: str | None) -> None:
+        """The request is over: the key's limits get its real usage, the meter its record."""
+        gateway = self.gateway
+        if key.limits:
+            used = (call.usage or {}).get("total_tokens")
+            gateway.limiter.settle(key.name, key.limits, reserved, used if isinstance(used, int) else None,
+                                   time.monotonic())
+        if gateway.meter is not None:
+            gateway.meter.record(usage_record(
+                request_id=call.headers[0][1].decode(), key=key.name, model=call.body["model"], target=call.target,
+                usage=call.usage, attempts=call.attempts, status=status, error_code=error_code,
+                stream=call.body.get("stream") is True, latency=time.monotonic() - call.began, ttft=call.ttft,
+            ))
 
     async def _answer(self, call: _Call, plan: list[Target], hedge: float | None, send: Send,
                       guard: cancel_on_disconnect) -> None:
@@ -124,7 +141,9 @@ class _Call:
         self.attempts: list[AttemptRecord] = []
         self.started = 0  # attempts begun; a hedge's loser is recorded only after the answer went out
         self.usage: dict[str, Any] | None = None
-        self.wants_usage = False  # read the usage of a whole answer (streams report it anyway)
+        self.target: Target | None = None  # the deployment that answered
+        self.began = time.monotonic()
+        self.ttft: float | None = None
         self.provider = b""
         self.images: dict[str, str] = {}  # fetched image URL → data URL, kept across attempts
 
@@ -166,8 +185,8 @@ class _Call:
         if not lease.claim():
             raise LostRace
         self.provider = upstream.name.encode()
-        if self.wants_usage:
-            self.usage = usage_of(data)
+        self.target, self.usage = target, usage_of(data)
+        self.ttft = time.monotonic() - self.began
         return data, Outcome(ttft=time.monotonic() - started)
 
     async def _answer(self, body: dict[str, Any], raw: bytes, target: Target, key: str | None) -> bytes:
@@ -231,7 +250,8 @@ class _Call:
             exc = UpstreamProtocolError(f"Provider '{upstream.name}' ended the stream before it was complete.")
             await stream.finish(error_frame(exc))
         if stream.committed:
-            self.usage = pump.end.usage
+            self.target, self.usage = target, pump.end.usage
+            self.ttft = (stream.committed_at or time.monotonic()) - self.began
         return None, _stream_outcome(stream, pump, started, broke_off)
 
 

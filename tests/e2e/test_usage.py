@@ -1,0 +1,72 @@
+"""Every request through the real server leaves one usage record: tokens, cost, attempts."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from decimal import Decimal
+
+import httpx
+
+from relaygate.metering.prices import price_for
+from tests.e2e.test_database_keys import new_key
+
+USER = {"role": "user", "content": "Hello there"}
+
+
+def usage(gateway, *args: str) -> dict:
+    done = gateway.cli("usage", "--json", *args)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def wait_for_requests(gateway, key: str, count: int) -> dict:
+    deadline = time.monotonic() + 5
+    while True:
+        report = usage(gateway, "--key", key, "--group-by", "key")
+        if report["total"]["requests"] >= count or time.monotonic() > deadline:
+            return report
+        time.sleep(0.2)
+
+
+def test_usage_records_count_tokens_and_cost_of_whole_and_streamed_answers(gateway):
+    secret = new_key(gateway, "--name", "metered")
+    time.sleep(1.0)  # the gateway picks the new key up within a second
+    auth = {"Authorization": f"Bearer {secret}"}
+    prompt = completion = 0
+    for _ in range(3):
+        answer = httpx.post(f"{gateway.base}/v1/chat/completions", headers=auth,
+                            json={"model": "chat-default", "messages": [USER]}).json()
+        prompt += answer["usage"]["prompt_tokens"]
+        completion += answer["usage"]["completion_tokens"]
+    with httpx.stream("POST", f"{gateway.base}/v1/chat/completions", headers=auth, json={
+        "model": "chat-default", "messages": [USER], "stream": True, "stream_options": {"include_usage": True},
+    }) as streamed:
+        last = [line for line in streamed.iter_lines() if line.startswith("data: {")][-1]
+    streamed_usage = json.loads(last[6:])["usage"]
+    prompt += streamed_usage["prompt_tokens"]
+    completion += streamed_usage["completion_tokens"]
+
+    row = wait_for_requests(gateway, "metered", 4)["data"][0]
+    assert (row["key"], row["requests"]) == ("metered", 4)
+    assert (row["prompt_tokens"], row["completion_tokens"]) == (prompt, completion)
+    price = price_for("qwen-plus")
+    expected = (Decimal(prompt) * price.input + Decimal(completion) * price.output) / 1_000_000
+    assert abs(Decimal(str(row["cost"])) - expected) < Decimal("1e-9")
+
+
+def test_a_failed_request_is_recorded_with_its_error(gateway, emulator):
+    secret = new_key(gateway, "--name", "metered-errors")
+    time.sleep(1.0)
+    emulator.script({"status": 500})
+    response = httpx.post(f"{gateway.base}/v1/chat/completions", headers={"Authorization": f"Bearer {secret}"},
+                          json={"model": "chat-default", "messages": [USER]})
+    assert response.status_code == 502
+    wait_for_requests(gateway, "metered-errors", 1)
+    with sqlite3.connect(gateway.workdir / "relaygate.db") as db:
+        status, error, attempts = db.execute(
+            "SELECT status, error_code, attempts FROM usage_records WHERE key_name = ?", ("metered-errors",)
+        ).fetchone()
+    assert (status, error) == (502, "upstream_error")
+    assert [(a["provider"], a["status"]) for a in json.loads(attempts)] == [("alibaba", 502)]
