@@ -13,9 +13,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sqlite3
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 import aiohttp
 
@@ -124,13 +126,30 @@ async def report(session, emulator, results, elapsed) -> int:
     return 0 if failed == 0 and wrong == 0 and reported == upstream else 1
 
 
+def check_usage_records(database: Path, requests: int) -> int:
+    """Every request has its usage record, and every attempt is listed in one."""
+    deadline = time.monotonic() + 10
+    while True:
+        with sqlite3.connect(database) as db:
+            rows = db.execute("SELECT status, attempts FROM usage_records WHERE model = 'chaos'").fetchall()
+        if len(rows) >= requests or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    attempts = [a for _, listed in rows for a in json.loads(listed)]
+    failed = Counter(a["status"] for a in attempts if a["status"] != 200)
+    print(f"usage records: {len(rows)} for {requests} requests, listing {len(attempts)} attempts "
+          f"({sum(failed.values())} failed ones: {dict(failed)})")
+    return 0 if len(rows) == requests and all(status == 200 for status, _ in rows) else 1
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args()
-    with emulator_and_gateway(config) as (emulator, gateway):
+    with emulator_and_gateway(config) as (emulator, gateway, workdir):
         code = asyncio.run(run(args.requests, args.concurrency, emulator, gateway))
+        code |= check_usage_records(workdir / "relaygate.db", args.requests)
     print("PASS" if code == 0 else "FAIL")
     sys.exit(code)
 

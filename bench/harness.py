@@ -24,8 +24,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def emulator_and_gateway(config: Callable[[str], str]) -> Iterator[tuple[str, str]]:
-    """(emulator URL, gateway URL); `config` makes the gateway's YAML from the emulator's URL."""
+def emulator_and_gateway(config: Callable[[str], str]) -> Iterator[tuple[str, str, Path]]:
+    """(emulator URL, gateway URL, the gateway's working directory, where its SQLite database and
+    usage journal are); `config` makes the gateway's YAML from the emulator's URL."""
     e_port, g_port = free_port(), free_port()
     emulator, gateway = f"http://127.0.0.1:{e_port}", f"http://127.0.0.1:{g_port}"
     path = Path(tempfile.mkdtemp(prefix="relaygate-bench-")) / "relaygate.yaml"
@@ -34,11 +35,11 @@ def emulator_and_gateway(config: Callable[[str], str]) -> Iterator[tuple[str, st
     procs = [
         subprocess.Popen([PY, "-m", "relaygate.emulator", "--port", str(e_port)], **quiet),
         subprocess.Popen([RELAYGATE, "serve", "--config", str(path), "--port", str(g_port), "--log-level", "error"],
-                         **quiet),
+                         cwd=path.parent, **quiet),
     ]
     try:
         asyncio.run(_wait_up([f"{emulator}/_emulator/health", f"{gateway}/healthz"]))
-        yield emulator, gateway
+        yield emulator, gateway, path.parent
     finally:
         for proc in procs:
             proc.terminate()

@@ -70,7 +70,7 @@ def main() -> None:
     parser.add_argument("--after", type=float, default=0.1)
     args = parser.parse_args()
     for label, after in (("hedging off", None), (f"hedging after {args.after}s", args.after)):
-        with emulator_and_gateway(config(after)) as (emulator, gateway):
+        with emulator_and_gateway(config(after)) as (emulator, gateway, _):
             latencies = asyncio.run(load(emulator, gateway, args.requests, args.concurrency, args.stall))
         print(f"{label:20} {percentiles(latencies)}")
 

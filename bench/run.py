@@ -32,13 +32,15 @@ PY = sys.executable
 RELAYGATE = str(Path(PY).parent / "relaygate")
 UPSTREAM_KEY = "sk-bench-upstream"
 CLIENT_KEY = "sk-bench-client-key"
-PORTS = {"emulator": 9100, "reference": 9200, "relaygate": 9300}
+PORTS = {"emulator": 9100, "reference": 9200, "relaygate": 9300, "relaygate-governed": 9301}
 SUT_CORE, LOAD_CORE = "0", "1"
 SCENARIOS = [("nonstream-c1", False, 1), ("nonstream-c64", False, 64), ("stream-c64", True, 64)]
-# relaygate alone, the same load translated to and from Anthropic's Messages API, next to OpenAI wire
+# relaygate alone, the same load translated to and from Anthropic's Messages API, next to OpenAI wire;
+# and with governance (a database of keys, a usage record per request through the journal)
 TRANSLATED = [("nonstream-c64", False, 64), ("stream-c64", True, 64)]
 
 CONFIG = f"""
+database: null                            # the core path: configured keys, no store
 providers:
   up:
     type: openai
@@ -56,6 +58,7 @@ models:
 keys:
   - {{key: {CLIENT_KEY}, name: bench}}
 """
+GOVERNED_CONFIG = CONFIG.replace("database: null", "database: sqlite:///./relaygate-bench.db")
 
 
 def pinned(core: str, args: list[str], **kwargs) -> subprocess.Popen:
@@ -88,7 +91,7 @@ def target_url(name: str) -> tuple[str, str]:
         return f"http://127.0.0.1:{port}/openai/v1/chat/completions", UPSTREAM_KEY
     if name == "reference":
         return f"http://127.0.0.1:{port}/v1/chat/completions", UPSTREAM_KEY
-    return f"http://127.0.0.1:{port}/v1/chat/completions", CLIENT_KEY
+    return f"http://127.0.0.1:{port}/v1/chat/completions", CLIENT_KEY  # relaygate, relaygate-governed
 
 
 def run_wrk(name: str, stream: bool, conns: int, duration: int, model: str = "bench-model") -> dict[str, float]:
@@ -172,6 +175,7 @@ def main() -> None:
     procs: list[subprocess.Popen] = []
     tmp = Path(tempfile.mkdtemp(prefix="relaygate-bench-"))
     (tmp / "relaygate.yaml").write_text(CONFIG)
+    (tmp / "governed.yaml").write_text(GOVERNED_CONFIG)
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     try:
         procs.append(pinned(LOAD_CORE, [PY, "-m", "relaygate.emulator", "--port", str(PORTS["emulator"]),
@@ -187,9 +191,14 @@ def main() -> None:
         else:
             print(f"reference pass-through not found at {args.reference}; measuring without it")
         gateway = pinned(SUT_CORE, [RELAYGATE, "serve", "--config", str(tmp / "relaygate.yaml"),
-                                    "--port", str(PORTS["relaygate"]), "--log-level", "warning"], **quiet)
+                                    "--port", str(PORTS["relaygate"]), "--log-level", "warning"],
+                         cwd=tmp, **quiet)  # its database and usage journal go to the temporary folder
         procs.append(gateway)
         wait_port(PORTS["relaygate"])
+        procs.append(pinned(SUT_CORE, [RELAYGATE, "serve", "--config", str(tmp / "governed.yaml"),
+                                       "--port", str(PORTS["relaygate-governed"]), "--log-level", "warning"],
+                            cwd=tmp, **quiet))
+        wait_port(PORTS["relaygate-governed"])
         run_wrk("relaygate", False, 4, 2)  # warm-up
         idle_rss = rss_kb(gateway.pid, "VmRSS")
 
@@ -204,6 +213,9 @@ def main() -> None:
                 r = run_wrk("relaygate", stream, conns, args.duration, model="bench-claude")
                 results.setdefault(scenario, {}).setdefault("relaygate-anthropic", []).append(r)
                 print(f"round {round_no + 1} {scenario:14} relaygate-anthropic {r}", flush=True)
+                r = run_wrk("relaygate-governed", stream, conns, args.duration)
+                results.setdefault(scenario, {}).setdefault("relaygate-governed", []).append(r)
+                print(f"round {round_no + 1} {scenario:14} relaygate-governed {r}", flush=True)
             for system in systems:
                 t = asyncio.run(ttfb_ms(system))
                 results.setdefault("ttfb", {}).setdefault(system, []).append({"ttfb_ms": t})
@@ -262,6 +274,12 @@ def summarise(results, systems, idle_rss, peak_rss, held, peak_streams) -> str:
         translated, plain = results[scenario]["relaygate-anthropic"], results[scenario]["relaygate"]
         lines.append(f"- {scenario}: {median(translated, 'rps'):.0f} vs {median(plain, 'rps'):.0f} req/s "
                      f"({median(translated, 'rps') / median(plain, 'rps'):.2f}x)")
+    lines.append("")
+    lines.append("With governance (database keys, a usage record per request) / the core path, both relaygate:")
+    for scenario, _, _ in TRANSLATED:
+        governed, plain = results[scenario]["relaygate-governed"], results[scenario]["relaygate"]
+        lines.append(f"- {scenario}: {median(governed, 'rps'):.0f} vs {median(plain, 'rps'):.0f} req/s "
+                     f"({median(governed, 'rps') / median(plain, 'rps'):.2f}x)")
     lines.append(f"\nrelaygate RSS: idle {idle_rss / 1024:.1f} MB, peak under load {peak_rss / 1024:.1f} MB")
     if held is not None:
         lines.append(f"{held[0] + held[1]} concurrent open streams: {held[0]} completed, {held[1]} failed; "

@@ -46,7 +46,8 @@ class Gateway:
         self.meter: Any = None
 
     async def startup(self) -> None:
-        await self._open_store()
+        if self.config.database is not None:
+            await self._open_store()
         _tune_gc()
         await self.client.open()
         upstreams = {name: await self._upstream(name) for name in self.config.providers}

@@ -122,7 +122,7 @@ class Server(_Strict):
 
 
 class Config(_Strict):
-    database: str = "sqlite:///./relaygate.db"
+    database: str | None = "sqlite:///./relaygate.db"  # null: no store (configured keys only, no usage records)
     usage_journal: str = "./relaygate-usage.jsonl"  # append-only usage journal (metering/journal.py)
     redis: str | None = None
     admin_key: str | None = None

@@ -71,3 +71,21 @@ def test_secrets_are_not_in_the_gateway_log(gateway):
     secret = new_key(gateway, "--name", "team-d")
     eventually(lambda: gateway.client(key=secret).models.list())
     assert secret not in gateway.log()
+
+
+def test_without_a_database_the_gateway_serves_configured_keys_and_the_cli_says_why_not(emulator, tmp_path):
+    from tests.e2e.conftest import CLIENT_KEY, start_gateway
+
+    config = f"""
+database: null
+providers:
+  up: {{type: openai, base_url: "{emulator.base}/openai/v1", api_key: sk-up-openai-secret-1}}
+keys:
+  - {{key: {CLIENT_KEY}, name: only}}
+"""
+    with start_gateway(config, tmp_path) as gateway:
+        answer = gateway.client().chat.completions.create(model="up/gpt-4o-mini", messages=[USER])
+        assert answer.choices[0].message.content
+        refused = gateway.cli("keys", "list")
+        assert refused.returncode != 0 and "no database" in refused.stderr
+    assert not list(tmp_path.glob("*.db")) and not list(tmp_path.glob("*.jsonl"))

@@ -18,6 +18,8 @@ Action = Callable[[AsyncEngine], Awaitable[str]]
 
 
 async def _act(config: Config, action: Action) -> str:
+    if config.database is None:
+        raise click.ClickException("this configuration has no database (database: null)")
     await migrate(config.database)
     engine = create_engine(config.database)
     try:
