@@ -13,7 +13,7 @@ from typing import Any
 from relaygate.config import Price
 from relaygate.metering.price_table import PRICES, PRICE_TABLE_VERSION, ModelPrice
 from relaygate.metering.usage import Tokens, tokens_of
-from relaygate.store.types import MONEY_QUANTUM
+from relaygate.metering.money import MONEY_QUANTUM
 
 __all__ = ["ModelPrice", "PRICE_TABLE_VERSION", "configured_price", "cost", "cost_of_tokens", "price_for"]
 

@@ -10,8 +10,8 @@ from sqlalchemy import BigInteger, DateTime, Numeric
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-MONEY_SCALE = 10  # USD to 1e-10: a token at $0.0375 per 1M costs 3.75e-8, exact at this scale
-MONEY_QUANTUM = Decimal(1).scaleb(-MONEY_SCALE)
+# USD to 1e-10 (metering/money.py): a token at $0.0375 per 1M costs 3.75e-8, exact at this scale
+from relaygate.metering.money import MONEY_QUANTUM, MONEY_SCALE
 
 
 def money_ddl() -> TypeEngine[Any]:
