@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import textwrap
 from importlib import resources
 from pathlib import Path
 from typing import Any

@@ -14,8 +14,8 @@ from relaygate.governance.limits import estimate_prompt_tokens
 from relaygate.ingress.disconnect import cancel_on_disconnect
 from relaygate.ingress.errors import error_frame
 from relaygate.ingress.http import Headers, Receive, Scope, Send, header, read_body, send_bytes
-from relaygate.metering.record import usage_record
 from relaygate.ingress.streaming import ClientStream, PassthroughPump, Pump, TranslatedPump, relay_stream
+from relaygate.metering.record import usage_record
 from relaygate.providers.aggregate import gather_stream
 from relaygate.routing.attempt import AttemptRecord, Outcome
 from relaygate.routing.hedge import Lease, LostRace
