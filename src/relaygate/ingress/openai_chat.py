@@ -53,6 +53,7 @@ class ChatCompletions:
         hedge = gateway.router.hedge_delay(gateway.config.routing.hedge.get(body["model"]), plan)
         reserved = self._admit(key, raw, headers)
         call = _Call(self, body, raw, aliased, headers)
+        call.wants_usage = self.gateway.meter is not None or key.limits.tpm is not None
         status, error_code = 200, None
         try:
             async with cancel_on_disconnect(receive) as guard:
@@ -141,6 +142,7 @@ class _Call:
         self.attempts: list[AttemptRecord] = []
         self.started = 0  # attempts begun; a hedge's loser is recorded only after the answer went out
         self.usage: dict[str, Any] | None = None
+        self.wants_usage = True  # parse a whole answer's usage: only the meter and TPM limits need it
         self.target: Target | None = None  # the deployment that answered
         self.began = time.monotonic()
         self.ttft: float | None = None
@@ -185,7 +187,9 @@ class _Call:
         if not lease.claim():
             raise LostRace
         self.provider = upstream.name.encode()
-        self.target, self.usage = target, usage_of(data)
+        self.target = target
+        if self.wants_usage:
+            self.usage = usage_of(data)
         self.ttft = time.monotonic() - self.began
         return data, Outcome(ttft=time.monotonic() - started)
 
