@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
 
 from aiohttp import web
@@ -44,6 +45,7 @@ class Gateway:
         self.engine: Any = None
         self.key_cache: Any = None
         self.meter: Any = None
+        self.budgets: Any = None  # BudgetLedger, with a database (budgets are kept on database keys)
 
     async def startup(self) -> None:
         if self.config.database is not None:
@@ -69,7 +71,20 @@ class Gateway:
         self.key_cache.start()
         self.keys.dynamic = self.key_cache.get
         self.meter = Meter.open(self.engine, self.config.usage_journal)
+        self.budgets = await self._load_budgets()
         self.meter.start()
+
+    async def _load_budgets(self) -> Any:
+        """Budgets start from the spend in the database, once what earlier runs journaled is in it."""
+        from relaygate.governance.budgets import BudgetLedger
+        from relaygate.metering.report import spend_so_far
+
+        await self.meter.writer.replay_orphans()
+        await self.meter.writer.drain()
+        ledger = BudgetLedger()
+        now = datetime.now(timezone.utc)
+        ledger.load(*await spend_so_far(self.engine, now.date()), now=now)
+        return ledger
 
     async def shutdown(self) -> None:
         if self.meter is not None:

@@ -106,6 +106,14 @@ class RateLimited(ClientError):
         return self._headers
 
 
+class QuotaExceeded(ClientError):
+    """The client key's budget is spent (or this request's most possible cost would pass it)."""
+
+    status = 429
+    type = "insufficient_quota"
+    code = "insufficient_quota"
+
+
 class UpstreamClientError(ClientError):
     """An upstream 4xx that concerns the request itself; status and body pass through as they came."""
 

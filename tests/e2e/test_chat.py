@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
+from decimal import Decimal
 
 import httpx
 import pytest
 
+from relaygate.metering.prices import price_for
 from tests.e2e.conftest import CLIENT_KEY, UPSTREAM_KEYS
 
 USER = {"role": "user", "content": "Hello there, friend"}
@@ -41,7 +43,13 @@ def test_non_streaming_answer_is_the_upstreams_bytes(gateway, emulator):
                          headers={"Authorization": f"Bearer {CLIENT_KEY}"})
     assert relayed.status_code == 200
     strip = lambda d: {k: v for k, v in d.items() if k not in ("id", "created")}  # noqa: E731
-    assert strip(relayed.json()) == strip(direct.json())
+    relayed_answer, direct_answer = relayed.json(), direct.json()
+    cost = relayed_answer["usage"].pop("cost")  # the one change: the usage's cost in USD, from the price table
+    assert strip(relayed_answer) == strip(direct_answer)
+    usage, price = direct_answer["usage"], price_for("deepseek-chat")
+    cached = usage["prompt_tokens_details"]["cached_tokens"] if usage.get("prompt_tokens_details") else 0
+    assert Decimal(str(cost)) == ((usage["prompt_tokens"] - cached) * price.input + cached * price.cached_input
+                                  + usage["completion_tokens"] * price.output) / 1_000_000
     assert relayed.headers["x-relaygate-provider"] == "deepseek"
     assert relayed.headers["x-request-id"]
 

@@ -12,6 +12,7 @@ import asyncio
 import logging
 from datetime import datetime, timedelta
 
+from relaygate.governance.budgets import Budget
 from relaygate.governance.keys import ClientKey
 from relaygate.governance.keystore import KeyRecord, KeyStore, utc_now
 from relaygate.governance.limits import KeyLimits
@@ -28,7 +29,8 @@ class CachedKey:
     def __init__(self, record: KeyRecord) -> None:
         self.record = record
         limits = KeyLimits(record.rpm, record.tpm, record.max_concurrency)
-        self.client = ClientKey(record.name, record.models, limits)
+        budget = Budget(record.budget, record.budget_period) if record.budget is not None else None
+        self.client = ClientKey(record.name, record.models, limits, budget)
         self.expires_at = record.expires_at
 
     def usable(self, now: datetime | None = None) -> bool:

@@ -9,6 +9,7 @@ from typing import Callable
 
 from relaygate.config import StaticKey
 from relaygate.errors import AuthenticationFailed, PermissionDenied
+from relaygate.governance.budgets import Budget
 from relaygate.governance.limits import KeyLimits
 
 
@@ -17,6 +18,7 @@ class ClientKey:
     name: str
     models: frozenset[str] | None = None  # None: every model
     limits: KeyLimits = KeyLimits()
+    budget: Budget | None = None
 
     def check_model(self, model: str) -> None:
         if self.models is not None and model not in self.models:

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime, timezone
+from decimal import Decimal
 from functools import partial
 from typing import TYPE_CHECKING, Any, Callable
 
 import orjson
 
 from relaygate.errors import GatewayError, InvalidRequest, RateLimited, UpstreamProtocolError
+from relaygate.governance.budgets import ZERO, max_cost, output_allowance
 from relaygate.governance.limits import estimate_prompt_tokens
 from relaygate.ingress.disconnect import cancel_on_disconnect
 from relaygate.ingress.errors import error_frame
 from relaygate.ingress.http import Headers, Receive, Scope, Send, header, read_body, send_bytes
 from relaygate.ingress.streaming import ClientStream, PassthroughPump, Pump, TranslatedPump, relay_stream
+from relaygate.metering.prices import ModelPrice, cost
 from relaygate.metering.record import usage_record
 from relaygate.providers.aggregate import gather_stream
 from relaygate.routing.attempt import AttemptRecord, Outcome
@@ -24,6 +28,7 @@ from relaygate.routing.resolve import Target, Upstream
 from relaygate.upstream.client import transport_errors, whole_answer_timeout
 from relaygate.upstream.fetch import inline_remote_images, policy_for
 from relaygate.wire.openai_chat import check_chat_request, wants_usage
+from relaygate.wire.usage_cost import read_usage, with_cost
 
 if TYPE_CHECKING:
     from relaygate.app import Gateway
@@ -51,7 +56,13 @@ class ChatCompletions:
         groups, aliased = self._candidates(body, prefs, key)
         plan = gateway.router.plan(groups, prefs, body)
         hedge = gateway.router.hedge_delay(gateway.config.routing.hedge.get(body["model"]), plan)
-        reserved = self._admit(key, raw, headers)
+        budget = self._reserve(key, body, raw, plan)
+        try:
+            reserved = self._admit(key, raw, headers)
+        except RateLimited:
+            if budget is not None:
+                gateway.budgets.settle(key.name, budget, ZERO, datetime.now(timezone.utc))
+            raise
         call = _Call(self, body, raw, aliased, headers)
         call.wants_usage = self.gateway.meter is not None or key.limits.tpm is not None
         status, error_code = 200, None
@@ -64,19 +75,28 @@ class ChatCompletions:
             status, error_code = exc.status, exc.code
             raise
         finally:
-            self._settle(key, reserved, call, status, error_code)
+            self._settle(key, reserved, budget, call, status, error_code)
 
-    def _settle(self, key: ClientKey, reserved: int, call: _Call, status: int, error_code: str | None) -> None:
-        """The request is over: the key's limits get its real usage, the meter its record."""
+    def _settle(self, key: ClientKey, reserved: int, budget: Decimal | None, call: _Call, status: int,
+                error_code: str | None) -> None:
+        """The request is over: the key's limits get its real usage, its budget the real cost, the
+        meter its record."""
         gateway = self.gateway
         if key.limits:
             used = (call.usage or {}).get("total_tokens")
             gateway.limiter.settle(key.name, key.limits, reserved, used if isinstance(used, int) else None,
                                    time.monotonic())
+        if gateway.budgets is None and gateway.meter is None:
+            return
+        spent = call.cost
+        if spent is None:
+            spent = cost(call.target.model_price, call.usage) if call.target is not None else ZERO
+        if gateway.budgets is not None:
+            gateway.budgets.settle(key.name, budget or ZERO, spent, datetime.now(timezone.utc))
         if gateway.meter is not None:
             gateway.meter.record(usage_record(
                 request_id=call.headers[0][1].decode(), key=key.name, model=call.body["model"], target=call.target,
-                usage=call.usage, attempts=call.attempts, status=status, error_code=error_code,
+                usage=call.usage, cost=spent, attempts=call.attempts, status=status, error_code=error_code,
                 stream=call.body.get("stream") is True, latency=time.monotonic() - call.began, ttft=call.ttft,
             ))
 
@@ -93,6 +113,16 @@ class ChatCompletions:
             call.headers[:] = call.response_headers()
             log.warning("model %s: %s", call.body["model"], exc.message)
             raise
+
+    def _reserve(self, key: ClientKey, body: dict[str, Any], raw: bytes, plan: list[Target]) -> Decimal | None:
+        """A key with a budget reserves the request's most possible cost (governance/budgets.py)."""
+        budgets = self.gateway.budgets
+        if key.budget is None or budgets is None:
+            return None
+        defaults = [(t.upstream.defaults_for(t.model) or {}).get("max_tokens") for t in plan]
+        default = max((d for d in defaults if isinstance(d, int)), default=None)
+        amount = max_cost((t.model_price for t in plan), estimate_prompt_tokens(raw), output_allowance(body, default))
+        return budgets.reserve(key.name, key.budget, amount, datetime.now(timezone.utc))
 
     def _admit(self, key: ClientKey, raw: bytes, headers: Headers) -> int:
         """The key's rate limits: refuse with 429, or admit and add the `x-ratelimit-*` headers.
@@ -142,6 +172,7 @@ class _Call:
         self.attempts: list[AttemptRecord] = []
         self.started = 0  # attempts begun; a hedge's loser is recorded only after the answer went out
         self.usage: dict[str, Any] | None = None
+        self.cost: Decimal | None = None  # of `usage`, when the answering deployment has a price
         self.wants_usage = True  # parse a whole answer's usage: only the meter and TPM limits need it
         self.target: Target | None = None  # the deployment that answered
         self.began = time.monotonic()
@@ -188,10 +219,19 @@ class _Call:
             raise LostRace
         self.provider = upstream.name.encode()
         self.target = target
-        if self.wants_usage:
-            self.usage = usage_of(data)
+        if target.model_price is not None or self.wants_usage:
+            data = self._account(data, target.model_price)
         self.ttft = time.monotonic() - self.began
         return data, Outcome(ttft=time.monotonic() - started)
+
+    def _account(self, data: bytes, price: ModelPrice | None) -> bytes:
+        """A whole answer's usage is read; with a price, its cost is written into it."""
+        usage, bounds = read_usage(data)
+        self.usage = usage
+        if usage is None or bounds is None or price is None:
+            return data
+        self.cost = cost(price, usage)
+        return with_cost(data, usage, bounds, self.cost)
 
     async def _answer(self, body: dict[str, Any], raw: bytes, target: Target, key: str | None) -> bytes:
         """One non-streaming upstream call; the answer in OpenAI shape."""
@@ -233,8 +273,8 @@ class _Call:
         upstream, adapter = target.upstream, target.upstream.adapter
         payload = adapter.chat_body(body, raw, target.model, stream=True)
         pump: Pump = (
-            PassthroughPump(upstream.name, wants_usage(body)) if adapter.passthrough
-            else TranslatedPump(adapter.stream_translator(body, target.model))
+            PassthroughPump(upstream.name, wants_usage(body), target.model_price) if adapter.passthrough
+            else TranslatedPump(adapter.stream_translator(body, target.model), target.model_price)
         )
         stream = ClientStream(send, guard, lease, self._stream_headers(upstream))
         started = time.monotonic()
@@ -254,7 +294,7 @@ class _Call:
             exc = UpstreamProtocolError(f"Provider '{upstream.name}' ended the stream before it was complete.")
             await stream.finish(error_frame(exc))
         if stream.committed:
-            self.target, self.usage = target, pump.end.usage
+            self.target, self.usage, self.cost = target, pump.end.usage, pump.end.cost
             self.ttft = (stream.committed_at or time.monotonic()) - self.began
         return None, _stream_outcome(stream, pump, started, broke_off)
 
@@ -290,15 +330,6 @@ def with_defaults(
         return body, raw
     body = {**body, **missing}
     return body, orjson.dumps(body)
-
-
-def usage_of(answer: bytes) -> dict[str, Any] | None:
-    """The `usage` object of a chat.completion, when there is one."""
-    try:
-        usage = orjson.loads(answer).get("usage")
-    except (orjson.JSONDecodeError, AttributeError):
-        return None
-    return usage if isinstance(usage, dict) else None
 
 
 def parse_json(raw: bytes) -> Any:

@@ -9,12 +9,14 @@ from typing import TYPE_CHECKING, Callable, Protocol
 
 from relaygate.errors import GatewayError, UpstreamError, UpstreamTimeout
 from relaygate.ingress.http import Headers, Send
+from relaygate.metering.prices import ModelPrice, cost
 from relaygate.providers.base import StreamTranslator
 from relaygate.providers.openai_stream import OpenAIStreamRelay, StreamEnd, first_event_error, whole_lf_events
 from relaygate.routing.hedge import Lease, LostRace
 from relaygate.routing.resolve import Upstream
 from relaygate.upstream.client import UpstreamClient, streaming_timeout, transport_errors
 from relaygate.wire.sse import DONE, Event, SSEDecoder
+from relaygate.wire.usage_cost import read_usage, with_cost
 
 if TYPE_CHECKING:
     from relaygate.ingress.disconnect import cancel_on_disconnect
@@ -78,9 +80,9 @@ class PassthroughPump:
     __slots__ = ("provider", "relay", "decoder", "started", "end")
     failure = None  # an OpenAI-wire error event is forwarded as it came
 
-    def __init__(self, provider: str, client_wants_usage: bool) -> None:
+    def __init__(self, provider: str, client_wants_usage: bool, price: ModelPrice | None = None) -> None:
         self.provider = provider
-        self.relay = OpenAIStreamRelay(client_wants_usage)
+        self.relay = OpenAIStreamRelay(client_wants_usage, price)
         self.decoder = SSEDecoder()
         self.started = False
         self.end = self.relay.end
@@ -123,13 +125,14 @@ class TranslatedPump:
     """An upstream with its own stream format: each event becomes zero or more chat chunks.
     A translator whose upstream frames events in its own way brings its own `decoder`."""
 
-    __slots__ = ("translator", "decoder", "end", "failure")
+    __slots__ = ("translator", "decoder", "end", "failure", "price")
 
-    def __init__(self, translator: StreamTranslator) -> None:
+    def __init__(self, translator: StreamTranslator, price: ModelPrice | None = None) -> None:
         self.translator = translator
         self.decoder = getattr(translator, "decoder", None) or SSEDecoder()
         self.end = translator.end
         self.failure: GatewayError | None = None
+        self.price = price
 
     def feed(self, piece: bytes) -> bytes | None:
         """An upstream error event stops the translation; what came before it in the same piece is
@@ -150,8 +153,21 @@ class TranslatedPump:
         return self._frames(chunks + self.translator.close())
 
     def _frames(self, chunks: list[bytes]) -> bytes:
+        if self.price is not None and self.end.usage is not None:
+            self._price_usage(chunks)
         out = b"".join([b"data: " + chunk + b"\n\n" for chunk in chunks])
         return out + DONE if self.end.done else out
+
+
+    def _price_usage(self, chunks: list[bytes]) -> None:
+        """The chunk that carries the usage (the last one with it) gets the usage's cost added."""
+        for i in range(len(chunks) - 1, -1, -1):
+            if b'"usage":{' in chunks[i]:
+                usage, bounds = read_usage(chunks[i])
+                if usage is not None and bounds is not None:
+                    self.end.cost = cost(self.price, usage)
+                    chunks[i] = with_cost(chunks[i], usage, bounds, self.end.cost)
+                return
 
 
 async def relay_stream(

@@ -8,12 +8,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from relaygate.config import Price
 from relaygate.metering.price_table import PRICES, PRICE_TABLE_VERSION, ModelPrice
 from relaygate.metering.usage import Tokens, tokens_of
 from relaygate.metering.money import MONEY_QUANTUM
+
+if TYPE_CHECKING:
+    from relaygate.config import Price
 
 __all__ = ["ModelPrice", "PRICE_TABLE_VERSION", "configured_price", "cost", "cost_of_tokens", "price_for"]
 

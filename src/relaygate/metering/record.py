@@ -4,9 +4,10 @@ deployment's price (configured, else the bundled table), and every attempt made 
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from decimal import Decimal
 from typing import Any, Iterable
 
-from relaygate.metering.prices import cost, price_for
+from relaygate.metering.prices import cost as cost_of
 from relaygate.metering.usage import Attempt, UsageRecord, tokens_of
 from relaygate.routing.attempt import AttemptRecord
 from relaygate.routing.resolve import Target
@@ -14,16 +15,17 @@ from relaygate.routing.resolve import Target
 
 def usage_record(
     *, request_id: str, key: str, model: str, target: Target | None, usage: dict[str, Any] | None,
-    attempts: Iterable[AttemptRecord], status: int, error_code: str | None, stream: bool,
+    cost: Decimal | None = None, attempts: Iterable[AttemptRecord], status: int, error_code: str | None, stream: bool,
     latency: float, ttft: float | None,
 ) -> UsageRecord:
     tokens = tokens_of(usage)
-    price = price_for(target.model, target.price) if target is not None else None
+    if cost is None:
+        cost = cost_of(target.model_price if target is not None else None, usage)
     return UsageRecord(
         request_id=request_id, key=key, model=model, created_at=datetime.now(timezone.utc),
         provider=target.upstream.name if target else None, upstream_model=target.model if target else None,
         prompt_tokens=tokens.prompt, completion_tokens=tokens.completion, reasoning_tokens=tokens.reasoning,
-        cached_tokens=tokens.cached, cost=cost(price, usage), latency_ms=round(latency * 1000),
+        cached_tokens=tokens.cached, cost=cost, latency_ms=round(latency * 1000),
         ttft_ms=round(ttft * 1000) if ttft is not None else None, status=status, error_code=error_code,
         stream=stream, attempts=tuple(_attempt(a) for a in attempts),
     )

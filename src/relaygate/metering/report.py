@@ -94,3 +94,20 @@ def _json_default(value: Any) -> Any:
 def to_json(value: Any) -> bytes:
     """JSON for reports and key listings: Decimal amounts as numbers, datetimes in ISO-8601."""
     return orjson.dumps(value, default=_json_default)
+
+
+async def spend_so_far(
+    engine: AsyncEngine, today: date
+) -> tuple[list[tuple[str, Decimal]], list[tuple[str, date, Decimal]]]:
+    """What budgets start from: each key's total spend, and its spend per day since the 1st of this month."""
+    cost = func.sum(usage_daily.c.cost)
+    month = today.replace(day=1)
+    async with engine.connect() as connection:
+        totals = (await connection.execute(
+            select(usage_daily.c.key_name, cost).group_by(usage_daily.c.key_name)
+        )).all()
+        days = (await connection.execute(
+            select(usage_daily.c.key_name, usage_daily.c.day, cost)
+            .where(usage_daily.c.day >= month).group_by(usage_daily.c.key_name, usage_daily.c.day)
+        )).all()
+    return ([(k, Decimal(c or 0)) for k, c in totals], [(k, d, Decimal(c or 0)) for k, d, c in days])

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import orjson
 
+from relaygate.metering.prices import ModelPrice, cost
 from relaygate.wire.sse import DONE, Event, encode
+from relaygate.wire.usage_cost import read_usage, with_cost
 
 # A non-null usage object. It cannot match inside a JSON string, where every quote is escaped.
 _USAGE = re.compile(rb'"usage"\s*:\s*\{')
@@ -24,6 +27,7 @@ class StreamEnd:
     """What metering reads once a stream is over."""
 
     usage: dict[str, Any] | None = None
+    cost: Decimal | None = None  # of the usage, when the deployment has a price
     done: bool = False
     error: dict[str, Any] | None = None
 
@@ -40,10 +44,11 @@ def whole_lf_events(piece: bytes) -> bool:
 
 
 class OpenAIStreamRelay:
-    __slots__ = ("client_wants_usage", "end")
+    __slots__ = ("client_wants_usage", "price", "end")
 
-    def __init__(self, client_wants_usage: bool) -> None:
+    def __init__(self, client_wants_usage: bool, price: ModelPrice | None = None) -> None:
         self.client_wants_usage = client_wants_usage
+        self.price = price
         self.end = StreamEnd()
 
     def forward(self, events: list[Event], raw: bytes | None = None) -> bytes:
@@ -92,16 +97,21 @@ class OpenAIStreamRelay:
         return data
 
     def _take_usage(self, data: bytes) -> bytes:
+        """Usage is read (and priced); the client gets it with its `cost`, or not at all."""
+        usage, bounds = read_usage(data)
+        if usage is None or bounds is None:
+            return data
+        end = self.end
+        end.usage = usage
+        if self.price is not None:
+            end.cost = cost(self.price, usage)
+        if self.client_wants_usage:
+            return data if end.cost is None else with_cost(data, usage, bounds, end.cost)
         try:
             chunk = orjson.loads(data)
         except orjson.JSONDecodeError:
             return data
-        if not isinstance(chunk, dict) or not isinstance(chunk.get("usage"), dict):
-            return data
-        self.end.usage = chunk["usage"]
-        if self.client_wants_usage:
-            return data
-        if not chunk.get("choices"):
+        if not isinstance(chunk, dict) or not chunk.get("choices"):
             return b""
         chunk["usage"] = None
         return orjson.dumps(chunk)

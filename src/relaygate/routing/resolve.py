@@ -14,6 +14,7 @@ from typing import Any, Iterator
 
 from relaygate.config import Config, Price, Timeout
 from relaygate.errors import ModelNotFound
+from relaygate.metering.prices import ModelPrice, price_for
 from relaygate.providers.base import Adapter
 
 THINKING_SUFFIX = "-thinking"
@@ -73,9 +74,11 @@ class Target:
     weight: float | None = None
     price: Price | None = None
     key: tuple[str, str] = field(init=False, compare=False)  # (provider, model): health is kept per key
+    model_price: ModelPrice | None = field(init=False, compare=False)  # configured, else the bundled table
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "key", (self.upstream.name, self.model))
+        object.__setattr__(self, "model_price", price_for(self.model, self.price))
 
 
 class Resolver:

@@ -1,0 +1,147 @@
+"""Per-key budgets in USD that hold under concurrency: reserve at admission, book at settlement.
+
+Admission reserves the most a request can cost (its prompt estimate at the input price plus its
+`max_tokens`, or a cap, at the output price, at the dearest deployment it may reach). A request is
+refused with 429 `insufficient_quota` when what the key has spent in its period, plus what requests
+in flight have reserved, plus this reservation, would pass the budget. Settlement releases the
+reservation and books the real cost. So fifty concurrent requests on a key with one cent left spend
+at most that cent, give or take the prompt estimate's error.
+
+Spend is counted per key for the current UTC day, the current UTC month and in total, so a budget
+period can be changed at any time. The counts start from the database's daily rollup (every
+instance starts from what all have written) and then follow this process's own settlements.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import Iterable
+
+from relaygate.errors import QuotaExceeded
+from relaygate.metering.money import MONEY_QUANTUM
+from relaygate.metering.price_table import ModelPrice
+
+PER_TOKENS = Decimal(1_000_000)
+DEFAULT_OUTPUT_CAP = 4096  # output tokens reserved for a request that sets no max_tokens
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    amount: Decimal  # USD per period, or in total without a period
+    period: str | None = None  # "daily", "monthly" or None
+
+
+def max_cost(prices: Iterable[ModelPrice | None], prompt_tokens: int, output_tokens: int) -> Decimal:
+    """The most a request can cost on any of the deployments it may reach (0 where none is priced)."""
+    worst = ZERO
+    for price in prices:
+        if price is not None:
+            worst = max(worst, prompt_tokens * price.input + output_tokens * price.output)
+    return (worst / PER_TOKENS).quantize(MONEY_QUANTUM)
+
+
+def output_allowance(body: dict, default: int | None = None) -> int:
+    """The output tokens a request may produce: its own cap, else the deployment's default, else ours."""
+    for name in ("max_completion_tokens", "max_tokens"):
+        value = body.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return default or DEFAULT_OUTPUT_CAP
+
+
+class _Account:
+    """One key's spend in the current day, month and in total, and what is reserved in flight."""
+
+    __slots__ = ("day", "today", "month", "this_month", "total", "reserved")
+
+    def __init__(self, day: date) -> None:
+        self.day, self.today = day, ZERO
+        self.month, self.this_month = (day.year, day.month), ZERO
+        self.total = ZERO
+        self.reserved = ZERO
+
+    def roll(self, day: date) -> None:
+        if day != self.day:
+            self.day, self.today = day, ZERO
+            if (day.year, day.month) != self.month:
+                self.month, self.this_month = (day.year, day.month), ZERO
+
+    def spent(self, period: str | None) -> Decimal:
+        return self.today if period == "daily" else self.this_month if period == "monthly" else self.total
+
+    def book(self, amount: Decimal) -> None:
+        self.today += amount
+        self.this_month += amount
+        self.total += amount
+
+
+class BudgetLedger:
+    """The budgets of one process (several instances share theirs through Redis)."""
+
+    def __init__(self) -> None:
+        self.accounts: dict[str, _Account] = {}
+
+    def _account(self, key: str, now: datetime) -> _Account:
+        account = self.accounts.get(key)
+        if account is None:
+            account = self.accounts[key] = _Account(now.date())
+        else:
+            account.roll(now.date())
+        return account
+
+    def load(self, totals: Iterable[tuple[str, Decimal]], days: Iterable[tuple[str, date, Decimal]],
+             now: datetime | None = None) -> None:
+        """Spend so far, from the daily rollup: each key's total, and its spend per day this month."""
+        now = now or datetime.now(timezone.utc)
+        today = now.date()
+        for key, spent in totals:
+            self._account(key, now).total += spent
+        for key, day, spent in days:
+            if (day.year, day.month) == (today.year, today.month):
+                account = self._account(key, now)
+                account.this_month += spent
+                if day == today:
+                    account.today += spent
+
+    def reserve(self, key: str, budget: Budget, amount: Decimal, now: datetime) -> Decimal:
+        """Reserve `amount` USD, or raise QuotaExceeded. Returns the amount to settle later."""
+        account = self._account(key, now)
+        spent = account.spent(budget.period)
+        left = budget.amount - spent - account.reserved
+        if left <= 0 or amount > left:
+            raise QuotaExceeded(refusal(budget, spent, account.reserved, amount))
+        account.reserved += amount
+        return amount
+
+    def settle(self, key: str, reserved: Decimal, cost: Decimal, now: datetime) -> None:
+        """The request is over: its reservation is released and its real cost booked."""
+        account = self._account(key, now)
+        account.reserved = max(account.reserved - reserved, ZERO)
+        account.book(cost)
+
+    def spent(self, key: str, period: str | None, now: datetime | None = None) -> Decimal:
+        account = self._account(key, now or datetime.now(timezone.utc))
+        return account.spent(period)
+
+
+def refusal(budget: Budget, spent: Decimal, reserved: Decimal, amount: Decimal) -> str:
+    """What the client reads: which budget, how much is gone, and what would help."""
+    period = f"{budget.period} budget" if budget.period else "budget"
+    left = budget.amount - spent - reserved
+    if left <= 0:
+        held = f", ${_usd(reserved)} held by requests in flight" if reserved else ""
+        resets = {"daily": " It resets at 00:00 UTC.", "monthly": " It resets on the 1st of the month, 00:00 UTC."}
+        return (f"This key has used up its {period} of ${_usd(budget.amount)} (${_usd(spent)} spent{held})."
+                + resets.get(budget.period or "", ""))
+    return (f"This request could cost up to ${_usd(amount)}, more than the ${_usd(left)} left in this key's "
+            f"{period} of ${_usd(budget.amount)}. Lower max_tokens, or raise the budget.")
+
+
+def _usd(amount: Decimal) -> str:
+    """Short but exact enough to read: cents for large amounts, significant digits for small ones."""
+    if abs(amount) >= 1:
+        return f"{amount:.2f}"
+    return f"{amount.normalize():f}" if amount else "0"
