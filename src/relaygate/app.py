@@ -22,6 +22,7 @@ from relaygate.providers import emulator as emulator_provider
 from relaygate.providers.registry import TYPES
 from relaygate.routing.attempt import Router
 from relaygate.routing.resolve import Resolver, Upstream
+from relaygate.ui import dashboard_routes
 from relaygate.upstream.client import UpstreamClient
 
 log = logging.getLogger("relaygate")
@@ -122,6 +123,7 @@ class Gateway:
         for base, scope, envelope in mounts:
             routes[base + "/chat/completions"] = (b"POST", ChatCompletions(self, scope, envelope), envelope)
             routes[base + "/models"] = (b"GET", Models(self, scope, envelope), envelope)
+        routes.update((path, (b"GET", asset, False)) for path, asset in dashboard_routes().items())
         return routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
