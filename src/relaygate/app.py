@@ -10,6 +10,7 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
+from relaygate.admin import admin_endpoint
 from relaygate.config import Config, load_config
 from relaygate.errors import GatewayError, MethodNotAllowed, NotFound
 from relaygate.governance.keys import KeyRing
@@ -28,7 +29,9 @@ from relaygate.upstream.client import UpstreamClient
 log = logging.getLogger("relaygate")
 
 Endpoint = Callable[[Scope, Receive, Send, Headers], Awaitable[None]]
+Route = tuple[bytes | None, Endpoint | None, bool]  # method (None: the endpoint routes methods itself)
 CONFIG_ENV = "RELAYGATE_CONFIG"
+_NO_ROUTE: Route = (b"", None, False)
 
 
 class Gateway:
@@ -40,7 +43,8 @@ class Gateway:
         self.client = UpstreamClient()
         self.router = Router(config.routing)
         self.limiter = MemoryLimiter()
-        self.routes: dict[str, tuple[bytes, Endpoint, bool]] = {}
+        self.routes: dict[str, Route] = {}
+        self.prefixes: dict[str, Route] = {}  # whole subtrees: /admin
         self.resolver: Resolver
         self._emulator: web.AppRunner | None = None
         self.engine: Any = None
@@ -56,6 +60,7 @@ class Gateway:
         upstreams = {name: await self._upstream(name) for name in self.config.providers}
         self.resolver = Resolver(upstreams, self.config)
         self.routes = self._build_routes(upstreams)
+        self.prefixes = {"/admin": (None, admin_endpoint(self), False)}
 
     async def _open_store(self) -> None:
         """The database: schema brought up to date, its keys loaded into memory and kept fresh."""
@@ -115,11 +120,11 @@ class Gateway:
             self._emulator, self._emulator_port = await start_emulator(record=False)
         return f"http://127.0.0.1:{self._emulator_port}{emulator_provider.BASE_PATH}"
 
-    def _build_routes(self, upstreams: dict[str, Upstream]) -> dict[str, tuple[bytes, Endpoint, bool]]:
+    def _build_routes(self, upstreams: dict[str, Upstream]) -> dict[str, Route]:
         mounts: list[tuple[str, Upstream | None, bool]] = [("/v1", None, False)]
         mounts += [(u.mount, u, False) for u in upstreams.values() if u.mount]
         mounts += [(path.rstrip("/"), None, opts.envelope) for path, opts in self.config.mounts.items()]
-        routes: dict[str, tuple[bytes, Endpoint, bool]] = {"/healthz": (b"GET", _healthz, False)}
+        routes: dict[str, Route] = {"/healthz": (b"GET", _healthz, False)}
         for base, scope, envelope in mounts:
             routes[base + "/chat/completions"] = (b"POST", ChatCompletions(self, scope, envelope), envelope)
             routes[base + "/models"] = (b"GET", Models(self, scope, envelope), envelope)
@@ -135,11 +140,11 @@ class Gateway:
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers: Headers = [(b"x-request-id", request_id(scope))]
         path = scope["path"]
-        method, endpoint, envelope = self.routes.get(path.rstrip("/") or path, (b"", None, False))
+        method, endpoint, envelope = self.routes.get(path.rstrip("/") or path) or self._prefixed(path)
         try:
             if endpoint is None:
                 raise NotFound(f"Unknown path {path}.")
-            if scope["method"].encode() != method:
+            if method is not None and scope["method"].encode() != method:
                 raise MethodNotAllowed(f"Use {method.decode()} for {path}.")
             await endpoint(scope, receive, send, headers)
         except GatewayError as exc:
@@ -152,6 +157,12 @@ class Gateway:
                 await send_error(send, GatewayError("The gateway failed to process the request."), headers)
             except RuntimeError:
                 pass  # the response had already begun
+
+    def _prefixed(self, path: str) -> Route:
+        for prefix, route in self.prefixes.items():
+            if path == prefix or path.startswith(prefix + "/"):
+                return route
+        return _NO_ROUTE
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -211,3 +212,29 @@ def gateway(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Ite
 def _fresh_emulator(request: pytest.FixtureRequest) -> None:
     if "emulator" in request.fixturenames:
         request.getfixturevalue("emulator").reset()
+
+
+ADMIN_KEY = "rg-admin-test-key-0000000001"
+
+
+def admin_client(gateway: Gateway, key: str = ADMIN_KEY) -> httpx.Client:
+    return httpx.Client(base_url=gateway.base, headers={"Authorization": f"Bearer {key}"}, timeout=30.0)
+
+
+def database_for(backend: str, request: pytest.FixtureRequest, workdir: Path) -> str:
+    """A fresh database on SQLite or on the session's PostgreSQL cluster."""
+    if backend == "sqlite":
+        return f"sqlite:///{workdir / 'relaygate.db'}"
+    return asyncio.run(request.getfixturevalue("postgres").create_database())
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def admin_gateway(request: pytest.FixtureRequest, emulator: Emulator,
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    """The test gateway with an admin key, on a fresh SQLite or PostgreSQL database."""
+    workdir = tmp_path_factory.mktemp("admin")
+    config = gateway_config(emulator.base, free_port())
+    config += f"admin_key: {ADMIN_KEY}\ndatabase: {database_for(request.param, request, workdir)}\n"
+    env = {"TEST_DASHSCOPE_KEY": UPSTREAM_KEYS["alibaba"]}
+    with start_gateway(config, workdir, env) as gateway:
+        yield gateway

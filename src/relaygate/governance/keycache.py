@@ -65,6 +65,10 @@ class KeyCache:
         cached = self.by_digest.get(digest)
         return cached.client if cached is not None and cached.usable() else None
 
+    def remember(self, record: KeyRecord) -> None:
+        """A change this instance made itself (the admin API): honoured here at once."""
+        self._put(record)
+
     async def refresh(self) -> None:
         started = utc_now()
         for record in await self.store.changed_since(self.since - OVERLAP):

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relaygate.manage.run import table, usd
 from relaygate.metering.journal import slot_paths
-from relaygate.metering.report import GROUPINGS, to_json, usage_report
+from relaygate.metering.report import grouping, to_json, usage_report
 from relaygate.metering.writer import replay_orphan
 
 _HEADERS = {"day": "DAY", "key": "KEY", "model": "MODEL", "requests": "REQUESTS", "prompt_tokens": "PROMPT",
@@ -25,11 +25,12 @@ async def replay_left_journals(engine: AsyncEngine, journal: str) -> int:
 
 
 def usage_table(report: dict[str, Any], group_by: str | None) -> str:
-    columns = [*GROUPINGS[group_by], "requests", "prompt_tokens", "completion_tokens",
+    fields = grouping(group_by)
+    columns = [*fields, "requests", "prompt_tokens", "completion_tokens",
                "reasoning_tokens", "cached_tokens", "cost"]
     rows = [[usd(row[c]) if c == "cost" else str(row[c]) for c in columns] for row in report["data"]]
     total = report["total"]
-    footer = ["TOTAL", *[""] * (len(GROUPINGS[group_by]) - 1), str(total["requests"]), "", "", "", "", usd(total["cost"])]
+    footer = ["TOTAL", *[""] * (len(fields) - 1), str(total["requests"]), "", "", "", "", usd(total["cost"])]
     return table([_HEADERS[c] for c in columns], [*rows, footer])
 
 

@@ -5,7 +5,9 @@ records), in the shape of `GET /admin/usage`:
                "reasoning_tokens", "cached_tokens", "cost"}], "total": {"requests", "cost"}}
 
 A row carries only the grouping's fields (`group_by="model"` rows have no "key" nor "day");
-without a grouping a row is one (day, key, model). `since` and `until` are UTC days, inclusive.
+without a grouping a row is one (day, key, model). Several fields group together, in the order
+given (`("day", "model")`: one row per day and model, for charts). `since` and `until` are UTC
+days, inclusive.
 """
 
 from __future__ import annotations
@@ -15,15 +17,15 @@ from decimal import Decimal
 from typing import Any, Literal
 
 import orjson
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relaygate.store.schema import ROLLUP_COUNTS, usage_daily
+from relaygate.store.types import Money
 
 GroupBy = Literal["key", "model", "day"]
-GROUPINGS: dict[str | None, tuple[str, ...]] = {
-    "key": ("key",), "model": ("model",), "day": ("day",), None: ("day", "key", "model"),
-}
+GROUP_FIELDS: tuple[GroupBy, ...] = ("key", "model", "day")
+DEFAULT_GROUPING = ("day", "key", "model")
 _COLUMNS = {"key": usage_daily.c.key_name, "model": usage_daily.c.model, "day": usage_daily.c.day}
 
 
@@ -53,6 +55,13 @@ def _query(fields: tuple[str, ...], key: str | None, model: str | None,
     return query
 
 
+def grouping(group_by: str | tuple[str, ...] | None) -> tuple[str, ...]:
+    fields = DEFAULT_GROUPING if group_by is None else (group_by,) if isinstance(group_by, str) else group_by
+    if not fields or any(f not in GROUP_FIELDS for f in fields) or len(set(fields)) != len(fields):
+        raise ValueError(f"group_by must be one or more of key, model, day (got {group_by!r})")
+    return fields
+
+
 def _row(mapping: Any, fields: tuple[str, ...]) -> dict[str, Any]:
     row: dict[str, Any] = {f: (mapping[f].isoformat() if f == "day" else mapping[f]) for f in fields}
     row.update({name: int(mapping[name]) for name in ROLLUP_COUNTS if name != "cost"})
@@ -62,16 +71,40 @@ def _row(mapping: Any, fields: tuple[str, ...]) -> dict[str, Any]:
 
 async def usage_report(
     engine: AsyncEngine, *, key: str | None = None, model: str | None = None,
-    since: str | date | None = None, until: str | date | None = None, group_by: GroupBy | None = None,
+    since: str | date | None = None, until: str | date | None = None,
+    group_by: GroupBy | tuple[GroupBy, ...] | None = None,
 ) -> dict[str, Any]:
-    if group_by not in GROUPINGS:
-        raise ValueError(f"group_by must be one of key, model, day (got {group_by!r})")
-    fields = GROUPINGS[group_by]
+    fields = grouping(group_by)
     query = _query(fields, key, model, parse_day(since), parse_day(until))
     async with engine.connect() as connection:
         data = [_row(r._mapping, fields) for r in await connection.execute(query)]
     total = {"requests": sum(r["requests"] for r in data), "cost": sum((r["cost"] for r in data), Decimal(0))}
     return {"data": data, "total": total}
+
+
+async def spend_by_key(
+    engine: AsyncEngine, today: date, key: str | None = None
+) -> dict[str, dict[str | None, Decimal]]:
+    """Each key's spend per budget period ("daily": the UTC day `today`, "monthly": its month,
+    None: all time), in one pass over the rollup; only `key` when given."""
+    cost, day = usage_daily.c.cost, usage_daily.c.day
+
+    def spent_when(condition: Any) -> Any:  # the CASE keeps Money's conversion of what the database holds
+        return func.sum(type_coerce(case((condition, cost), else_=0), Money()))
+
+    query = select(
+        usage_daily.c.key_name, func.sum(cost), spent_when(day >= today.replace(day=1)), spent_when(day == today),
+    ).group_by(usage_daily.c.key_name)
+    if key is not None:
+        query = query.where(usage_daily.c.key_name == key)
+    async with engine.connect() as connection:
+        rows = (await connection.execute(query)).all()
+    return {name: {None: _money(total), "monthly": _money(month), "daily": _money(daily)}
+            for name, total, month, daily in rows}
+
+
+def _money(value: Decimal | None) -> Decimal:
+    return value if value is not None else Decimal(0)
 
 
 async def spend_since(engine: AsyncEngine, key: str, since: date | None) -> Decimal:
