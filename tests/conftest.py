@@ -1,5 +1,5 @@
 """Fixtures shared by the store, metering and governance tests: one database per test, on SQLite
-and on a throwaway PostgreSQL cluster started once per session."""
+and on a throwaway PostgreSQL cluster started once per session; a throwaway Redis server."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from _databases import PostgresCluster
+from _redis import RedisServer
 
 
 @pytest.fixture(scope="session")
@@ -29,3 +30,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'relaygate.db'}"
     cluster: PostgresCluster = request.getfixturevalue("postgres")
     return asyncio.run(cluster.create_database())
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One redis-server for the session; tests keep apart by key name or flush it."""
+    server = RedisServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.destroy()

@@ -90,6 +90,12 @@ def test_default_used_when_unset_and_ignored_when_set() -> None:
     assert config.redis == "redis://cache:6379/1"
 
 
+def test_a_redis_setting_that_is_not_a_redis_url_is_refused_without_echoing_it() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"redis": "http://user:s3cret@cache:6379"}, {})
+    assert "redis: must be a redis://" in str(caught.value) and "s3cret" not in str(caught.value)
+
+
 def test_empty_default() -> None:
     config, _ = parse_config({"admin_key": "${RELAYGATE_ADMIN_KEY:-}"}, {})
     assert config.admin_key == ""

@@ -14,7 +14,7 @@ from relaygate.admin import admin_endpoint
 from relaygate.config import Config, load_config
 from relaygate.errors import GatewayError, MethodNotAllowed, NotFound
 from relaygate.governance.keys import KeyRing
-from relaygate.governance.limits import MemoryLimiter
+from relaygate.governance.limiter import Limiter
 from relaygate.ingress.errors import send_error
 from relaygate.ingress.http import Headers, Receive, Scope, Send, request_id, send_bytes
 from relaygate.ingress.models import Models
@@ -42,7 +42,7 @@ class Gateway:
         self.keys = KeyRing(config.keys)
         self.client = UpstreamClient()
         self.router = Router(config.routing)
-        self.limiter = MemoryLimiter()
+        self.limiter = Limiter(config.redis)
         self.routes: dict[str, Route] = {}
         self.prefixes: dict[str, Route] = {}  # whole subtrees: /admin
         self.resolver: Resolver
@@ -55,6 +55,7 @@ class Gateway:
     async def startup(self) -> None:
         if self.config.database is not None:
             await self._open_store()
+        await self.limiter.start()
         _tune_gc()
         await self.client.open()
         upstreams = {name: await self._upstream(name) for name in self.config.providers}
@@ -92,7 +93,13 @@ class Gateway:
         ledger.load(*await spend_so_far(self.engine, now.date()), now=now)
         return ledger
 
+    @property
+    def redis_up(self) -> bool | None:
+        """Whether the shared limits' Redis answers; None when no `redis` is configured."""
+        return self.limiter.redis_up
+
     async def shutdown(self) -> None:
+        await self.limiter.stop()
         if self.meter is not None:
             await self.meter.close()  # the writer drains the journal into the database first
         if self.key_cache is not None:

@@ -124,7 +124,7 @@ class Server(_Strict):
 class Config(_Strict):
     database: str | None = "sqlite:///./relaygate.db"  # null: no store (configured keys only, no usage records)
     usage_journal: str = "./relaygate-usage.jsonl"  # append-only usage journal (metering/journal.py)
-    redis: str | None = None
+    redis: str | None = None  # shared limits for several instances (governance/limiter.py)
     admin_key: str | None = None
     providers: dict[str, Provider] = {}
     models: dict[str, list[Deployment]] = {}
@@ -132,6 +132,13 @@ class Config(_Strict):
     keys: list[StaticKey] = []
     mounts: dict[str, MountOptions] = {}
     server: Server = Server()
+
+    @field_validator("redis")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")  # the value may hold a password
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> Config:

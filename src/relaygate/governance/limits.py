@@ -36,6 +36,8 @@ class Verdict:
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     retry_after: float = 0.0
     reason: str = ""  # which limit refused: "requests", "tokens" or "concurrency"
+    shared: bool = False  # admitted through Redis, so settled there
+    reserved: int = 0  # tokens reserved for the TPM limit, settled with the real usage
 
 
 class Gcra:
@@ -113,17 +115,28 @@ class MemoryLimiter:
             self._bucket(self.tokens, limits.tpm).give_back(key, min(reserved, limits.tpm) - used, now)
 
     def headers(self, key: str, limits: KeyLimits, now: float) -> list[tuple[bytes, bytes]]:
-        out: list[tuple[bytes, bytes]] = []
+        state = {}
         for kind, limit, table in (("requests", limits.rpm, self.requests), ("tokens", limits.tpm, self.tokens)):
-            if limit is None:
-                continue
-            bucket = self._bucket(table, limit)
-            out += [
-                (f"x-ratelimit-limit-{kind}".encode(), str(limit).encode()),
-                (f"x-ratelimit-remaining-{kind}".encode(), str(bucket.remaining(key, now)).encode()),
-                (f"x-ratelimit-reset-{kind}".encode(), duration(bucket.reset(key, now)).encode()),
-            ]
-        return out
+            if limit is not None:
+                bucket = self._bucket(table, limit)
+                state[kind] = (bucket.remaining(key, now), bucket.reset(key, now))
+        return rate_headers(limits, state.get("requests"), state.get("tokens"))
+
+
+def rate_headers(
+    limits: KeyLimits, requests: tuple[int, float] | None, tokens: tuple[int, float] | None
+) -> list[tuple[bytes, bytes]]:
+    """OpenAI's `x-ratelimit-*` headers from (remaining, seconds until the whole allowance is back)."""
+    out: list[tuple[bytes, bytes]] = []
+    for kind, limit, state in (("requests", limits.rpm, requests), ("tokens", limits.tpm, tokens)):
+        if limit is None or state is None:
+            continue
+        out += [
+            (f"x-ratelimit-limit-{kind}".encode(), str(limit).encode()),
+            (f"x-ratelimit-remaining-{kind}".encode(), str(state[0]).encode()),
+            (f"x-ratelimit-reset-{kind}".encode(), duration(state[1]).encode()),
+        ]
+    return out
 
 
 def duration(seconds: float) -> str:

@@ -33,6 +33,7 @@ from relaygate.wire.usage_cost import read_usage, with_cost
 if TYPE_CHECKING:
     from relaygate.app import Gateway
     from relaygate.governance.keys import ClientKey
+    from relaygate.governance.limits import Verdict
 
 log = logging.getLogger("relaygate.chat")
 LIMIT_NAMES = {"requests": "requests per minute", "tokens": "tokens per minute", "concurrency": "requests in flight"}
@@ -58,7 +59,7 @@ class ChatCompletions:
         hedge = gateway.router.hedge_delay(gateway.config.routing.hedge.get(body["model"]), plan)
         budget = self._reserve(key, body, raw, plan)
         try:
-            reserved = self._admit(key, raw, headers)
+            admission = await self._admit(key, raw, headers)
         except RateLimited:
             if budget is not None:
                 gateway.budgets.settle(key.name, budget, ZERO, datetime.now(timezone.utc))
@@ -75,17 +76,16 @@ class ChatCompletions:
             status, error_code = exc.status, exc.code
             raise
         finally:
-            self._settle(key, reserved, budget, call, status, error_code)
+            self._settle(key, admission, budget, call, status, error_code)
 
-    def _settle(self, key: ClientKey, reserved: int, budget: Decimal | None, call: _Call, status: int,
-                error_code: str | None) -> None:
+    def _settle(self, key: ClientKey, admission: Verdict | None, budget: Decimal | None, call: _Call,
+                status: int, error_code: str | None) -> None:
         """The request is over: the key's limits get its real usage, its budget the real cost, the
         meter its record."""
         gateway = self.gateway
-        if key.limits:
+        if admission is not None:
             used = (call.usage or {}).get("total_tokens")
-            gateway.limiter.settle(key.name, key.limits, reserved, used if isinstance(used, int) else None,
-                                   time.monotonic())
+            gateway.limiter.settle(key.name, key.limits, admission, used if isinstance(used, int) else None)
         if gateway.budgets is None and gateway.meter is None:
             return
         spent = call.cost
@@ -124,18 +124,17 @@ class ChatCompletions:
         amount = max_cost((t.model_price for t in plan), estimate_prompt_tokens(raw), output_allowance(body, default))
         return budgets.reserve(key.name, key.budget, amount, datetime.now(timezone.utc))
 
-    def _admit(self, key: ClientKey, raw: bytes, headers: Headers) -> int:
+    async def _admit(self, key: ClientKey, raw: bytes, headers: Headers) -> Verdict | None:
         """The key's rate limits: refuse with 429, or admit and add the `x-ratelimit-*` headers.
-        Returns the tokens reserved for the TPM limit (settled with the real usage at the end)."""
+        The admission (with the tokens reserved for the TPM limit) is settled at the end."""
         if not key.limits:
-            return 0
-        reserved = estimate_prompt_tokens(raw)
-        verdict = self.gateway.limiter.admit(key.name, key.limits, reserved, time.monotonic())
+            return None
+        verdict = await self.gateway.limiter.admit(key.name, key.limits, estimate_prompt_tokens(raw))
         if not verdict.allowed:
             raise RateLimited(f"Rate limit reached for this key: {LIMIT_NAMES[verdict.reason]}.",
                               verdict.reason, verdict.retry_after, verdict.headers)
         headers += verdict.headers
-        return reserved
+        return verdict
 
     def _candidates(
         self, body: dict[str, Any], prefs: Preferences, key: ClientKey

@@ -1,0 +1,120 @@
+"""The gateway's rate limiter: shared through Redis when `redis` is set and answering, else local.
+
+With Redis configured but unreachable (at start, or gone away later) the gateway keeps serving on
+this process's own limits (MemoryLimiter), logs a warning naming Redis, and reports `redis_up`
+False; a watcher tries again every second and goes back to the shared limits once Redis answers.
+A request is settled where it was admitted. Without `redis` nothing here awaits anything that
+suspends: the memory path costs what it did before limits could be shared.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from relaygate.governance.limits import KeyLimits, MemoryLimiter, Verdict
+
+if TYPE_CHECKING:
+    from relaygate.governance.redis_limits import RedisLimiter
+
+log = logging.getLogger("relaygate.limits")
+
+CHECK = 1.0  # seconds between the watcher's looks at Redis
+
+
+class Limiter:
+    def __init__(self, redis_url: str | None = None) -> None:
+        self.memory = MemoryLimiter()
+        self.url = redis_url
+        self.shared: RedisLimiter | None = None
+        self.redis_up: bool | None = None  # None: no Redis configured; else whether it answers
+        self._client: Any = None
+        self._errors: tuple[type[BaseException], ...] = ()
+        self._watcher: asyncio.Task[None] | None = None
+        self._settling: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        """Connect to Redis when configured (never failing the start: local limits meanwhile)."""
+        if self.url is None:
+            return
+        from relaygate.store.redis import ERRORS, connect
+
+        self._client, self._errors = connect(self.url), ERRORS
+        try:
+            await self._connect()
+        except self._errors as exc:
+            self._lost(exc)
+        self._watcher = asyncio.get_running_loop().create_task(self._watch())
+
+    async def stop(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+        if self._settling:
+            await asyncio.wait(self._settling, timeout=1.0)
+        if self._client is not None:
+            await self._client.aclose()
+
+    async def admit(self, key: str, limits: KeyLimits, tokens: int) -> Verdict:
+        if self.redis_up:
+            try:
+                verdict = await self.shared.admit(key, limits, tokens)  # type: ignore[union-attr]
+            except self._errors as exc:
+                self._lost(exc)
+            else:
+                verdict.reserved = tokens
+                return verdict
+        verdict = self.memory.admit(key, limits, tokens, time.monotonic())
+        verdict.reserved = tokens
+        return verdict
+
+    def settle(self, key: str, limits: KeyLimits, verdict: Verdict, used: int | None) -> None:
+        """The request is over: its slot is freed and its token estimate corrected, where it was admitted.
+        Through Redis this is sent in the background; the request does not wait for it."""
+        if not verdict.shared:
+            self.memory.settle(key, limits, verdict.reserved, used, time.monotonic())
+            return
+        give_back = min(verdict.reserved, limits.tpm) - used if limits.tpm is not None and used is not None else 0
+        if limits.max_concurrency is None and not give_back:
+            return
+        task = asyncio.get_running_loop().create_task(self._settle_shared(key, limits, give_back))
+        self._settling.add(task)
+        task.add_done_callback(self._settling.discard)
+
+    async def _settle_shared(self, key: str, limits: KeyLimits, give_back: int) -> None:
+        shared = self.shared
+        if shared is None:
+            return
+        try:
+            await shared.settle(key, limits, give_back)
+        except self._errors as exc:
+            if shared is self.shared:
+                self._lost(exc)  # the slot is forgotten with this connection's instance id
+
+    async def _connect(self) -> None:
+        from relaygate.governance.redis_limits import RedisLimiter
+
+        shared = RedisLimiter(self._client)
+        await shared.beat()
+        self.shared, self.redis_up = shared, True
+
+    def _lost(self, exc: BaseException) -> None:
+        if self.redis_up is not False:
+            from relaygate.store.redis import redacted
+
+            log.warning("Redis at %s is unreachable (%s); serving on this instance's local rate limits until it "
+                        "answers again", redacted(self.url or ""), type(exc).__name__)
+        self.redis_up = False
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(CHECK)
+            try:
+                if self.redis_up:
+                    await self.shared.beat()  # type: ignore[union-attr]
+                else:
+                    await self._connect()
+                    log.info("Redis answers again: rate limits are shared with the other instances again")
+            except self._errors as exc:
+                self._lost(exc)

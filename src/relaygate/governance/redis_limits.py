@@ -1,0 +1,66 @@
+"""RPM, TPM and concurrency limits shared by every instance through Redis.
+
+The rules are MemoryLimiter's; they run in one Lua script (store/lua/limits.lua, loaded once and
+called by its SHA), so admitting a request is one atomic round trip however many limits the key
+has, and settling it is one more, which the request does not wait for.
+
+Why the state looks the way it does:
+- Time is Redis's clock (`TIME` inside the script), so instances whose clocks differ still agree.
+- RPM and TPM are token buckets holding a minute's allowance, stored as the level and the instant it
+  was read. This is the same rule as the in-memory GCRA (its "theoretical arrival time" is
+  `now + (limit - level) * interval`), but a level keeps full precision where an absolute time in
+  microseconds, as a Lua double, would not. A bucket expires when it would be full again.
+- Concurrency is one hash per key, a count per instance, plus one hash of instances with the time
+  each stays alive unless it beats again. Every admission beats for its instance, and the watcher
+  beats once a second (ALIVE is five of them). An admission counts only the slots of living
+  instances and deletes the others, so a crashed instance's requests stop holding slots within
+  ALIVE seconds, and nothing ever needs to be released by the instance that died. The instance id
+  is new for every connection, so slots whose settlement was lost while Redis was away are
+  forgotten the same way.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from redis.asyncio import Redis
+
+from relaygate.governance.limits import KeyLimits, Verdict, rate_headers
+from relaygate.store.redis import script_text
+
+ALIVE = 5.0  # seconds an instance's slots count for after its last heartbeat
+PREFIX = "relaygate:limits:"
+INSTANCES = PREFIX + "instances"
+REASONS = {1: "concurrency", 2: "requests", 3: "tokens"}
+
+
+class RedisLimiter:
+    def __init__(self, client: Redis, alive: float = ALIVE) -> None:
+        self.client = client
+        self.script = client.register_script(script_text("limits"))
+        self.instance = uuid.uuid4().hex[:16]
+        self.alive_us = str(int(alive * 1_000_000))
+
+    def _keys(self, key: str) -> list[str]:
+        base = PREFIX + key
+        return [base + ":requests", base + ":tokens", base + ":in-flight", INSTANCES]
+
+    async def admit(self, key: str, limits: KeyLimits, tokens: int) -> Verdict:
+        args = ["admit", self.instance, self.alive_us, limits.rpm or 0, limits.tpm or 0, tokens,
+                limits.max_concurrency or 0]
+        verdict, wait, left_requests, reset_requests, left_tokens, reset_tokens = await self.script(
+            self._keys(key), args)
+        headers = rate_headers(limits, (left_requests, reset_requests / 1e6), (left_tokens, reset_tokens / 1e6))
+        if verdict:
+            return Verdict(False, headers, wait / 1e6, REASONS[verdict])
+        return Verdict(True, headers, shared=True)
+
+    async def settle(self, key: str, limits: KeyLimits, give_back: int) -> None:
+        """Free the request's slot and return its unused tokens (negative: charge the excess)."""
+        release = "1" if limits.max_concurrency is not None else "0"
+        await self.script(self._keys(key), ["settle", self.instance, self.alive_us, limits.tpm or 0, give_back,
+                                             release])
+
+    async def beat(self) -> None:
+        """This instance is alive (and Redis answers): its slots keep counting."""
+        await self.script(self._keys(""), ["beat", self.instance, self.alive_us])
