@@ -1,0 +1,70 @@
+"""Redis goes away under two running gateways and comes back: they serve on local limits meanwhile,
+say so in their logs (naming Redis, never its password), and share the limits again afterwards."""
+
+from __future__ import annotations
+
+import time
+from contextlib import ExitStack
+
+import httpx
+import redis
+from _redis import RedisServer
+
+from tests.e2e.conftest import UPSTREAM_KEYS, start_gateway
+
+PASSWORD = "redis-secret-hunter2"
+KEY = "sk-test-outage-key-001"
+USER = {"role": "user", "content": "Hello"}
+
+
+def config(emulator_base: str, redis_url: str) -> str:
+    return f"""
+database: null
+redis: {redis_url}
+providers:
+  up: {{type: openai, base_url: "{emulator_base}/openai/v1", api_key: {UPSTREAM_KEYS['openai']}}}
+models:
+  chat-default:
+    - {{provider: up, model: gpt-4o-mini}}
+keys:
+  - {{key: {KEY}, name: outage, rpm: 4}}
+"""
+
+
+def statuses(instance, count: int) -> list[int]:
+    return [httpx.post(f"{instance.base}/v1/chat/completions", headers={"Authorization": f"Bearer {KEY}"},
+                       json={"model": "chat-default", "messages": [USER]}, timeout=30).status_code
+            for _ in range(count)]
+
+
+def until_both_instances_beat(server: RedisServer) -> None:
+    """Each gateway's watcher reconnects within a second or so and registers its instance."""
+    client = redis.Redis(host="127.0.0.1", port=server.port, password=PASSWORD)
+    deadline = time.monotonic() + 10
+    while client.hlen("relaygate:limits:instances") < 2:
+        assert time.monotonic() < deadline, "the gateways did not come back to Redis"
+        time.sleep(0.05)
+    client.close()
+
+
+def test_local_limits_while_redis_is_away_and_shared_ones_again_after(emulator, tmp_path):
+    server = RedisServer(password=PASSWORD)
+    server.start()
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with ExitStack() as stack:
+        stack.callback(server.destroy)
+        a, b = (stack.enter_context(start_gateway(config(emulator.base, server.url), folder))
+                for folder in (tmp_path / "a", tmp_path / "b"))
+        assert statuses(a, 2) + statuses(b, 2) + statuses(a, 1) == [200] * 4 + [429]  # one allowance for both
+
+        server.stop()
+        assert statuses(a, 5) == [200] * 4 + [429]  # a's own 4 per minute, in its memory
+        assert statuses(b, 5) == [200] * 4 + [429]
+        for instance in (a, b):
+            assert f"Redis at redis://***@127.0.0.1:{server.port}/0 is unreachable" in instance.log()
+            assert PASSWORD not in instance.log()
+
+        server.start()  # empty: the shared allowance starts full again
+        until_both_instances_beat(server)
+        assert statuses(a, 2) + statuses(b, 2) + statuses(b, 1) == [200] * 4 + [429]
