@@ -50,7 +50,7 @@ class Gateway:
         self.engine: Any = None
         self.key_cache: Any = None
         self.meter: Any = None
-        self.budgets: Any = None  # BudgetLedger, with a database (budgets are kept on database keys)
+        self.budgets: Any = None  # shared_budgets.Budgets, with a database (budgets are kept on database keys)
 
     async def startup(self) -> None:
         if self.config.database is not None:
@@ -84,6 +84,7 @@ class Gateway:
     async def _load_budgets(self) -> Any:
         """Budgets start from the spend in the database, once what earlier runs journaled is in it."""
         from relaygate.governance.budgets import BudgetLedger
+        from relaygate.governance.shared_budgets import Budgets
         from relaygate.metering.report import spend_so_far
 
         await self.meter.writer.replay_orphans()
@@ -91,7 +92,7 @@ class Gateway:
         ledger = BudgetLedger()
         now = datetime.now(timezone.utc)
         ledger.load(*await spend_so_far(self.engine, now.date()), now=now)
-        return ledger
+        return Budgets(ledger, self.limiter, self.engine)
 
     @property
     def redis_up(self) -> bool | None:

@@ -1,4 +1,5 @@
 """The gateway's rate limiter: shared through Redis when `redis` is set and answering, else local.
+It owns the connection to Redis, which the budgets (governance/shared_budgets.py) use too.
 
 With Redis configured but unreachable (at start, or gone away later) the gateway keeps serving on
 this process's own limits (MemoryLimiter), logs a warning naming Redis, and reports `redis_up`
@@ -12,11 +13,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from relaygate.governance.limits import KeyLimits, MemoryLimiter, Verdict
 
 if TYPE_CHECKING:
+    from relaygate.governance.redis_budgets import RedisBudgets
     from relaygate.governance.redis_limits import RedisLimiter
 
 log = logging.getLogger("relaygate.limits")
@@ -29,9 +33,11 @@ class Limiter:
         self.memory = MemoryLimiter()
         self.url = redis_url
         self.shared: RedisLimiter | None = None
+        self.budgets: RedisBudgets | None = None  # the same connection and instance, for budgets
+        self.on_connect: list[Callable[[RedisBudgets], Awaitable[None]]] = []  # run before going shared
         self.redis_up: bool | None = None  # None: no Redis configured; else whether it answers
         self._client: Any = None
-        self._errors: tuple[type[BaseException], ...] = ()
+        self.errors: tuple[type[BaseException], ...] = ()
         self._watcher: asyncio.Task[None] | None = None
         self._settling: set[asyncio.Task[None]] = set()
 
@@ -41,11 +47,11 @@ class Limiter:
             return
         from relaygate.store.redis import ERRORS, connect
 
-        self._client, self._errors = connect(self.url), ERRORS
+        self._client, self.errors = connect(self.url), ERRORS
         try:
             await self._connect()
-        except self._errors as exc:
-            self._lost(exc)
+        except self.errors as exc:
+            self.lost(exc)
         self._watcher = asyncio.get_running_loop().create_task(self._watch())
 
     async def stop(self) -> None:
@@ -60,8 +66,8 @@ class Limiter:
         if self.redis_up:
             try:
                 verdict = await self.shared.admit(key, limits, tokens)  # type: ignore[union-attr]
-            except self._errors as exc:
-                self._lost(exc)
+            except self.errors as exc:
+                self.lost(exc)
             else:
                 verdict.reserved = tokens
                 return verdict
@@ -78,33 +84,38 @@ class Limiter:
         give_back = min(verdict.reserved, limits.tpm) - used if limits.tpm is not None and used is not None else 0
         if limits.max_concurrency is None and not give_back:
             return
-        task = asyncio.get_running_loop().create_task(self._settle_shared(key, limits, give_back))
+        self.send(partial(self.shared.settle, key, limits, give_back))  # type: ignore[union-attr]
+
+    def send(self, call: Callable[[], Awaitable[None]]) -> None:
+        """Run a call to Redis in the background (a settlement, which no request waits for)."""
+        task = asyncio.get_running_loop().create_task(self._sent(call, self.shared))
         self._settling.add(task)
         task.add_done_callback(self._settling.discard)
 
-    async def _settle_shared(self, key: str, limits: KeyLimits, give_back: int) -> None:
-        shared = self.shared
-        if shared is None:
-            return
+    async def _sent(self, call: Callable[[], Awaitable[None]], shared: RedisLimiter | None) -> None:
         try:
-            await shared.settle(key, limits, give_back)
-        except self._errors as exc:
+            await call()
+        except self.errors as exc:
             if shared is self.shared:
-                self._lost(exc)  # the slot is forgotten with this connection's instance id
+                self.lost(exc)  # what it would have released is forgotten with this connection's instance id
 
     async def _connect(self) -> None:
+        from relaygate.governance.redis_budgets import RedisBudgets
         from relaygate.governance.redis_limits import RedisLimiter
 
         shared = RedisLimiter(self._client)
         await shared.beat()
-        self.shared, self.redis_up = shared, True
+        budgets = RedisBudgets(self._client, shared.instance, shared.alive_us)
+        for hook in self.on_connect:
+            await hook(budgets)
+        self.shared, self.budgets, self.redis_up = shared, budgets, True
 
-    def _lost(self, exc: BaseException) -> None:
+    def lost(self, exc: BaseException) -> None:
         if self.redis_up is not False:
             from relaygate.store.redis import redacted
 
-            log.warning("Redis at %s is unreachable (%s); serving on this instance's local rate limits until it "
-                        "answers again", redacted(self.url or ""), type(exc).__name__)
+            log.warning("Redis at %s is unreachable (%s); serving on this instance's own rate limits and "
+                        "budgets until it answers again", redacted(self.url or ""), type(exc).__name__)
         self.redis_up = False
 
     async def _watch(self) -> None:
@@ -115,6 +126,6 @@ class Limiter:
                     await self.shared.beat()  # type: ignore[union-attr]
                 else:
                     await self._connect()
-                    log.info("Redis answers again: rate limits are shared with the other instances again")
-            except self._errors as exc:
-                self._lost(exc)
+                    log.info("Redis answers again: rate limits and budgets are shared with the other instances again")
+            except self.errors as exc:
+                self.lost(exc)

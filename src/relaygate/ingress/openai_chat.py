@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from relaygate.app import Gateway
     from relaygate.governance.keys import ClientKey
     from relaygate.governance.limits import Verdict
+    from relaygate.governance.shared_budgets import Hold
 
 log = logging.getLogger("relaygate.chat")
 LIMIT_NAMES = {"requests": "requests per minute", "tokens": "tokens per minute", "concurrency": "requests in flight"}
@@ -57,7 +58,7 @@ class ChatCompletions:
         groups, aliased = self._candidates(body, prefs, key)
         plan = gateway.router.plan(groups, prefs, body)
         hedge = gateway.router.hedge_delay(gateway.config.routing.hedge.get(body["model"]), plan)
-        budget = self._reserve(key, body, raw, plan)
+        budget = await self._reserve(key, body, raw, plan)
         try:
             admission = await self._admit(key, raw, headers)
         except RateLimited:
@@ -78,7 +79,7 @@ class ChatCompletions:
         finally:
             self._settle(key, admission, budget, call, status, error_code)
 
-    def _settle(self, key: ClientKey, admission: Verdict | None, budget: Decimal | None, call: _Call,
+    def _settle(self, key: ClientKey, admission: Verdict | None, budget: Hold | None, call: _Call,
                 status: int, error_code: str | None) -> None:
         """The request is over: the key's limits get its real usage, its budget the real cost, the
         meter its record."""
@@ -92,7 +93,7 @@ class ChatCompletions:
         if spent is None:
             spent = cost(call.target.model_price, call.usage) if call.target is not None else ZERO
         if gateway.budgets is not None:
-            gateway.budgets.settle(key.name, budget or ZERO, spent, datetime.now(timezone.utc))
+            gateway.budgets.settle(key.name, budget, spent, datetime.now(timezone.utc))
         if gateway.meter is not None:
             gateway.meter.record(usage_record(
                 request_id=call.headers[0][1].decode(), key=key.name, model=call.body["model"], target=call.target,
@@ -114,7 +115,7 @@ class ChatCompletions:
             log.warning("model %s: %s", call.body["model"], exc.message)
             raise
 
-    def _reserve(self, key: ClientKey, body: dict[str, Any], raw: bytes, plan: list[Target]) -> Decimal | None:
+    async def _reserve(self, key: ClientKey, body: dict[str, Any], raw: bytes, plan: list[Target]) -> Hold | None:
         """A key with a budget reserves the request's most possible cost (governance/budgets.py)."""
         budgets = self.gateway.budgets
         if key.budget is None or budgets is None:
@@ -122,7 +123,7 @@ class ChatCompletions:
         defaults = [(t.upstream.defaults_for(t.model) or {}).get("max_tokens") for t in plan]
         default = max((d for d in defaults if isinstance(d, int)), default=None)
         amount = max_cost((t.model_price for t in plan), estimate_prompt_tokens(raw), output_allowance(body, default))
-        return budgets.reserve(key.name, key.budget, amount, datetime.now(timezone.utc))
+        return await budgets.reserve(key.name, key.budget, amount, datetime.now(timezone.utc))
 
     async def _admit(self, key: ClientKey, raw: bytes, headers: Headers) -> Verdict | None:
         """The key's rate limits: refuse with 429, or admit and add the `x-ratelimit-*` headers.

@@ -1,0 +1,63 @@
+"""Per-key budgets shared by every instance through Redis: BudgetLedger's rules, one atomic script
+(store/lua/budgets.lua) per step.
+
+- Spend is three counters per key (in total, this UTC month, today), in whole units of 1e-10 USD
+  added by Redis's INCRBY, so they stay exact; a month's and a day's counter expire after the
+  period. The period's name comes from the instance's clock, as every request's cost date does.
+- What requests in flight reserved is a hash per key with one field per instance, and counts only
+  while that instance beats (the same heartbeat as the shared rate limits), so the reservations of
+  an instance that died are released by the next admission after its heartbeat ran out.
+- The database is the authority: on start, and whenever an instance reconnects to Redis, each count
+  is raised to at least the database's figure (`seed`). Raised, never lowered, because the database
+  lags the journal by its batch interval while the counters in Redis are up to the last settlement;
+  a Redis that lost its data gets the database's figures back.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from redis.asyncio import Redis
+
+from relaygate.governance.budgets import Budget
+from relaygate.governance.redis_limits import INSTANCES
+from relaygate.metering.money import MONEY_QUANTUM
+from relaygate.store.redis import script_text
+
+PREFIX = "relaygate:budgets:"
+PERIODS = {None: "1", "monthly": "2", "daily": "3"}  # which counter a budget counts
+
+
+def units(amount: Decimal) -> int:
+    return int((amount / MONEY_QUANTUM).to_integral_value())
+
+
+def usd(count: int | bytes | str) -> Decimal:
+    return Decimal(int(count)) * MONEY_QUANTUM
+
+
+class RedisBudgets:
+    def __init__(self, client: Redis, instance: str, alive_us: str) -> None:
+        self.script = client.register_script(script_text("budgets"))
+        self.instance = instance
+        self.alive_us = alive_us
+
+    def _keys(self, key: str, day: date) -> list[str]:
+        base = PREFIX + key
+        return [base + ":total", base + f":month:{day:%Y-%m}", base + f":day:{day:%Y-%m-%d}", base + ":held",
+                INSTANCES]
+
+    async def reserve(self, key: str, budget: Budget, amount: Decimal, day: date) -> tuple[bool, Decimal, Decimal]:
+        """(reserved?, spent in the budget's period, held by requests in flight) as they were."""
+        ok, spent, held = await self.script(self._keys(key, day), [
+            "reserve", self.instance, self.alive_us, PERIODS[budget.period], units(budget.amount), units(amount)])
+        return bool(ok), usd(spent), usd(held)
+
+    async def settle(self, key: str, reserved: Decimal, cost: Decimal, day: date) -> None:
+        await self.script(self._keys(key, day), ["settle", self.instance, self.alive_us, units(reserved),
+                                                 units(cost)])
+
+    async def seed(self, key: str, day: date, total: Decimal, month: Decimal, today: Decimal) -> None:
+        await self.script(self._keys(key, day), ["seed", self.instance, self.alive_us, units(total), units(month),
+                                                 units(today)])
