@@ -9,12 +9,17 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack
+from decimal import Decimal
 
 import httpx
 import openai
+import orjson
 import pytest
 from _nginx import Nginx
 
+from relaygate.governance.budgets import max_cost
+from relaygate.governance.limits import estimate_prompt_tokens
+from relaygate.metering.price_table import ModelPrice
 from tests.e2e.conftest import UPSTREAM_KEYS, start_gateway
 
 USER = {"role": "user", "content": "Hello"}
@@ -29,6 +34,8 @@ providers:
 models:
   chat-default:
     - {{provider: up, model: gpt-4o-mini}}
+  priced:                         # a token costs $0.001 in, $0.002 out
+    - {{provider: up, model: gpt-4o-mini, price: {{input: 1000, output: 2000}}}}
 """
 
 
@@ -46,9 +53,10 @@ class Cluster:
             eventually(instance.client(key=secret).models.list)
         return secret
 
-    def chat(self, secret: str) -> httpx.Response:
-        return self.http.post("/v1/chat/completions", headers={"Authorization": f"Bearer {secret}"},
-                              json={"model": "chat-default", "messages": [USER]})
+    def chat(self, secret: str, body: bytes = orjson.dumps({"model": "chat-default", "messages": [USER]})
+             ) -> httpx.Response:
+        return self.http.post("/v1/chat/completions", content=body,
+                              headers={"Authorization": f"Bearer {secret}", "Content-Type": "application/json"})
 
 
 def eventually(check, seconds: float = 3.0) -> None:
@@ -123,3 +131,33 @@ def test_a_key_revoked_with_the_cli_stops_on_both_instances_within_a_second(clus
             raise AssertionError(f"{instance.base} still takes the revoked key")
     eventually(refused_everywhere)
     assert time.monotonic() - revoked_at < 1.5  # twice-a-second refresh, plus the CLI's own exit
+
+
+def test_a_budget_holds_across_both_instances(cluster, emulator):
+    budget = Decimal("0.1")
+    secret = cluster.new_key("budgeted", "--budget", str(budget))
+    body = orjson.dumps({"model": "priced", "messages": [USER], "max_tokens": 5})
+    hold = max_cost([ModelPrice(Decimal(1000), Decimal(2000))], estimate_prompt_tokens(body), 5)
+    at_once = int(budget / hold)  # what the gateways reserve for each request, and how many fit
+    assert 1 <= at_once <= 5  # so that one instance alone would let in at_once, and two twice as many
+
+    emulator.script({"times": -1, "delay": 2.0})
+    with concurrent.futures.ThreadPoolExecutor(12) as pool:
+        burst = list(pool.map(lambda _: cluster.chat(secret, body), range(12)))
+    emulator.reset()
+    assert sum(r.status_code == 200 for r in burst) == at_once
+    assert len({r.headers["x-served-by"] for r in burst}) == 2
+    refused = [r for r in burst if r.status_code != 200]
+    assert {(r.status_code, r.json()["error"]["code"]) for r in refused} == {(429, "insufficient_quota")}
+
+    answers = [r for r in burst if r.status_code == 200]
+    for _ in range(100):  # then one at a time, until the budget is spent
+        response = cluster.chat(secret, body)
+        if response.status_code != 200:
+            assert response.json()["error"]["code"] == "insufficient_quota"
+            break
+        answers.append(response)
+    else:
+        raise AssertionError("the budget never ran out")
+    spent = sum(Decimal(str(r.json()["usage"]["cost"])) for r in answers)
+    assert budget - hold < spent <= budget  # spent down to less than one more request's hold

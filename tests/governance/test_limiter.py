@@ -59,7 +59,7 @@ def test_unreachable_at_start_then_shared_once_redis_answers_and_local_again_whe
         seen.append(limiter.redis_up)
         server.start()
         await until(lambda: limiter.redis_up)
-        seen.append((await limiter.admit("k", LIMITS, 1)).shared)
+        seen.append((await limiter.admit("k", LIMITS, 1)).shared is limiter.shared)
         await limiter.stop()
         return seen, local, shared, slots, fallback
 
@@ -73,3 +73,21 @@ def test_unreachable_at_start_then_shared_once_redis_answers_and_local_again_whe
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 2 and all("Redis at redis://***@127.0.0.1" in w for w in warnings)
     assert "hunter2" not in caplog.text
+
+
+def test_a_request_is_settled_by_the_connection_that_admitted_it(redis_server):
+    """After a reconnect (a new instance id), a request admitted before it still frees its own slot."""
+    limits = KeyLimits(max_concurrency=1)
+
+    async def main():
+        limiter = Limiter(redis_server.url)
+        await limiter.start()
+        before = await limiter.admit("reconnected", limits, 1)
+        await limiter._connect()  # what the watcher does when Redis answers again
+        limiter.settle("reconnected", limits, before, None)
+        await asyncio.sleep(0.2)
+        after = await limiter.admit("reconnected", limits, 1)
+        await limiter.stop()
+        return before, after
+    before, after = asyncio.run(main())
+    assert before.shared is not after.shared and after.allowed

@@ -78,25 +78,27 @@ class Limiter:
     def settle(self, key: str, limits: KeyLimits, verdict: Verdict, used: int | None) -> None:
         """The request is over: its slot is freed and its token estimate corrected, where it was admitted.
         Through Redis this is sent in the background; the request does not wait for it."""
-        if not verdict.shared:
+        shared: RedisLimiter | None = verdict.shared
+        if shared is None:
             self.memory.settle(key, limits, verdict.reserved, used, time.monotonic())
             return
         give_back = min(verdict.reserved, limits.tpm) - used if limits.tpm is not None and used is not None else 0
         if limits.max_concurrency is None and not give_back:
             return
-        self.send(partial(self.shared.settle, key, limits, give_back))  # type: ignore[union-attr]
+        self.send(partial(shared.settle, key, limits, give_back), shared.instance)
 
-    def send(self, call: Callable[[], Awaitable[None]]) -> None:
-        """Run a call to Redis in the background (a settlement, which no request waits for)."""
-        task = asyncio.get_running_loop().create_task(self._sent(call, self.shared))
+    def send(self, call: Callable[[], Awaitable[None]], instance: str) -> None:
+        """Run a call to Redis in the background (a settlement, which no request waits for), made for
+        the connection whose instance id it carries (a slot is released by the instance that took it)."""
+        task = asyncio.get_running_loop().create_task(self._sent(call, instance))
         self._settling.add(task)
         task.add_done_callback(self._settling.discard)
 
-    async def _sent(self, call: Callable[[], Awaitable[None]], shared: RedisLimiter | None) -> None:
+    async def _sent(self, call: Callable[[], Awaitable[None]], instance: str) -> None:
         try:
             await call()
         except self.errors as exc:
-            if shared is self.shared:
+            if self.shared is not None and instance == self.shared.instance:
                 self.lost(exc)  # what it would have released is forgotten with this connection's instance id
 
     async def _connect(self) -> None:

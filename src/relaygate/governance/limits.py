@@ -11,6 +11,7 @@ upstream's real usage. Answers carry OpenAI's `x-ratelimit-*` headers; a refusal
 from __future__ import annotations
 
 import math
+from typing import Any
 from dataclasses import dataclass, field
 
 WINDOW = 60.0  # seconds
@@ -36,7 +37,7 @@ class Verdict:
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     retry_after: float = 0.0
     reason: str = ""  # which limit refused: "requests", "tokens" or "concurrency"
-    shared: bool = False  # admitted through Redis, so settled there
+    shared: Any = None  # the RedisLimiter that admitted it, which settles it; None: this process's
     reserved: int = 0  # tokens reserved for the TPM limit, settled with the real usage
 
 

@@ -53,7 +53,7 @@ class RedisLimiter:
         headers = rate_headers(limits, (left_requests, reset_requests / 1e6), (left_tokens, reset_tokens / 1e6))
         if verdict:
             return Verdict(False, headers, wait / 1e6, REASONS[verdict])
-        return Verdict(True, headers, shared=True)
+        return Verdict(True, headers, shared=self)
 
     async def settle(self, key: str, limits: KeyLimits, give_back: int) -> None:
         """Free the request's slot and return its unused tokens (negative: charge the excess)."""

@@ -28,10 +28,10 @@ log = logging.getLogger("relaygate.budgets")
 
 @dataclass(frozen=True, slots=True)
 class Hold:
-    """A request's reservation: how much, and whether Redis holds it."""
+    """A request's reservation: how much, and the RedisBudgets holding it (None: this process's ledger)."""
 
     amount: Decimal
-    shared: bool = False
+    shared: RedisBudgets | None = None
 
 
 class Budgets:
@@ -52,18 +52,20 @@ class Budgets:
             else:
                 if not ok:
                     raise QuotaExceeded(refusal(budget, spent, held, amount))
-                return Hold(amount, shared=True)
+                return Hold(amount, shared)
         return Hold(self.ledger.reserve(key, budget, amount, now))
 
     def settle(self, key: str, hold: Hold | None, cost: Decimal, now: datetime) -> None:
         """The request is over: its reservation is released and its real cost booked (in Redis in the
         background: the request does not wait)."""
-        local = hold.amount if hold is not None and not hold.shared else ZERO
-        self.ledger.settle(key, local, cost, now)
-        shared = self.limiter.budgets if self.limiter.redis_up else None
-        release = hold.amount if hold is not None and hold.shared else ZERO
+        if hold is not None and hold.shared is not None:
+            shared, release = hold.shared, hold.amount
+            self.ledger.settle(key, ZERO, cost, now)
+        else:
+            shared, release = self.limiter.budgets if self.limiter.redis_up else None, ZERO
+            self.ledger.settle(key, hold.amount if hold is not None else ZERO, cost, now)
         if shared is not None and (release or cost):
-            self.limiter.send(partial(shared.settle, key, release, cost, now.date()))
+            self.limiter.send(partial(shared.settle, key, release, cost, now.date()), shared.instance)
 
     async def reconcile(self, shared: RedisBudgets) -> None:
         """Bring Redis's counters up to the database's figures (the authority) before sharing them."""
