@@ -68,3 +68,38 @@ def test_local_limits_while_redis_is_away_and_shared_ones_again_after(emulator, 
         server.start()  # empty: the shared allowance starts full again
         until_both_instances_beat(server)
         assert statuses(a, 2) + statuses(b, 2) + statuses(b, 1) == [200] * 4 + [429]
+
+
+def test_a_redis_that_lost_its_data_gets_the_budgets_spend_back_from_the_database(emulator, tmp_path):
+    server = RedisServer()
+    server.start()
+    text = f"""
+redis: {server.url}
+providers:
+  up: {{type: openai, base_url: "{emulator.base}/openai/v1", api_key: {UPSTREAM_KEYS['openai']}}}
+models:
+  priced:
+    - {{provider: up, model: gpt-4o-mini, price: {{input: 1000, output: 2000}}}}
+"""
+    body = {"model": "priced", "messages": [USER], "max_tokens": 10}
+    try:
+        with start_gateway(text, tmp_path) as gateway:
+            created = gateway.cli("keys", "create", "--name", "small", "--budget", "0.2")
+            secret = created.stdout.strip().splitlines()[-1]
+            auth = {"Authorization": f"Bearer {secret}"}
+            deadline = time.monotonic() + 5
+            while httpx.get(f"{gateway.base}/v1/models", headers=auth).status_code != 200:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            codes = [httpx.post(f"{gateway.base}/v1/chat/completions", headers=auth, json=body).status_code
+                     for _ in range(20)]
+            assert 200 in codes and codes[-1] == 429  # spent
+        server.stop()
+        server.start()  # empty
+        with start_gateway(text, tmp_path) as gateway:
+            refused = httpx.post(f"{gateway.base}/v1/chat/completions", headers=auth, json=body)
+            assert refused.status_code == 429 and refused.json()["error"]["code"] == "insufficient_quota"
+            seeded = redis.Redis(host="127.0.0.1", port=server.port).get("relaygate:budgets:small:total")
+            assert seeded is not None and int(seeded) > 0  # Redis's counter, from the database's rollup
+    finally:
+        server.destroy()
