@@ -5,6 +5,8 @@ test on the other (taskset), then measures, interleaved round by round:
   nonstream-c1, nonstream-c64, stream-c64 (20 chunks): req/s, p50/p99 latency (wrk);
   time to first byte of a stream (a small asyncio client, concurrency 8);
   relaygate's idle and peak RSS; and, once, N concurrent open streams held through relaygate.
+Beside the core path: an Anthropic-translated upstream, the governed path (database keys, usage
+records), and a key with rate limits, in memory and shared through a redis-server (on the load core).
 Medians over --rounds are printed as a Markdown table, with relaygate as a ratio of the reference.
 
     .venv/bin/python bench/run.py [--rounds 3] [--duration 10] [--reference ../shared/bench/naive_proxy.py]
@@ -32,11 +34,14 @@ PY = sys.executable
 RELAYGATE = str(Path(PY).parent / "relaygate")
 UPSTREAM_KEY = "sk-bench-upstream"
 CLIENT_KEY = "sk-bench-client-key"
-PORTS = {"emulator": 9100, "reference": 9200, "relaygate": 9300, "relaygate-governed": 9301}
+PORTS = {"emulator": 9100, "reference": 9200, "relaygate": 9300, "relaygate-governed": 9301, "relaygate-redis": 9302,
+         "redis": 9400}
+LIMITED_KEY = "sk-bench-limited-key"  # RPM, TPM and concurrency limits far above the load: checked, never hit
 SUT_CORE, LOAD_CORE = "0", "1"
 SCENARIOS = [("nonstream-c1", False, 1), ("nonstream-c64", False, 64), ("stream-c64", True, 64)]
 # relaygate alone, the same load translated to and from Anthropic's Messages API, next to OpenAI wire;
-# and with governance (a database of keys, a usage record per request through the journal)
+# and with governance (a database of keys, a usage record per request through the journal); and with
+# rate limits on the key, in memory ("relaygate-limited") and shared through Redis ("relaygate-redis")
 TRANSLATED = [("nonstream-c64", False, 64), ("stream-c64", True, 64)]
 
 CONFIG = f"""
@@ -57,8 +62,11 @@ models:
     - {{provider: claude, model: bench-claude}}
 keys:
   - {{key: {CLIENT_KEY}, name: bench}}
+  - {{key: {LIMITED_KEY}, name: bench-limited, rpm: 100000000, tpm: 10000000000, max_concurrency: 100000}}
 """
 GOVERNED_CONFIG = CONFIG.replace("database: null", "database: sqlite:///./relaygate-bench.db")
+REDIS_CONFIG = CONFIG.replace("database: null", f"database: null\nredis: redis://127.0.0.1:{PORTS['redis']}/0")
+LIMITED = ["relaygate-limited", "relaygate-redis"]
 
 
 def pinned(core: str, args: list[str], **kwargs) -> subprocess.Popen:
@@ -86,6 +94,9 @@ def rss_kb(pid: int, field: str) -> int:
 
 def target_url(name: str) -> tuple[str, str]:
     """(chat completions URL, key) for a system under test."""
+    if name in LIMITED:
+        port = PORTS["relaygate-redis" if name == "relaygate-redis" else "relaygate"]
+        return f"http://127.0.0.1:{port}/v1/chat/completions", LIMITED_KEY
     port = PORTS[name]
     if name == "emulator":
         return f"http://127.0.0.1:{port}/openai/v1/chat/completions", UPSTREAM_KEY
@@ -176,6 +187,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="relaygate-bench-"))
     (tmp / "relaygate.yaml").write_text(CONFIG)
     (tmp / "governed.yaml").write_text(GOVERNED_CONFIG)
+    (tmp / "redis.yaml").write_text(REDIS_CONFIG)
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     try:
         procs.append(pinned(LOAD_CORE, [PY, "-m", "relaygate.emulator", "--port", str(PORTS["emulator"]),
@@ -199,6 +211,13 @@ def main() -> None:
                                        "--port", str(PORTS["relaygate-governed"]), "--log-level", "warning"],
                             cwd=tmp, **quiet))
         wait_port(PORTS["relaygate-governed"])
+        procs.append(pinned(LOAD_CORE, ["redis-server", "--bind", "127.0.0.1", "--port", str(PORTS["redis"]),
+                                        "--save", "", "--appendonly", "no"], **quiet))
+        wait_port(PORTS["redis"])
+        procs.append(pinned(SUT_CORE, [RELAYGATE, "serve", "--config", str(tmp / "redis.yaml"),
+                                       "--port", str(PORTS["relaygate-redis"]), "--log-level", "warning"],
+                            cwd=tmp, **quiet))
+        wait_port(PORTS["relaygate-redis"])
         run_wrk("relaygate", False, 4, 2)  # warm-up
         idle_rss = rss_kb(gateway.pid, "VmRSS")
 
@@ -213,9 +232,10 @@ def main() -> None:
                 r = run_wrk("relaygate", stream, conns, args.duration, model="bench-claude")
                 results.setdefault(scenario, {}).setdefault("relaygate-anthropic", []).append(r)
                 print(f"round {round_no + 1} {scenario:14} relaygate-anthropic {r}", flush=True)
-                r = run_wrk("relaygate-governed", stream, conns, args.duration)
-                results.setdefault(scenario, {}).setdefault("relaygate-governed", []).append(r)
-                print(f"round {round_no + 1} {scenario:14} relaygate-governed {r}", flush=True)
+                for system in ["relaygate-governed", *LIMITED]:
+                    r = run_wrk(system, stream, conns, args.duration)
+                    results.setdefault(scenario, {}).setdefault(system, []).append(r)
+                    print(f"round {round_no + 1} {scenario:14} {system} {r}", flush=True)
             for system in systems:
                 t = asyncio.run(ttfb_ms(system))
                 results.setdefault("ttfb", {}).setdefault(system, []).append({"ttfb_ms": t})
@@ -280,6 +300,14 @@ def summarise(results, systems, idle_rss, peak_rss, held, peak_streams) -> str:
         governed, plain = results[scenario]["relaygate-governed"], results[scenario]["relaygate"]
         lines.append(f"- {scenario}: {median(governed, 'rps'):.0f} vs {median(plain, 'rps'):.0f} req/s "
                      f"({median(governed, 'rps') / median(plain, 'rps'):.2f}x)")
+    lines.append("")
+    lines.append("With rate limits on the key (RPM, TPM, concurrency; never reached) / the core path, both relaygate:")
+    for scenario, _, _ in TRANSLATED:
+        plain = median(results[scenario]["relaygate"], "rps")
+        cells = [f"{name} {median(results[scenario][system], 'rps'):.0f} "
+                 f"({median(results[scenario][system], 'rps') / plain:.2f}x)"
+                 for name, system in (("in memory", "relaygate-limited"), ("through Redis", "relaygate-redis"))]
+        lines.append(f"- {scenario}: core {plain:.0f} req/s; " + "; ".join(cells))
     lines.append(f"\nrelaygate RSS: idle {idle_rss / 1024:.1f} MB, peak under load {peak_rss / 1024:.1f} MB")
     if held is not None:
         lines.append(f"{held[0] + held[1]} concurrent open streams: {held[0]} completed, {held[1]} failed; "
