@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages whose servers the tests start themselves on 127.0.0.1 (PostgreSQL for the store
 # tests, Redis for shared limits, nginx in front of two gateways; chromium for the dashboard test);
-# installed only when missing, so
-# `make test` works on a fresh machine and costs nothing after.
+# installed only when missing, so `make test` works on a fresh machine and costs nothing after.
 set -euo pipefail
 missing=()
 compgen -G "/usr/lib/postgresql/*/bin/pg_ctl" >/dev/null || command -v pg_ctl >/dev/null || missing+=(postgresql)
