@@ -66,7 +66,8 @@ def test_money_adds_up_exactly(redis_server):
     price = D("0.0000000375")  # one cached token at $0.0375 per 1M
     async def body(make, key):
         one = make()
-        await asyncio.gather(*(one.settle(key, D(0), price, TODAY) for _ in range(1000)))
+        for _ in range(20):
+            await asyncio.gather(*(one.settle(key, D(0), price, TODAY) for _ in range(50)))
         return (await one.reserve(key, Budget(D("1")), D(0), TODAY))[1]
     assert run(redis_server, body) == price * 1000
 
