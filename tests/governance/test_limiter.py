@@ -53,7 +53,7 @@ def test_unreachable_at_start_then_shared_once_redis_answers_and_local_again_whe
         shared = await limiter.admit("k", LIMITS, 1)
         limiter.settle("k", LIMITS, shared, 1)
         await asyncio.sleep(0.2)  # the settlement went out in the background
-        slots = await limiter.shared.client.hgetall("relaygate:limits:k:in-flight")
+        slots = await limiter.shared.batch.client.hgetall("relaygate:limits:k:in-flight")
         server.stop()
         fallback = await limiter.admit("k", LIMITS, 1)
         seen.append(limiter.redis_up)

@@ -13,10 +13,11 @@ import pytest
 from relaygate.errors import QuotaExceeded
 from relaygate.governance.budgets import Budget, BudgetLedger
 from relaygate.governance.limiter import Limiter
-from relaygate.governance.redis_budgets import RedisBudgets
-from relaygate.governance.redis_limits import RedisLimiter
+from relaygate.governance.redis_budgets import BUDGETS, RedisBudgets
+from relaygate.governance.redis_limits import LIMITS, new_instance
 from relaygate.governance.shared_budgets import Budgets
 from relaygate.store.redis import connect
+from relaygate.store.redis_batch import ScriptBatch
 
 TODAY = date(2026, 11, 23)
 D = Decimal
@@ -28,8 +29,8 @@ def run(redis_server, body):
         client = connect(redis_server.url)
 
         def make(alive: float = 5.0) -> RedisBudgets:
-            limiter = RedisLimiter(client, alive)
-            return RedisBudgets(client, limiter.instance, limiter.alive_us)
+            return RedisBudgets(ScriptBatch(client, [LIMITS, BUDGETS], on_error=print), new_instance(),
+                                str(int(alive * 1_000_000)))
         try:
             return await body(make, f"key-{uuid.uuid4().hex[:8]}")
         finally:
@@ -66,8 +67,7 @@ def test_money_adds_up_exactly(redis_server):
     price = D("0.0000000375")  # one cached token at $0.0375 per 1M
     async def body(make, key):
         one = make()
-        for _ in range(20):
-            await asyncio.gather(*(one.settle(key, D(0), price, TODAY) for _ in range(50)))
+        await asyncio.gather(*(one.settle(key, D(0), price, TODAY) for _ in range(1000)))
         return (await one.reserve(key, Budget(D("1")), D(0), TODAY))[1]
     assert run(redis_server, body) == price * 1000
 

@@ -10,8 +10,14 @@ import uuid
 import pytest
 
 from relaygate.governance.limits import KeyLimits, MemoryLimiter
-from relaygate.governance.redis_limits import RedisLimiter
+from relaygate.governance.redis_limits import LIMITS, RedisLimiter, new_instance
 from relaygate.store.redis import connect, redacted
+from relaygate.store.redis_batch import ScriptBatch
+
+
+def instance(client, alive: float = 5.0) -> RedisLimiter:
+    """One more gateway instance on the same Redis (its own instance id)."""
+    return RedisLimiter(ScriptBatch(client, [LIMITS], on_error=print), new_instance(), alive)
 
 
 def headers(verdict) -> dict[str, str]:
@@ -23,7 +29,7 @@ def run(redis_server, body):
     async def main():
         client = connect(redis_server.url)
         try:
-            return await body(RedisLimiter(client), f"key-{uuid.uuid4().hex[:8]}")
+            return await body(instance(client), f"key-{uuid.uuid4().hex[:8]}")
         finally:
             await client.aclose()
     return asyncio.run(main())
@@ -108,7 +114,7 @@ def test_concurrency_is_held_until_settled(redis_server):
 
 def test_instances_share_every_limit(redis_server):
     async def body(first, key):
-        second = RedisLimiter(first.client)
+        second = instance(first.batch.client)
         slots = KeyLimits(max_concurrency=3)
         held = [(await limiter.admit(key, slots, 1)).allowed for limiter in (first, second, first, second)]
         rpm = KeyLimits(rpm=4)
@@ -123,7 +129,7 @@ def test_a_dead_instance_stops_holding_slots(redis_server):
     """An instance that stops beating (it crashed) loses its slots once its heartbeat runs out."""
     limits = KeyLimits(max_concurrency=1)
     async def body(survivor, key):
-        dying = RedisLimiter(survivor.client, alive=0.3)
+        dying = instance(survivor.batch.client, alive=0.3)
         assert (await dying.admit(key, limits, 1)).allowed
         refused = await survivor.admit(key, limits, 1)
         await asyncio.sleep(0.5)
@@ -135,7 +141,7 @@ def test_a_dead_instance_stops_holding_slots(redis_server):
 def test_a_settlement_without_a_slot_never_frees_another_instances(redis_server):
     limits = KeyLimits(max_concurrency=1)
     async def body(first, key):
-        second = RedisLimiter(first.client)
+        second = instance(first.batch.client)
         assert (await first.admit(key, limits, 1)).allowed
         await second.settle(key, limits, 0)  # e.g. its slot was forgotten when Redis restarted
         return await second.admit(key, limits, 1)
@@ -144,7 +150,7 @@ def test_a_settlement_without_a_slot_never_frees_another_instances(redis_server)
 
 def test_the_script_is_loaded_again_after_redis_forgot_it(redis_server):
     async def body(limiter, key):
-        await limiter.client.script_flush()
+        await limiter.batch.client.script_flush()
         return await limiter.admit(key, KeyLimits(rpm=1), 1)
     assert run(redis_server, body).allowed
 

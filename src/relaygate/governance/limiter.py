@@ -39,7 +39,6 @@ class Limiter:
         self._client: Any = None
         self.errors: tuple[type[BaseException], ...] = ()
         self._watcher: asyncio.Task[None] | None = None
-        self._settling: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         """Connect to Redis when configured (never failing the start: local limits meanwhile)."""
@@ -57,8 +56,8 @@ class Limiter:
     async def stop(self) -> None:
         if self._watcher is not None:
             self._watcher.cancel()
-        if self._settling:
-            await asyncio.wait(self._settling, timeout=1.0)
+        if self.shared is not None:
+            await self.shared.batch.drain()
         if self._client is not None:
             await self._client.aclose()
 
@@ -83,34 +82,29 @@ class Limiter:
             self.memory.settle(key, limits, verdict.reserved, used, time.monotonic())
             return
         give_back = min(verdict.reserved, limits.tpm) - used if limits.tpm is not None and used is not None else 0
-        if limits.max_concurrency is None and not give_back:
-            return
-        self.send(partial(shared.settle, key, limits, give_back), shared.instance)
-
-    def send(self, call: Callable[[], Awaitable[None]], instance: str) -> None:
-        """Run a call to Redis in the background (a settlement, which no request waits for), made for
-        the connection whose instance id it carries (a slot is released by the instance that took it)."""
-        task = asyncio.get_running_loop().create_task(self._sent(call, instance))
-        self._settling.add(task)
-        task.add_done_callback(self._settling.discard)
-
-    async def _sent(self, call: Callable[[], Awaitable[None]], instance: str) -> None:
-        try:
-            await call()
-        except self.errors as exc:
-            if self.shared is not None and instance == self.shared.instance:
-                self.lost(exc)  # what it would have released is forgotten with this connection's instance id
+        if limits.max_concurrency is not None or give_back:
+            shared.settle(key, limits, give_back)
 
     async def _connect(self) -> None:
-        from relaygate.governance.redis_budgets import RedisBudgets
-        from relaygate.governance.redis_limits import RedisLimiter
+        from relaygate.governance.redis_budgets import BUDGETS, RedisBudgets
+        from relaygate.governance.redis_limits import LIMITS, RedisLimiter, new_instance
+        from relaygate.store.redis_batch import ScriptBatch
 
-        shared = RedisLimiter(self._client)
+        instance = new_instance()
+        batch = ScriptBatch(self._client, [LIMITS, BUDGETS], partial(self._failed, instance))
+        await batch.load()
+        shared = RedisLimiter(batch, instance)
         await shared.beat()
-        budgets = RedisBudgets(self._client, shared.instance, shared.alive_us)
+        budgets = RedisBudgets(batch, instance, shared.alive_us)
         for hook in self.on_connect:
             await hook(budgets)
         self.shared, self.budgets, self.redis_up = shared, budgets, True
+
+    def _failed(self, instance: str, exc: BaseException) -> None:
+        """A settlement did not reach Redis: what it would have released is forgotten with its
+        connection's instance id, and if that is the current connection, Redis is away."""
+        if self.shared is not None and instance == self.shared.instance:
+            self.lost(exc)
 
     def lost(self, exc: BaseException) -> None:
         if self.redis_up is not False:

@@ -15,18 +15,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 from decimal import Decimal
-
-from redis.asyncio import Redis
+from typing import Any
 
 from relaygate.governance.budgets import Budget
 from relaygate.governance.redis_limits import INSTANCES
 from relaygate.metering.money import MONEY_QUANTUM
-from relaygate.store.redis import script_text
+from relaygate.store.redis_batch import Script, ScriptBatch
 
 PREFIX = "relaygate:budgets:"
 PERIODS = {None: "1", "monthly": "2", "daily": "3"}  # which counter a budget counts
+BUDGETS = Script.named("budgets")
 
 
 def units(amount: Decimal) -> int:
@@ -38,8 +39,8 @@ def usd(count: int | bytes | str) -> Decimal:
 
 
 class RedisBudgets:
-    def __init__(self, client: Redis, instance: str, alive_us: str) -> None:
-        self.script = client.register_script(script_text("budgets"))
+    def __init__(self, batch: ScriptBatch, instance: str, alive_us: str) -> None:
+        self.batch = batch
         self.instance = instance
         self.alive_us = alive_us
 
@@ -50,14 +51,15 @@ class RedisBudgets:
 
     async def reserve(self, key: str, budget: Budget, amount: Decimal, day: date) -> tuple[bool, Decimal, Decimal]:
         """(reserved?, spent in the budget's period, held by requests in flight) as they were."""
-        ok, spent, held = await self.script(self._keys(key, day), [
+        ok, spent, held = await self.batch.call(BUDGETS, self._keys(key, day), [
             "reserve", self.instance, self.alive_us, PERIODS[budget.period], units(budget.amount), units(amount)])
         return bool(ok), usd(spent), usd(held)
 
-    async def settle(self, key: str, reserved: Decimal, cost: Decimal, day: date) -> None:
-        await self.script(self._keys(key, day), ["settle", self.instance, self.alive_us, units(reserved),
-                                                 units(cost)])
+    def settle(self, key: str, reserved: Decimal, cost: Decimal, day: date) -> asyncio.Future[Any]:
+        """Release a reservation and book the real cost; sent with the next batch, nobody waits for it."""
+        return self.batch.send(BUDGETS, self._keys(key, day), ["settle", self.instance, self.alive_us,
+                                                               units(reserved), units(cost)])
 
     async def seed(self, key: str, day: date, total: Decimal, month: Decimal, today: Decimal) -> None:
-        await self.script(self._keys(key, day), ["seed", self.instance, self.alive_us, units(total), units(month),
+        await self.batch.call(BUDGETS, self._keys(key, day), ["seed", self.instance, self.alive_us, units(total), units(month),
                                                  units(today)])

@@ -1,8 +1,9 @@
 """RPM, TPM and concurrency limits shared by every instance through Redis.
 
 The rules are MemoryLimiter's; they run in one Lua script (store/lua/limits.lua, loaded once and
-called by its SHA), so admitting a request is one atomic round trip however many limits the key
-has, and settling it is one more, which the request does not wait for.
+called by its SHA), so admitting a request is one atomic script call however many limits the key
+has, and settling it is one more, which the request does not wait for. Calls made in the same turn
+of the event loop share one round trip (store/redis_batch.py).
 
 Why the state looks the way it does:
 - Time is Redis's clock (`TIME` inside the script), so instances whose clocks differ still agree.
@@ -21,24 +22,28 @@ Why the state looks the way it does:
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-
-from redis.asyncio import Redis
+from typing import Any
 
 from relaygate.governance.limits import KeyLimits, Verdict, rate_headers
-from relaygate.store.redis import script_text
+from relaygate.store.redis_batch import Script, ScriptBatch
 
 ALIVE = 5.0  # seconds an instance's slots count for after its last heartbeat
 PREFIX = "relaygate:limits:"
 INSTANCES = PREFIX + "instances"
 REASONS = {1: "concurrency", 2: "requests", 3: "tokens"}
+LIMITS = Script.named("limits")
+
+
+def new_instance() -> str:
+    return uuid.uuid4().hex[:16]
 
 
 class RedisLimiter:
-    def __init__(self, client: Redis, alive: float = ALIVE) -> None:
-        self.client = client
-        self.script = client.register_script(script_text("limits"))
-        self.instance = uuid.uuid4().hex[:16]
+    def __init__(self, batch: ScriptBatch, instance: str, alive: float = ALIVE) -> None:
+        self.batch = batch
+        self.instance = instance
         self.alive_us = str(int(alive * 1_000_000))
 
     def _keys(self, key: str) -> list[str]:
@@ -48,19 +53,20 @@ class RedisLimiter:
     async def admit(self, key: str, limits: KeyLimits, tokens: int) -> Verdict:
         args = ["admit", self.instance, self.alive_us, limits.rpm or 0, limits.tpm or 0, tokens,
                 limits.max_concurrency or 0]
-        verdict, wait, left_requests, reset_requests, left_tokens, reset_tokens = await self.script(
-            self._keys(key), args)
+        verdict, wait, left_requests, reset_requests, left_tokens, reset_tokens = await self.batch.call(
+            LIMITS, self._keys(key), args)
         headers = rate_headers(limits, (left_requests, reset_requests / 1e6), (left_tokens, reset_tokens / 1e6))
         if verdict:
             return Verdict(False, headers, wait / 1e6, REASONS[verdict])
         return Verdict(True, headers, shared=self)
 
-    async def settle(self, key: str, limits: KeyLimits, give_back: int) -> None:
-        """Free the request's slot and return its unused tokens (negative: charge the excess)."""
+    def settle(self, key: str, limits: KeyLimits, give_back: int) -> asyncio.Future[Any]:
+        """Free the request's slot and return its unused tokens (negative: charge the excess); sent with
+        the next batch, and nobody needs to wait for it."""
         release = "1" if limits.max_concurrency is not None else "0"
-        await self.script(self._keys(key), ["settle", self.instance, self.alive_us, limits.tpm or 0, give_back,
-                                             release])
+        return self.batch.send(LIMITS, self._keys(key), ["settle", self.instance, self.alive_us, limits.tpm or 0,
+                                                         give_back, release])
 
     async def beat(self) -> None:
         """This instance is alive (and Redis answers): its slots keep counting."""
-        await self.script(self._keys(""), ["beat", self.instance, self.alive_us])
+        await self.batch.call(LIMITS, self._keys(""), ["beat", self.instance, self.alive_us])

@@ -13,7 +13,6 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from relaygate.errors import QuotaExceeded
@@ -65,7 +64,7 @@ class Budgets:
             shared, release = self.limiter.budgets if self.limiter.redis_up else None, ZERO
             self.ledger.settle(key, hold.amount if hold is not None else ZERO, cost, now)
         if shared is not None and (release or cost):
-            self.limiter.send(partial(shared.settle, key, release, cost, now.date()), shared.instance)
+            shared.settle(key, release, cost, now.date())
 
     async def reconcile(self, shared: RedisBudgets) -> None:
         """Bring Redis's counters up to the database's figures (the authority) before sharing them."""
