@@ -39,7 +39,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_http(url: str, proc: subprocess.Popen, timeout: float = 20.0) -> None:
+def wait_http(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> None:
+    """Until `url` answers; a gateway can take ten seconds and more to start on a loaded machine."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
