@@ -64,7 +64,7 @@ class Gateway:
 
     async def _open_store(self) -> None:
         """The database: schema brought up to date, its keys loaded into memory and kept fresh."""
-        from relaygate.governance.keycache import KeyCache
+        from relaygate.governance.keycache import KeyCache, sqlite_probe
         from relaygate.governance.keystore import KeyStore
         from relaygate.metering.meter import Meter
         from relaygate.store.db import create_engine
@@ -72,7 +72,8 @@ class Gateway:
 
         self.engine = create_engine(self.config.database)
         await migrate_engine(self.engine)
-        self.key_cache = KeyCache(KeyStore(self.engine))
+        probe = sqlite_probe(self.engine.url.database) if self.engine.dialect.name == "sqlite" else None
+        self.key_cache = KeyCache(KeyStore(self.engine), probe)
         await self.key_cache.load()
         self.key_cache.start()
         self.keys.dynamic = self.key_cache.get
