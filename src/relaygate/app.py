@@ -17,8 +17,10 @@ from relaygate.governance.keys import KeyRing
 from relaygate.governance.limits import MemoryLimiter
 from relaygate.ingress.errors import send_error
 from relaygate.ingress.http import Headers, Receive, Scope, Send, request_id, send_bytes
+from relaygate.ingress.metrics import Metrics
 from relaygate.ingress.models import Models
 from relaygate.ingress.openai_chat import ChatCompletions
+from relaygate.observability.observer import Observer
 from relaygate.providers import emulator as emulator_provider
 from relaygate.providers.registry import TYPES
 from relaygate.routing.attempt import Router
@@ -51,6 +53,7 @@ class Gateway:
         self.key_cache: Any = None
         self.meter: Any = None
         self.budgets: Any = None  # BudgetLedger, with a database (budgets are kept on database keys)
+        self.observer = Observer(config)
 
     async def startup(self) -> None:
         if self.config.database is not None:
@@ -59,6 +62,7 @@ class Gateway:
         await self.client.open()
         upstreams = {name: await self._upstream(name) for name in self.config.providers}
         self.resolver = Resolver(upstreams, self.config)
+        self.observer.open(self.resolver)
         self.routes = self._build_routes(upstreams)
         self.prefixes = {"/admin": (None, admin_endpoint(self), False)}
 
@@ -125,7 +129,7 @@ class Gateway:
         mounts: list[tuple[str, Upstream | None, bool]] = [("/v1", None, False)]
         mounts += [(u.mount, u, False) for u in upstreams.values() if u.mount]
         mounts += [(path.rstrip("/"), None, opts.envelope) for path, opts in self.config.mounts.items()]
-        routes: dict[str, Route] = {"/healthz": (b"GET", _healthz, False)}
+        routes: dict[str, Route] = {"/healthz": (b"GET", _healthz, False), "/metrics": (b"GET", Metrics(self), False)}
         for base, scope, envelope in mounts:
             routes[base + "/chat/completions"] = (b"POST", ChatCompletions(self, scope, envelope), envelope)
             routes[base + "/models"] = (b"GET", Models(self, scope, envelope), envelope)
