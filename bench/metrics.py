@@ -1,5 +1,7 @@
 """Micro-benchmark: what accounting one finished request costs on the request path.
 
+Also the access log line per request, as JSON and as text, written to /dev/null.
+
 Compares relaygate's dict-based registry (observability/registry.py) with prometheus-client doing
 the same updates (the same series: requests, duration and time-to-first-token histograms, four
 token kinds, cost, one attempt), and shows the cost of the record they are fed from. CPU time per
@@ -10,6 +12,8 @@ request, the best of several runs (the machine may be shared).
 
 from __future__ import annotations
 
+import logging
+import os
 import time
 from decimal import Decimal
 from typing import Callable
@@ -17,6 +21,7 @@ from typing import Callable
 from relaygate.config import Timeout
 from relaygate.metering.record import usage_record
 from relaygate.metering.usage import Attempt, UsageRecord
+from relaygate.observability.logs import JsonFormatter, TextFormatter, access_fields, log_access
 from relaygate.observability.metrics import LATENCY_BUCKETS, TTFT_BUCKETS, GatewayMetrics
 from relaygate.providers.registry import TYPES
 from relaygate.routing.attempt import AttemptRecord
@@ -99,6 +104,21 @@ def building_the_record() -> Callable[[], None]:
     return work
 
 
+def access_line(formatter: logging.Formatter) -> Callable[[], None]:
+    handler = logging.StreamHandler(open(os.devnull, "w"))  # noqa: SIM115 - open for the whole run
+    handler.setFormatter(formatter)
+    log = logging.getLogger("bench.access")
+    log.handlers[:] = [handler]
+    log.propagate = False
+    log.setLevel(logging.INFO)
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False  # as configure_logging does
+    finished = record()
+
+    def work() -> None:
+        log_access(log, access_fields(finished))
+    return work
+
+
 def main() -> None:
     print(f"relaygate registry, one request's updates: {best_of(ours()):.2f} µs")
     try:
@@ -106,6 +126,8 @@ def main() -> None:
     except ImportError:
         print("prometheus-client: not installed")
     print(f"usage_record() for the request:           {best_of(building_the_record()):.2f} µs")
+    print(f"access line, JSON, to /dev/null:          {best_of(access_line(JsonFormatter(['sk-secret']))):.2f} µs")
+    print(f"access line, text, to /dev/null:          {best_of(access_line(TextFormatter(['sk-secret']))):.2f} µs")
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from relaygate.ingress.http import Headers, Receive, Scope, Send, request_id, se
 from relaygate.ingress.metrics import Metrics
 from relaygate.ingress.models import Models
 from relaygate.ingress.openai_chat import ChatCompletions
+from relaygate.observability.logs import configure_logging, configured_secrets
 from relaygate.observability.observer import Observer
 from relaygate.providers import emulator as emulator_provider
 from relaygate.providers.registry import TYPES
@@ -34,6 +35,7 @@ Endpoint = Callable[[Scope, Receive, Send, Headers], Awaitable[None]]
 Route = tuple[bytes | None, Endpoint | None, bool]  # method (None: the endpoint routes methods itself)
 CONFIG_ENV = "RELAYGATE_CONFIG"
 _NO_ROUTE: Route = (b"", None, False)
+LOG_LEVEL_ENV = "RELAYGATE_LOG_LEVEL"
 
 
 class Gateway:
@@ -200,8 +202,10 @@ async def _healthz(scope: Scope, receive: Receive, send: Send, headers: Headers)
 
 
 def create_app() -> Gateway:
-    """Factory for the ASGI server: reads the configuration path from RELAYGATE_CONFIG."""
+    """Factory for the ASGI server (in every worker): reads the configuration path from
+    RELAYGATE_CONFIG and sets up logging, as a worker process starts with none."""
     config, skipped = load_config(os.environ[CONFIG_ENV])
+    configure_logging(config.logging, configured_secrets(config), os.environ.get(LOG_LEVEL_ENV))
     for name in skipped:
         log.info("provider %s is off: no API key in the environment", name)
     return Gateway(config)

@@ -121,6 +121,18 @@ class Server(_Strict):
     image_fetch_allow: list[str] = []
 
 
+class Logging(_Strict):
+    """`json`: every line one JSON object. `access`: one line per chat request (logger
+    relaygate.access), whatever the level. `content`: the request's messages in that line too;
+    off by default, as prompts are the clients' data."""
+
+    format: Literal["text", "json"] = "text"
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    access: bool = True
+    content: bool = False
+    output: Literal["stderr", "stdout"] = "stderr"
+
+
 class Config(_Strict):
     database: str | None = "sqlite:///./relaygate.db"  # null: no store (configured keys only, no usage records)
     usage_journal: str = "./relaygate-usage.jsonl"  # append-only usage journal (metering/journal.py)
@@ -132,6 +144,7 @@ class Config(_Strict):
     keys: list[StaticKey] = []
     mounts: dict[str, MountOptions] = {}
     server: Server = Server()
+    logging: Logging = Logging()
 
     @model_validator(mode="after")
     def _consistent(self) -> Config:

@@ -49,6 +49,8 @@ class ChatCompletions:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, headers: Headers) -> None:
         gateway = self.gateway
+        began = time.monotonic()
+        key: ClientKey | None = None
         body: Any = None
         try:
             key = gateway.keys.authenticate(header(scope, b"authorization"))
@@ -66,7 +68,7 @@ class ChatCompletions:
                     gateway.budgets.settle(key.name, budget, ZERO, datetime.now(timezone.utc))
                 raise
         except GatewayError as exc:
-            gateway.observer.refused(body.get("model") if isinstance(body, dict) else None, exc)
+            gateway.observer.refused(headers[0][1], key, body, exc, began)
             raise
         call = _Call(self, body, raw, aliased, headers)
         gateway.observer.admitted(body.get("stream") is True)
@@ -103,7 +105,7 @@ class ChatCompletions:
         )
         if gateway.meter is not None:
             gateway.meter.record(record)
-        gateway.observer.finished(record)
+        gateway.observer.finished(record, call.body)
 
     async def _answer(self, call: _Call, plan: list[Target], hedge: float | None, send: Send,
                       guard: cancel_on_disconnect) -> None:
