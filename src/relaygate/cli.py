@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from importlib import resources
 from pathlib import Path
@@ -180,9 +181,18 @@ def _run(config: Config, config_path: str, host: str, port: int, workers: int, l
     if log_level:
         os.environ[LOG_LEVEL_ENV] = log_level  # for the workers, which configure their own logging
     configure_logging(config.logging, configured_secrets(config), log_level)
+    signal.signal(signal.SIGTERM, _exit_cleanly)
+    # On SIGTERM uvicorn stops listening, lets requests and streams in flight finish (up to
+    # shutdown_timeout), then runs the lifespan shutdown: the usage journal is written out.
     uvicorn.run(
         "relaygate.app:create_app", factory=True, host=host, port=port, workers=workers,
         loop="uvloop", http="httptools", lifespan="on", access_log=False, log_config=None, log_level=None,
         proxy_headers=False, server_header=False,
-        timeout_graceful_shutdown=30,
+        timeout_graceful_shutdown=config.server.shutdown_timeout,
     )
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    """SIGTERM outside uvicorn's own handling: before it starts, or re-raised by it after a
+    graceful stop (uvicorn >= 0.29 re-raises the signal it caught). Either way, exit 0."""
+    sys.exit(0)

@@ -119,6 +119,8 @@ class Server(_Strict):
     max_body_bytes: int = Field(20 * 1024 * 1024, gt=0)
     # Hosts, addresses or networks the image fetcher may reach although private (upstream/fetch.py).
     image_fetch_allow: list[str] = []
+    # Seconds a stopping gateway (SIGTERM) gives requests and streams in flight to finish.
+    shutdown_timeout: float = Field(30.0, gt=0)
 
 
 class Logging(_Strict):
