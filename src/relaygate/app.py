@@ -107,6 +107,7 @@ class Gateway:
         if self.engine is not None:
             await self.engine.dispose()
         await self.client.close()
+        self.observer.close()  # traces still queued are exported
         if self._emulator is not None:
             await self._emulator.cleanup()
 

@@ -135,6 +135,15 @@ class Logging(_Strict):
     output: Literal["stderr", "stdout"] = "stderr"
 
 
+class Tracing(_Strict):
+    """OpenTelemetry traces over OTLP/HTTP (needs the `otel` extra): one span per chat request and
+    one per upstream attempt. `otlp_endpoint` is the collector's base URL, e.g. http://127.0.0.1:4318."""
+
+    otlp_endpoint: str | None = None
+    service_name: str = "relaygate"
+    headers: dict[str, str] = {}
+
+
 class Config(_Strict):
     database: str | None = "sqlite:///./relaygate.db"  # null: no store (configured keys only, no usage records)
     usage_journal: str = "./relaygate-usage.jsonl"  # append-only usage journal (metering/journal.py)
@@ -147,6 +156,7 @@ class Config(_Strict):
     mounts: dict[str, MountOptions] = {}
     server: Server = Server()
     logging: Logging = Logging()
+    tracing: Tracing = Tracing()
 
     @model_validator(mode="after")
     def _consistent(self) -> Config:

@@ -105,7 +105,7 @@ class ChatCompletions:
         )
         if gateway.meter is not None:
             gateway.meter.record(record)
-        gateway.observer.finished(record, call.body)
+        gateway.observer.finished(record, call.body, call.attempts, call.began)
 
     async def _answer(self, call: _Call, plan: list[Target], hedge: float | None, send: Send,
                       guard: cancel_on_disconnect) -> None:
