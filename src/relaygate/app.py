@@ -34,8 +34,8 @@ log = logging.getLogger("relaygate")
 Endpoint = Callable[[Scope, Receive, Send, Headers], Awaitable[None]]
 Route = tuple[bytes | None, Endpoint | None, bool]  # method (None: the endpoint routes methods itself)
 CONFIG_ENV = "RELAYGATE_CONFIG"
-_NO_ROUTE: Route = (b"", None, False)
 LOG_LEVEL_ENV = "RELAYGATE_LOG_LEVEL"
+_NO_ROUTE: Route = (b"", None, False)
 
 
 class Gateway:
