@@ -125,7 +125,7 @@ def test_counters_after_known_traffic(gw, emulator):
 
 
 def test_a_stream_in_flight_is_counted_until_it_ends(gw, emulator):
-    emulator.script({"match": {"model": "chat-b"}, "times": 1, "chunks": 6, "chunk_delay": 0.3})
+    emulator.script({"match": {"stream": True}, "times": 1, "chunks": 10, "chunk_delay": 0.5})
     stream = gw.client().chat.completions.create(model="chat", messages=[USER], stream=True)
     next(iter(stream))
     families = scrape(gw)
