@@ -17,8 +17,11 @@ from relaygate.governance.keys import KeyRing
 from relaygate.governance.limiter import Limiter
 from relaygate.ingress.errors import send_error
 from relaygate.ingress.http import Headers, Receive, Scope, Send, request_id, send_bytes
+from relaygate.ingress.metrics import Metrics
 from relaygate.ingress.models import Models
 from relaygate.ingress.openai_chat import ChatCompletions
+from relaygate.observability.logs import configure_logging, configured_secrets
+from relaygate.observability.observer import Observer
 from relaygate.providers import emulator as emulator_provider
 from relaygate.providers.registry import TYPES
 from relaygate.routing.attempt import Router
@@ -31,6 +34,7 @@ log = logging.getLogger("relaygate")
 Endpoint = Callable[[Scope, Receive, Send, Headers], Awaitable[None]]
 Route = tuple[bytes | None, Endpoint | None, bool]  # method (None: the endpoint routes methods itself)
 CONFIG_ENV = "RELAYGATE_CONFIG"
+LOG_LEVEL_ENV = "RELAYGATE_LOG_LEVEL"
 _NO_ROUTE: Route = (b"", None, False)
 
 
@@ -51,6 +55,7 @@ class Gateway:
         self.key_cache: Any = None
         self.meter: Any = None
         self.budgets: Any = None  # shared_budgets.Budgets, with a database (budgets are kept on database keys)
+        self.observer = Observer(config)
 
     async def startup(self) -> None:
         if self.config.database is not None:
@@ -60,12 +65,13 @@ class Gateway:
         await self.client.open()
         upstreams = {name: await self._upstream(name) for name in self.config.providers}
         self.resolver = Resolver(upstreams, self.config)
+        self.observer.open(self.resolver)
         self.routes = self._build_routes(upstreams)
         self.prefixes = {"/admin": (None, admin_endpoint(self), False)}
 
     async def _open_store(self) -> None:
         """The database: schema brought up to date, its keys loaded into memory and kept fresh."""
-        from relaygate.governance.keycache import KeyCache
+        from relaygate.governance.keycache import KeyCache, sqlite_probe
         from relaygate.governance.keystore import KeyStore
         from relaygate.metering.meter import Meter
         from relaygate.store.db import create_engine
@@ -73,7 +79,8 @@ class Gateway:
 
         self.engine = create_engine(self.config.database)
         await migrate_engine(self.engine)
-        self.key_cache = KeyCache(KeyStore(self.engine))
+        probe = sqlite_probe(self.engine.url.database) if self.engine.dialect.name == "sqlite" else None
+        self.key_cache = KeyCache(KeyStore(self.engine), probe)
         await self.key_cache.load()
         self.key_cache.start()
         self.keys.dynamic = self.key_cache.get
@@ -108,6 +115,7 @@ class Gateway:
         if self.engine is not None:
             await self.engine.dispose()
         await self.client.close()
+        self.observer.close()  # traces still queued are exported
         if self._emulator is not None:
             await self._emulator.cleanup()
 
@@ -132,7 +140,7 @@ class Gateway:
         mounts: list[tuple[str, Upstream | None, bool]] = [("/v1", None, False)]
         mounts += [(u.mount, u, False) for u in upstreams.values() if u.mount]
         mounts += [(path.rstrip("/"), None, opts.envelope) for path, opts in self.config.mounts.items()]
-        routes: dict[str, Route] = {"/healthz": (b"GET", _healthz, False)}
+        routes: dict[str, Route] = {"/healthz": (b"GET", _healthz, False), "/metrics": (b"GET", Metrics(self), False)}
         for base, scope, envelope in mounts:
             routes[base + "/chat/completions"] = (b"POST", ChatCompletions(self, scope, envelope), envelope)
             routes[base + "/models"] = (b"GET", Models(self, scope, envelope), envelope)
@@ -203,8 +211,10 @@ async def _healthz(scope: Scope, receive: Receive, send: Send, headers: Headers)
 
 
 def create_app() -> Gateway:
-    """Factory for the ASGI server: reads the configuration path from RELAYGATE_CONFIG."""
+    """Factory for the ASGI server (in every worker): reads the configuration path from
+    RELAYGATE_CONFIG and sets up logging, as a worker process starts with none."""
     config, skipped = load_config(os.environ[CONFIG_ENV])
+    configure_logging(config.logging, configured_secrets(config), os.environ.get(LOG_LEVEL_ENV))
     for name in skipped:
         log.info("provider %s is off: no API key in the environment", name)
     return Gateway(config)

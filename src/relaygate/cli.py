@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 import os
+import signal
 import sys
 from importlib import resources
 from pathlib import Path
 
 import click
 
-from relaygate.config import load_config
+from relaygate.config import Config, load_config
 from relaygate.errors import ConfigError
 
 DEMO_KEY = "rg-demo-key-0000"
@@ -26,11 +26,12 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--workers", default=1, show_default=True, type=int)
-@click.option("--log-level", default="info", show_default=True)
-def serve(config_path: str, host: str, port: int, workers: int, log_level: str) -> None:
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
+              help="Overrides the configuration's logging.level.")
+def serve(config_path: str, host: str, port: int, workers: int, log_level: str | None) -> None:
     """Serve the gateway."""
-    _check_or_exit(config_path)
-    _run(config_path, host, port, workers, log_level)
+    config, _ = _check_or_exit(config_path)
+    _run(config, config_path, host, port, workers, log_level)
 
 
 @main.command()
@@ -51,7 +52,7 @@ def demo(host: str, port: int) -> None:
         "-H 'Content-Type: application/json' "
         "-d '{\"model\": \"demo\", \"messages\": [{\"role\": \"user\", \"content\": \"Hello!\"}]}'\n"
     )
-    _run(config_path, host, port, 1, "info")
+    _run(config, config_path, host, port, 1, None)
 
 
 @main.command()
@@ -169,16 +170,29 @@ def _check_or_exit(config_path: str):
         sys.exit(2)
 
 
-def _run(config_path: str, host: str, port: int, workers: int, log_level: str) -> None:
+def _run(config: Config, config_path: str, host: str, port: int, workers: int, log_level: str | None) -> None:
     import uvicorn
 
-    from relaygate.app import CONFIG_ENV  # imported here: the key and usage commands need no server
+    # imported here: the key and usage commands need no server
+    from relaygate.app import CONFIG_ENV, LOG_LEVEL_ENV
+    from relaygate.observability.logs import configure_logging, configured_secrets
 
     os.environ[CONFIG_ENV] = str(Path(config_path).resolve())
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if log_level:
+        os.environ[LOG_LEVEL_ENV] = log_level  # for the workers, which configure their own logging
+    configure_logging(config.logging, configured_secrets(config), log_level)
+    signal.signal(signal.SIGTERM, _exit_cleanly)
+    # On SIGTERM uvicorn stops listening, lets requests and streams in flight finish (up to
+    # shutdown_timeout), then runs the lifespan shutdown: the usage journal is written out.
     uvicorn.run(
         "relaygate.app:create_app", factory=True, host=host, port=port, workers=workers,
-        loop="uvloop", http="httptools", lifespan="on", access_log=False, log_level=log_level,
+        loop="uvloop", http="httptools", lifespan="on", access_log=False, log_config=None, log_level=None,
         proxy_headers=False, server_header=False,
-        timeout_graceful_shutdown=30,
+        timeout_graceful_shutdown=config.server.shutdown_timeout,
     )
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    """SIGTERM outside uvicorn's own handling: before it starts, or re-raised by it after a
+    graceful stop (uvicorn >= 0.29 re-raises the signal it caught). Either way, exit 0."""
+    sys.exit(0)

@@ -119,6 +119,29 @@ class Server(_Strict):
     max_body_bytes: int = Field(20 * 1024 * 1024, gt=0)
     # Hosts, addresses or networks the image fetcher may reach although private (upstream/fetch.py).
     image_fetch_allow: list[str] = []
+    # Seconds a stopping gateway (SIGTERM) gives requests and streams in flight to finish.
+    shutdown_timeout: float = Field(30.0, gt=0)
+
+
+class Logging(_Strict):
+    """`json`: every line one JSON object. `access`: one line per chat request (logger
+    relaygate.access), whatever the level. `content`: the request's messages in that line too;
+    off by default, as prompts are the clients' data."""
+
+    format: Literal["text", "json"] = "text"
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    access: bool = True
+    content: bool = False
+    output: Literal["stderr", "stdout"] = "stderr"
+
+
+class Tracing(_Strict):
+    """OpenTelemetry traces over OTLP/HTTP (needs the `otel` extra): one span per chat request and
+    one per upstream attempt. `otlp_endpoint` is the collector's base URL, e.g. http://127.0.0.1:4318."""
+
+    otlp_endpoint: str | None = None
+    service_name: str = "relaygate"
+    headers: dict[str, str] = {}
 
 
 class Config(_Strict):
@@ -132,6 +155,8 @@ class Config(_Strict):
     keys: list[StaticKey] = []
     mounts: dict[str, MountOptions] = {}
     server: Server = Server()
+    logging: Logging = Logging()
+    tracing: Tracing = Tracing()
 
     @field_validator("redis")
     @classmethod

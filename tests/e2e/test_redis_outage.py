@@ -11,6 +11,7 @@ import redis
 from _redis import RedisServer
 
 from tests.e2e.conftest import UPSTREAM_KEYS, start_gateway
+from tests.observability.exposition import parse_exposition
 
 PASSWORD = "redis-secret-hunter2"
 KEY = "sk-test-outage-key-001"
@@ -37,6 +38,10 @@ def statuses(instance, count: int) -> list[int]:
             for _ in range(count)]
 
 
+def redis_up(instance) -> float:
+    return parse_exposition(httpx.get(f"{instance.base}/metrics").text)["relaygate_redis_up"][()]
+
+
 def until_both_instances_beat(server: RedisServer) -> None:
     """Each gateway's watcher reconnects within a second or so and registers its instance."""
     client = redis.Redis(host="127.0.0.1", port=server.port, password=PASSWORD)
@@ -57,6 +62,7 @@ def test_local_limits_while_redis_is_away_and_shared_ones_again_after(emulator, 
         a, b = (stack.enter_context(start_gateway(config(emulator.base, server.url), folder))
                 for folder in (tmp_path / "a", tmp_path / "b"))
         assert statuses(a, 2) + statuses(b, 2) + statuses(a, 1) == [200] * 4 + [429]  # one allowance for both
+        assert redis_up(a) == redis_up(b) == 1
 
         server.stop()
         assert statuses(a, 5) == [200] * 4 + [429]  # a's own 4 per minute, in its memory
@@ -64,9 +70,11 @@ def test_local_limits_while_redis_is_away_and_shared_ones_again_after(emulator, 
         for instance in (a, b):
             assert f"Redis at redis://***@127.0.0.1:{server.port}/0 is unreachable" in instance.log()
             assert PASSWORD not in instance.log()
+            assert redis_up(instance) == 0
 
         server.start()  # empty: the shared allowance starts full again
         until_both_instances_beat(server)
+        assert redis_up(a) == redis_up(b) == 1
         assert statuses(a, 2) + statuses(b, 2) + statuses(b, 1) == [200] * 4 + [429]
 
 

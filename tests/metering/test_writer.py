@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from _databases import run_with_engine
 from relaygate.metering.journal import Journal, JournalCursor
 from relaygate.metering.sink import write_batch
+from relaygate.metering.usage import attempt_dict
 from relaygate.metering.writer import BatchWriter
 from relaygate.store import db as store_db
 from relaygate.store.schema import usage_daily, usage_records
@@ -156,3 +157,24 @@ def test_records_wait_while_the_database_is_down(database_url, outage, tmp_path)
     waiting, (ids, (requests, _)) = run_with_engine(database_url, body)
     assert waiting == 1
     assert len(ids) == requests == 21
+
+
+def test_records_read_back_through_the_schema_as_they_were_written(database_url):
+    """The writer hands the driver the columns' stored forms; SQLAlchemy's types read them back."""
+    records = mixed(5)
+
+    async def body(engine):
+        await write_batch(engine, records)
+        async with engine.connect() as c:
+            return {row.request_id: row for row in (await c.execute(select(usage_records))).all()}
+
+    stored = run_with_engine(database_url, body)
+    for r in records:
+        row = stored[r.request_id]
+        assert (row.key_name, row.model, row.provider, row.upstream_model) == (r.key, r.model, r.provider,
+                                                                                 r.upstream_model)
+        assert (row.cost, row.created_at, row.stream, row.estimated, row.status) == (
+            r.cost, r.created_at, r.stream, r.estimated, r.status)
+        assert row.attempts == [attempt_dict(a) for a in r.attempts]
+        assert (row.prompt_tokens, row.completion_tokens, row.reasoning_tokens, row.cached_tokens) == (
+            r.prompt_tokens, r.completion_tokens, r.reasoning_tokens, r.cached_tokens)

@@ -51,22 +51,29 @@ class ChatCompletions:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, headers: Headers) -> None:
         gateway = self.gateway
-        key = gateway.keys.authenticate(header(scope, b"authorization"))
-        raw = await read_body(receive, gateway.config.server.max_body_bytes)
-        body = check_chat_request(parse_json(raw))
-        prefs = parse_preferences(body, gateway.resolver.upstreams)
-        groups, aliased = self._candidates(body, prefs, key)
-        plan = gateway.router.plan(groups, prefs, body)
-        hedge = gateway.router.hedge_delay(gateway.config.routing.hedge.get(body["model"]), plan)
-        budget = await self._reserve(key, body, raw, plan)
+        began = time.monotonic()
+        key: ClientKey | None = None
+        body: Any = None
         try:
-            admission = await self._admit(key, raw, headers)
-        except RateLimited:
-            if budget is not None:
-                gateway.budgets.settle(key.name, budget, ZERO, datetime.now(timezone.utc))
+            key = gateway.keys.authenticate(header(scope, b"authorization"))
+            raw = await read_body(receive, gateway.config.server.max_body_bytes)
+            body = check_chat_request(parse_json(raw))
+            prefs = parse_preferences(body, gateway.resolver.upstreams)
+            groups, aliased = self._candidates(body, prefs, key)
+            plan = gateway.router.plan(groups, prefs, body)
+            hedge = gateway.router.hedge_delay(gateway.config.routing.hedge.get(body["model"]), plan)
+            budget = await self._reserve(key, body, raw, plan)
+            try:
+                admission = await self._admit(key, raw, headers)
+            except RateLimited:
+                if budget is not None:
+                    gateway.budgets.settle(key.name, budget, ZERO, datetime.now(timezone.utc))
+                raise
+        except GatewayError as exc:
+            gateway.observer.refused(headers[0][1], key, body, exc, began)
             raise
         call = _Call(self, body, raw, aliased, headers)
-        call.wants_usage = self.gateway.meter is not None or key.limits.tpm is not None
+        gateway.observer.admitted(body.get("stream") is True)
         status, error_code = 200, None
         try:
             async with cancel_on_disconnect(receive) as guard:
@@ -82,24 +89,24 @@ class ChatCompletions:
     def _settle(self, key: ClientKey, admission: Verdict | None, budget: Hold | None, call: _Call,
                 status: int, error_code: str | None) -> None:
         """The request is over: the key's limits get its real usage, its budget the real cost, the
-        meter its record."""
+        meter and the observer its record."""
         gateway = self.gateway
         if admission is not None:
             used = (call.usage or {}).get("total_tokens")
             gateway.limiter.settle(key.name, key.limits, admission, used if isinstance(used, int) else None)
-        if gateway.budgets is None and gateway.meter is None:
-            return
         spent = call.cost
         if spent is None:
             spent = cost(call.target.model_price, call.usage) if call.target is not None else ZERO
         if gateway.budgets is not None:
             gateway.budgets.settle(key.name, budget, spent, datetime.now(timezone.utc))
+        record = usage_record(
+            request_id=call.headers[0][1].decode(), key=key.name, model=call.body["model"], target=call.target,
+            usage=call.usage, cost=spent, attempts=call.attempts, status=status, error_code=error_code,
+            stream=call.body.get("stream") is True, latency=time.monotonic() - call.began, ttft=call.ttft,
+        )
         if gateway.meter is not None:
-            gateway.meter.record(usage_record(
-                request_id=call.headers[0][1].decode(), key=key.name, model=call.body["model"], target=call.target,
-                usage=call.usage, cost=spent, attempts=call.attempts, status=status, error_code=error_code,
-                stream=call.body.get("stream") is True, latency=time.monotonic() - call.began, ttft=call.ttft,
-            ))
+            gateway.meter.record(record)
+        gateway.observer.finished(record, call.body, call.attempts, call.began)
 
     async def _answer(self, call: _Call, plan: list[Target], hedge: float | None, send: Send,
                       guard: cancel_on_disconnect) -> None:
@@ -173,7 +180,6 @@ class _Call:
         self.started = 0  # attempts begun; a hedge's loser is recorded only after the answer went out
         self.usage: dict[str, Any] | None = None
         self.cost: Decimal | None = None  # of `usage`, when the answering deployment has a price
-        self.wants_usage = True  # parse a whole answer's usage: only the meter and TPM limits need it
         self.target: Target | None = None  # the deployment that answered
         self.began = time.monotonic()
         self.ttft: float | None = None
@@ -219,8 +225,7 @@ class _Call:
             raise LostRace
         self.provider = upstream.name.encode()
         self.target = target
-        if target.model_price is not None or self.wants_usage:
-            data = self._account(data, target.model_price)
+        data = self._account(data, target.model_price)  # the meter, limits and metrics need its usage
         self.ttft = time.monotonic() - self.began
         return data, Outcome(ttft=time.monotonic() - started)
 

@@ -155,7 +155,7 @@ class TranslatedPump:
     def _frames(self, chunks: list[bytes]) -> bytes:
         if self.price is not None and self.end.usage is not None:
             self._price_usage(chunks)
-        out = b"".join([b"data: " + chunk + b"\n\n" for chunk in chunks])
+        out = b"data: " + b"\n\ndata: ".join(chunks) + b"\n\n" if chunks else b""
         return out + DONE if self.end.done else out
 
 

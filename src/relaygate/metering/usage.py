@@ -105,7 +105,7 @@ class UsageRecord:
             "reasoning_tokens": self.reasoning_tokens, "cached_tokens": self.cached_tokens,
             "cost": self.cost, "latency_ms": self.latency_ms, "ttft_ms": self.ttft_ms,
             "status": self.status, "error_code": self.error_code, "stream": self.stream,
-            "estimated": self.estimated, "attempts": [_attempt_dict(a) for a in self.attempts],
+            "estimated": self.estimated, "attempts": [attempt_dict(a) for a in self.attempts],
             "created_at": self.created_at,
         }
 
@@ -116,5 +116,5 @@ def _decimal_text(value: Any) -> str:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def _attempt_dict(attempt: Attempt) -> dict[str, Any]:
+def attempt_dict(attempt: Attempt) -> dict[str, Any]:
     return {f.name: getattr(attempt, f.name) for f in fields(attempt)}

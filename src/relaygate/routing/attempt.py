@@ -49,6 +49,7 @@ class AttemptRecord:
     status: int
     error: str | None
     seconds: float
+    started: float = 0.0  # the router's clock when the attempt began (traces place it in time)
 
 
 Call = Callable[[Target, "str | None", Lease], Awaitable[tuple[T, Outcome]]]
@@ -82,16 +83,17 @@ class Router:
             result, outcome = await call(target, key, lease)
         except GatewayError as exc:
             attempts.append(AttemptRecord(target.upstream.name, target.model, exc.status, exc.code,
-                                          self.clock() - started))
+                                          self.clock() - started, started))
             self._failed(target, key, exc)
             raise
         except (asyncio.CancelledError, LostRace):
             if lease.race is not None:  # a hedge that lost; a client that left records nothing
                 attempts.append(AttemptRecord(target.upstream.name, target.model, 0, "hedge_lost",
-                                              self.clock() - started))
+                                              self.clock() - started, started))
             self.health.released(target.key)
             raise
-        attempts.append(AttemptRecord(target.upstream.name, target.model, 200, None, self.clock() - started))
+        attempts.append(AttemptRecord(target.upstream.name, target.model, 200, None, self.clock() - started,
+                                      started))
         if outcome.broke_off:
             self.health.failed(target.key, self.clock())
         else:

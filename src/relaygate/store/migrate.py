@@ -7,6 +7,7 @@ databases run DDL transactionally here, so a failed upgrade leaves nothing half-
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from sqlalchemy import Connection, inspect, text
@@ -40,6 +41,7 @@ async def migrate_engine(engine: AsyncEngine) -> None:
 
 
 def _upgrade(connection: Connection) -> None:
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its set-up chatter on import is not news
     from alembic import command
     from alembic.config import Config as AlembicConfig
 

@@ -47,8 +47,8 @@ class SSEDecoder:
                 chunk = chunk[1:]
                 if not chunk:
                     return []
-        if self.at_boundary and b"\r" not in chunk:
-            return self._feed_lf(chunk)
+        if not (self._pieces or self._data or self._event is not None) and b"\r" not in chunk:
+            return self._feed_lf(chunk)  # at a boundary (`at_boundary`, spelt out: this runs per piece)
         return self._feed_lines(chunk)
 
     def _feed_lf(self, chunk: bytes) -> list[Event]:
@@ -57,12 +57,13 @@ class SSEDecoder:
         tail = blocks.pop()
         events: list[Event] = []
         for block in blocks:
-            if block[:6] == b"data: " and b"\n" not in block:
-                events.append(Event(block[6:], None, self._id))
-                continue
             newline = block.find(b"\n")
-            one_data_line = block[newline + 1 : newline + 7] == b"data: " and block.find(b"\n", newline + 1) < 0
-            if block[:7] == b"event: " and one_data_line:
+            if newline < 0:
+                if block[:6] == b"data: ":
+                    events.append(Event(block[6:], None, self._id))
+                    continue
+            elif block[:7] == b"event: " and block[newline + 1 : newline + 7] == b"data: " \
+                    and block.find(b"\n", newline + 1) < 0:
                 # A name line and one data line, as Anthropic frames every event (a third of the cost).
                 events.append(Event(block[newline + 7 :], block[7:newline].decode("utf-8", "replace"), self._id))
                 continue

@@ -30,6 +30,7 @@ blocks as `index`: the openai SDK's stream accumulator (`ChatCompletionStreamSta
 entries of a delta by `index` and fails on entries without one.
 
 `end.usage` follows every usage update, so metering has the counts even of a stream cut short.
+The deltas of the block being streamed take a shortcut that parses only their string (shortcut.py).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from relaygate.errors import UpstreamProtocolError
 from relaygate.providers.anthropic.errors import error_from_event
 from relaygate.providers.anthropic.json_mode import JSON_TOOL
 from relaygate.providers.anthropic.response import finish_reason
+from relaygate.providers.anthropic.shortcut import DeltaShortcut
 from relaygate.providers.anthropic.usage import chat_usage, counts_of, merged_counts
 from relaygate.providers.openai_stream import StreamEnd
 from relaygate.wire.sse import Event
@@ -75,6 +77,9 @@ class Block:
     signature: list[str] = field(default_factory=list)
 
 
+DELTA_TAIL = b',"logprobs":null,"finish_reason":null}]}'
+
+
 class ChunkWriter:
     """Chat chunk bytes for one answer; the id, model and created parts are serialised once."""
 
@@ -88,7 +93,7 @@ class ChunkWriter:
         )
 
     def delta(self, delta: Delta) -> bytes:
-        return self.head + orjson.dumps(delta) + b',"logprobs":null,"finish_reason":null}]}'
+        return self.head + orjson.dumps(delta) + DELTA_TAIL
 
     def finish(self, reason: str) -> bytes:
         return self.head + b'{},"logprobs":null,"finish_reason":' + orjson.dumps(reason) + b"}]}"
@@ -111,6 +116,7 @@ class MessagesStreamTranslator:
         self.writer = ChunkWriter("", model, created)
         self.opened = False  # the role chunk went out
         self.blocks: dict[int, Block] = {}
+        self.shortcut: DeltaShortcut | None = None  # for the deltas of the block started last
         self.tool_calls = 0
         self.thinking_blocks = 0
         self.stop_reason: str | None = None
@@ -119,6 +125,10 @@ class MessagesStreamTranslator:
     def translate(self, event: Event) -> list[bytes]:
         if self.phase is Phase.FINISHED:
             return []
+        if self.shortcut is not None:
+            chunks = self.shortcut.chunks(event.data)
+            if chunks is not None:
+                return chunks if self.opened or not chunks else self._open() + chunks
         payload = decode(event)
         kind = payload.get("type") or event.event or ""
         if kind == "content_block_delta" and self.phase is Phase.IN_MESSAGE:
@@ -151,6 +161,7 @@ class MessagesStreamTranslator:
         starter = BLOCK_STARTS.get(block.get("type") or "", _other_start)
         kind, delta = starter(self, block)
         self.blocks[index] = Block(kind, DELTAS[kind], self.tool_calls - 1 if kind is BlockKind.TOOL else -1)
+        self.shortcut = self._shortcut(index, self.blocks[index])
         return self._send(delta) if delta else []
 
     def _block_delta(self, payload: dict[str, Any]) -> list[bytes]:
@@ -191,6 +202,15 @@ class MessagesStreamTranslator:
 
     def _error(self, payload: dict[str, Any]) -> list[bytes]:
         raise error_from_event(payload)
+
+    def _shortcut(self, index: int, block: Block) -> DeltaShortcut | None:
+        shape = SHORTCUTS.get(block.kind)
+        if shape is None:
+            return None
+        delta_type, name, head, tail = shape
+        head = self.writer.head + head.replace(b"%d", str(block.tool_index).encode())
+        kept = block.thinking if block.kind is BlockKind.THINKING else None
+        return DeltaShortcut.of(index, delta_type, name, head, tail + DELTA_TAIL, kept)
 
     def _thinking_block(self, block: dict[str, str]) -> Delta:
         self.thinking_blocks += 1
@@ -317,6 +337,14 @@ def _signature_delta(block: Block, delta: dict[str, Any]) -> Delta | None:
     return None
 
 
+# The shortcut per kind of block: its one delta type and string field, and the chat delta's bytes
+# around that string (the same as `orjson.dumps` makes of what the DELTAS handlers return).
+SHORTCUTS: dict[BlockKind, tuple[str, str, bytes, bytes]] = {
+    BlockKind.TEXT: ("text_delta", "text", b'{"content":', b"}"),
+    BlockKind.TOOL: ("input_json_delta", "partial_json", b'{"tool_calls":[{"index":%d,"function":{"arguments":', b"}}]}"),
+    BlockKind.JSON: ("input_json_delta", "partial_json", b'{"content":', b"}"),
+    BlockKind.THINKING: ("thinking_delta", "thinking", b'{"reasoning_content":', b"}"),
+}
 DELTAS: dict[BlockKind, dict[str, DeltaHandler]] = {
     BlockKind.TEXT: {"text_delta": _text_delta},
     BlockKind.TOOL: {"input_json_delta": _arguments_delta},

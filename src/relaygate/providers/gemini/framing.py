@@ -21,8 +21,10 @@ def bare_json_start(piece: bytes, at_line_start: bool) -> int:
     """Offset of the first line in `piece` that starts with `{`, or -1. A `data:` line never does."""
     if at_line_start and piece[:1] == b"{":
         return 0
-    found = [i + 1 for i in (piece.find(b"\n{"), piece.find(b"\r{")) if i >= 0]
-    return min(found, default=-1)
+    lf, cr = piece.find(b"\n{"), piece.find(b"\r{")
+    if cr < 0 or 0 <= lf < cr:
+        return lf + 1 if lf >= 0 else -1
+    return cr + 1
 
 
 class GeminiEventDecoder:

@@ -87,6 +87,48 @@ def read_response(body: Any) -> GeminiResponse:
     )
 
 
+PlainSlice = tuple[str, "str | None", "dict[str, int] | None"]  # text, finishReason, usageMetadata
+_NONE_OR_STR = (type(None), str)
+
+
+def plain_slice(body: Any) -> PlainSlice | None:
+    """Most streamed events, checked as `read_response` checks them but without building the view:
+    one candidate, at index 0, whose parts are all bare text; a finishReason and usage or not. None
+    for anything else, which the full reading then reads, or rejects with its own message."""
+    if body.__class__ is not dict or "promptFeedback" in body:
+        return None
+    candidates, usage = body.get("candidates"), body.get("usageMetadata")
+    if candidates.__class__ is not list or len(candidates) != 1 or not _plain_usage(usage) \
+            or body.get("responseId").__class__ not in _NONE_OR_STR \
+            or body.get("modelVersion").__class__ not in _NONE_OR_STR:
+        return None
+    candidate = candidates[0]
+    index = candidate.get("index") if candidate.__class__ is dict else -1
+    if index is not None and (index.__class__ is not int or index != 0):
+        return None
+    content, finish = candidate.get("content"), candidate.get("finishReason")
+    parts = content.get("parts") if content.__class__ is dict else None
+    if parts.__class__ is not list or finish.__class__ not in _NONE_OR_STR:
+        return None
+    for part in parts:
+        if part.__class__ is not dict or len(part) != 1 or part.get("text").__class__ is not str:
+            return None
+    return (parts[0]["text"] if len(parts) == 1 else "".join([part["text"] for part in parts])), finish, usage
+
+
+def _plain_usage(usage: Any) -> bool:
+    """No usage, or counts that are integers where present (a null one is left to `_usage`)."""
+    if usage is None:
+        return True
+    if usage.__class__ is not dict:
+        return False
+    for key in USAGE_COUNTS:
+        value = usage.get(key)
+        if value.__class__ is not int and (value is not None or key in usage):
+            return False
+    return True
+
+
 def _typed(obj: dict[str, Any], key: str, kind: type, what: str) -> Any:
     """obj[key] when present and of `kind`; None when absent or null; else a protocol error."""
     value = obj.get(key)

@@ -11,6 +11,9 @@ per candidate index, the way Gemini keys it. Specifics:
 - The finish chunk waits for the end of the stream: Vertex AI repeats `finishReason: STOP` on
   events that still carry text, so the last reason seen is the one that counts.
 - An error object in the stream raises; a stream that ends without a finish reason is not done.
+
+Most events are one candidate's next piece of text: those skip the typed view (`plain_slice`) and
+their text is written between chunk bytes made once per stream, the same bytes `_chunk` makes.
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ from relaygate.providers.gemini.framing import GeminiEventDecoder
 from relaygate.providers.gemini.mapping import (
     BLOCKED_FINISH, EXTRA, chat_usage, completion_id, finish_reason, signature_extra, tool_call, tool_call_id,
 )
-from relaygate.providers.gemini.reading import Call, Candidate, GeminiResponse, Text, parse_json, read_response
+from relaygate.providers.gemini.reading import (
+    Call, Candidate, GeminiResponse, Text, parse_json, plain_slice, read_response,
+)
 from relaygate.providers.openai_stream import StreamEnd
 from relaygate.wire.sse import Event
 
@@ -53,6 +58,17 @@ class StreamIdentity:
     model: str
     created: int
     response_id: str | None
+    head: bytes = b""  # a text chunk of the first candidate up to its text, as `_chunk` writes it
+
+    def __post_init__(self) -> None:
+        self.head = (
+            b'{"id":' + orjson.dumps(self.id) + b',"object":"chat.completion.chunk","created":'
+            + str(self.created).encode() + b',"model":' + orjson.dumps(self.model)
+            + b',"choices":[{"index":0,"delta":{'
+        )
+
+
+TEXT_TAIL = b'},"logprobs":null,"finish_reason":null}]}'
 
 
 @dataclass(slots=True)
@@ -68,6 +84,9 @@ class GeminiStreamTranslator:
 
     def translate(self, event: Event) -> list[bytes]:
         body = parse_json(event.data)
+        plain = plain_slice(body) if self.identity is not None else None
+        if plain is not None:
+            return self._plain(*plain)
         if isinstance(body, dict) and "error" in body:
             raise error_from_body("gemini", body)
         response = read_response(body)
@@ -88,6 +107,24 @@ class GeminiStreamTranslator:
             chunks.append(_chunk(self.identity, [], self.end.usage))
         self.end.done = True
         return chunks
+
+    def _plain(self, text: str, finish: str | None, usage: dict[str, int] | None) -> list[bytes]:
+        """`translate` for a `plain_slice`: the same state changes and chunk bytes, fewer steps."""
+        assert self.identity is not None
+        if usage is not None:
+            self.end.usage = chat_usage(usage)
+        state = self.candidates.get(0) or self.candidates.setdefault(0, CandidateStream(0))
+        if finish is not None:
+            state.finish = finish
+        waiting = state.phase is Phase.WAITING
+        if state.finish is not None:
+            state.phase = Phase.FINISHED
+        elif text:
+            state.phase = Phase.STREAMING
+        if not text:
+            return []
+        role = b'"role":"assistant",' if waiting else b""
+        return [self.identity.head + role + b'"content":' + orjson.dumps(text) + TEXT_TAIL]
 
     def _identify(self, response: GeminiResponse, data: bytes) -> StreamIdentity:
         if self.identity is None:

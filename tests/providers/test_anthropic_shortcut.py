@@ -1,0 +1,129 @@
+"""providers/anthropic/shortcut.py: the open block's deltas by their bytes, and every way back to
+the full parse. The chunks must be byte for byte the ones the full parse makes."""
+
+from __future__ import annotations
+
+import json
+
+import orjson
+import pytest
+
+from relaygate.errors import UpstreamProtocolError
+from relaygate.ingress.streaming import TranslatedPump
+from relaygate.providers.anthropic.shortcut import DeltaShortcut
+from relaygate.providers.anthropic.stream import MessagesStreamTranslator
+from relaygate.wire.sse import Event
+
+START = b'{"type":"message_start","message":{"id":"msg_01Short","model":"claude-x","usage":{"input_tokens":3}}}'
+TEXT_BLOCK = b'{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}'
+TEXTS = [
+    "plain", "", " \"quoted\" and \\ back", "lines\nand\ttabs\r", "\b\f", "control \x01\x1f", "naïve 京都 😀",
+    "\u2028 separators \u2029", "</script>", "{\"partial\": [1, ",
+]
+
+
+def translator() -> MessagesStreamTranslator:
+    return MessagesStreamTranslator("claude-x", 1_750_000_000, False, False)
+
+
+def text_delta(text: str, compact: bool = True, index: int = 0) -> bytes:
+    """A text delta as Anthropic writes it, or (compact=False) as Python's json writes it, with
+    spaces the shortcut does not take: the same event through the full parse."""
+    event = {"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": text}}
+    return orjson.dumps(event) if compact else json.dumps(event).encode()
+
+
+def started(*extra: bytes) -> MessagesStreamTranslator:
+    t = translator()
+    for data in (START, TEXT_BLOCK, text_delta("open"), *extra):
+        t.translate(Event(data))
+    return t
+
+
+def test_shortcut_takes_the_compact_delta_and_only_that() -> None:
+    shortcut = started().shortcut
+    assert shortcut is not None
+    assert shortcut.chunks(text_delta("hi")) is not None
+    assert shortcut.chunks(text_delta("hi") + b"   ") is not None  # the padding the real API sends
+    for other in [
+        text_delta("hi", compact=False), text_delta("hi", index=1), text_delta("hi") + b",", text_delta("hi")[:-1],
+        b'{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"a","x":1}}',
+        b'{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":null}}',
+        b'{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"a"b"}}',
+        b'{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"\xff"}}',
+        b'{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"a"}}\x0c',
+        b'{"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"a"}}',
+        b'{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":}}',
+    ]:
+        assert shortcut.chunks(other) is None, other
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_chunks_are_the_bytes_the_full_parse_makes(text: str) -> None:
+    fast, full = started(), started()
+    assert fast.translate(Event(text_delta(text))) == full.translate(Event(text_delta(text, compact=False)))
+    sent = fast.translate(Event(text_delta(text)))
+    assert [orjson.loads(c)["choices"][0]["delta"] for c in sent] == ([{"content": text}] if text else [])
+
+
+def test_escapes_anthropic_may_use_come_out_as_the_full_parse_writes_them() -> None:
+    data = b'{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"caf\\u00e9 \\/ \\u001f"}}'
+    fast, full = started(), started()
+    [chunk] = fast.translate(Event(data))
+    assert chunk == full.translate(Event(data.replace(b'"index":0', b'"index": 0')))[0]
+    assert b'"content":"caf\xc3\xa9 / \\u001f"' in chunk
+
+
+def test_the_first_delta_still_opens_with_the_role_chunk() -> None:
+    t = translator()
+    t.translate(Event(START))
+    t.translate(Event(TEXT_BLOCK))
+    first = t.translate(Event(text_delta("Hello")))
+    assert [orjson.loads(c)["choices"][0]["delta"] for c in first] == [{"role": "assistant", "content": ""},
+                                                                       {"content": "Hello"}]
+
+
+def test_tool_arguments_thinking_and_json_mode_take_their_own_shortcut() -> None:
+    t = translator()
+    for data in [START, b'{"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":""}}',
+                 b'{"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"Hmm, "}}',
+                 b'{"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"yes."}}',
+                 b'{"type":"content_block_delta","index":0,"delta":{"type":"signature_delta","signature":"c2ln"}}']:
+        t.translate(Event(data))
+    [thinking] = t.translate(Event(b'{"type":"content_block_stop","index":0}'))
+    assert orjson.loads(thinking)["choices"][0]["delta"]["thinking_blocks"] == [
+        {"index": 0, "type": "thinking", "thinking": "Hmm, yes.", "signature": "c2ln"}]
+    t.translate(Event(b'{"type":"content_block_start","index":1,"content_block":'
+                      b'{"type":"tool_use","id":"toolu_1","name":"weather","input":{}}}'))
+    assert t.translate(Event(b'{"type":"content_block_delta","index":1,"delta":'
+                             b'{"type":"input_json_delta","partial_json":""}}')) == []
+    [piece] = t.translate(Event(b'{"type":"content_block_delta","index":1,"delta":'
+                                b'{"type":"input_json_delta","partial_json":"{\\"city\\": \\"Kyoto\\"}"}}'))
+    assert piece == t.writer.delta({"tool_calls": [{"index": 0, "function": {"arguments": '{"city": "Kyoto"}'}}]})
+
+
+def test_a_delta_for_an_earlier_block_goes_the_full_way() -> None:
+    t = started(b'{"type":"content_block_start","index":1,"content_block":{"type":"text","text":""}}')
+    [chunk] = t.translate(Event(text_delta("late", index=0)))
+    assert orjson.loads(chunk)["choices"][0]["delta"] == {"content": "late"}
+
+
+@pytest.mark.parametrize("data", [
+    b'{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"cut',
+    b'{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"\xff\xfe"}}',
+    b'{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":7}}',
+])
+def test_a_malformed_delta_in_the_usual_shape_is_still_a_clear_502(data: bytes) -> None:
+    pump = TranslatedPump(started())
+    sent = pump.feed(b"event: content_block_delta\ndata: " + text_delta("before") + b"\n\n"
+                     b"event: content_block_delta\ndata: " + data + b"\n\n")
+    assert b'"content":"before"' in sent
+    assert isinstance(pump.failure, UpstreamProtocolError) and pump.failure.status == 502
+    assert "Anthropic" in pump.failure.message
+
+
+def test_shortcut_made_by_hand() -> None:
+    shortcut = DeltaShortcut.of(3, "text_delta", "text", b"<", b">")
+    assert shortcut.prefix == b'{"type":"content_block_delta","index":3,"delta":{"type":"text_delta","text":'
+    assert shortcut.chunks(shortcut.prefix + b'"x\\ty"}}') == [b'<"x\\ty">']
+    assert shortcut.chunks(shortcut.prefix + b'""}}') == []
