@@ -4,7 +4,6 @@ on a gateway without a database (provider health needs none)."""
 from __future__ import annotations
 
 import threading
-import time
 
 import openai
 import pytest

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from relaygate.admin import keys, providers, request_log, usage
+from relaygate.admin import keys, openapi, providers, request_log, usage
 from relaygate.admin import models as m
 from relaygate.admin.request import AdminRequest
 
@@ -71,4 +71,5 @@ ROUTES: tuple[Route, ...] = (
           query=m.RequestQuery),
     Route("GET", "/admin/providers", providers.providers,
           "Health of each deployment as this gateway process sees it", m.ProviderList, store=False),
+    Route("GET", "/admin/openapi.json", openapi.document, "This document", None, store=False),
 )
