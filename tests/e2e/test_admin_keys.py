@@ -55,7 +55,7 @@ def refused(client: openai.OpenAI, error: type[Exception], model: str = "chat-de
 def test_the_admin_api_wants_the_admin_key(admin_gateway, authorization):
     headers = {"Authorization": authorization} if authorization is not None else {}
     for method, path in [("GET", "/admin/keys"), ("POST", "/admin/keys"), ("DELETE", "/admin/keys/any"),
-                         ("GET", "/admin/no-such-thing")]:
+                         ("GET", "/admin/openapi.json"), ("GET", "/admin/no-such-thing")]:
         response = httpx.request(method, admin_gateway.base + path, headers=headers, json={"name": "x"})
         assert_error(response, 401, "invalid_api_key")
         assert ADMIN_KEY not in response.text
@@ -63,7 +63,7 @@ def test_the_admin_api_wants_the_admin_key(admin_gateway, authorization):
 
 
 def test_without_an_admin_key_the_admin_api_says_it_is_off(gateway):
-    for method, path in [("GET", "/admin/keys"), ("POST", "/admin/keys/x/rotate"), ("GET", "/admin/usage")]:
+    for method, path in [("GET", "/admin/keys"), ("POST", "/admin/keys/x/rotate"), ("GET", "/admin/openapi.json")]:
         response = httpx.request(method, gateway.base + path, headers={"Authorization": f"Bearer {ADMIN_KEY}"})
         error = assert_error(response, 403, "admin_api_disabled")
         assert "admin_key" in error["message"]
@@ -216,6 +216,8 @@ providers:
   up: {{type: openai, base_url: "{emulator.base}/openai/v1", api_key: sk-up-openai-secret-1}}
 """
     with start_gateway(config, tmp_path) as gateway, admin_client(gateway) as admin:
-        for method, path in [("GET", "/admin/keys"), ("POST", "/admin/keys"), ("GET", "/admin/keys/x")]:
+        for method, path in [("GET", "/admin/keys"), ("POST", "/admin/keys"), ("GET", "/admin/usage"),
+                             ("GET", "/admin/requests")]:
             error = assert_error(admin.request(method, path, json={"name": "x"}), 501, "no_database")
             assert "database: null" in error["message"]
+        assert admin.get("/admin/providers").status_code == 200

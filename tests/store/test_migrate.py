@@ -7,7 +7,7 @@ from sqlalchemy import inspect
 
 from relaygate.errors import ConfigError
 from relaygate.store import async_url, create_engine, migrate
-from relaygate.store.migrate import current_revision
+from relaygate.store.migrate import HEAD, current_revision
 from relaygate.store.schema import metadata
 
 
@@ -35,7 +35,7 @@ def test_migrations_apply_twice(database_url):
     asyncio.run(migrate(database_url))
     tables, revision = asyncio.run(_tables_and_revision(database_url))
     assert {"api_keys", "usage_records", "usage_daily", "alembic_version"} <= tables
-    assert revision == "0001"
+    assert revision == HEAD
 
 
 def test_concurrent_migrations_do_not_collide(database_url):
@@ -43,7 +43,7 @@ def test_concurrent_migrations_do_not_collide(database_url):
         await asyncio.gather(*(migrate(database_url) for _ in range(3)))
 
     asyncio.run(three_at_once())
-    assert asyncio.run(_tables_and_revision(database_url))[1] == "0001"
+    assert asyncio.run(_tables_and_revision(database_url))[1] == HEAD
 
 
 def _differences(sync_connection):

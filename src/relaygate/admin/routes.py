@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from relaygate.admin import keys
+from relaygate.admin import keys, openapi, providers, request_log, usage
 from relaygate.admin import models as m
 from relaygate.admin.request import AdminRequest
 
@@ -65,4 +65,11 @@ ROUTES: tuple[Route, ...] = (
     Route("DELETE", "/admin/keys/{name}", keys.revoke_key, "Revoke a key for good (its usage stays)", m.KeyView),
     Route("POST", "/admin/keys/{name}/rotate", keys.rotate_key,
           "A new secret for the key, shown once; the old one stops working", m.KeyCreated, conflict=True),
+    Route("GET", "/admin/usage", usage.usage, "Usage and spend from the daily rollup", m.UsageReport,
+          query=m.UsageQuery),
+    Route("GET", "/admin/requests", request_log.requests, "The request log, newest first", m.RequestPage,
+          query=m.RequestQuery),
+    Route("GET", "/admin/providers", providers.providers,
+          "Health of each deployment as this gateway process sees it", m.ProviderList, store=False),
+    Route("GET", "/admin/openapi.json", openapi.document, "This document", None, store=False),
 )

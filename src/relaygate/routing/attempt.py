@@ -79,6 +79,9 @@ class Router:
     async def attempt(self, target: Target, call: Call[T], attempts: list[AttemptRecord], lease: Lease) -> T:
         key = target.upstream.next_key(self.clock())
         started = self.clock()
+        health = self.health.of(target.key)
+        health.requests += 1
+        health.in_flight += 1
         try:
             result, outcome = await call(target, key, lease)
         except GatewayError as exc:
@@ -92,6 +95,8 @@ class Router:
                                               self.clock() - started, started))
             self.health.released(target.key)
             raise
+        finally:
+            health.in_flight -= 1
         attempts.append(AttemptRecord(target.upstream.name, target.model, 200, None, self.clock() - started,
                                       started))
         if outcome.broke_off:

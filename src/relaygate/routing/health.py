@@ -2,7 +2,8 @@
 
 Circuit: `failures` consecutive failures open it for `cooldown` seconds; after that one request goes
 through as a probe (half-open); its success closes the circuit, its failure opens it again. The
-clock is passed in, so every rule here is tested without sleeping.
+clock is passed in, so every rule here is tested without sleeping. Counters since start (attempts,
+failures, in flight) are what the admin API shows per deployment.
 """
 
 from __future__ import annotations
@@ -25,9 +26,17 @@ class DeploymentHealth:
     ttft: float | None = None  # seconds to the first byte of the answer, moving average
     throughput: float | None = None  # completion tokens per second after the first byte
     recent: deque[float] = field(default_factory=lambda: deque(maxlen=SAMPLES))
+    requests: int = 0  # attempts sent since start
+    errors: int = 0  # of those, the failures the circuit counted
+    in_flight: int = 0
 
     def ttft_percentile(self, q: float) -> float | None:
-        if len(self.recent) < MIN_SAMPLES:
+        """For hedging: none until there are enough samples to mean something."""
+        return self.recent_percentile(q) if len(self.recent) >= MIN_SAMPLES else None
+
+    def recent_percentile(self, q: float) -> float | None:
+        """Of the recent times to first byte, however few (for display)."""
+        if not self.recent:
             return None
         ordered = sorted(self.recent)
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -73,6 +82,7 @@ class HealthBook:
         """Count a failure; True when it opened (or reopened) the circuit."""
         health = self.of(key)
         health.failures += 1
+        health.errors += 1
         if health.probing or health.failures >= self.circuit.failures:
             health.open_until, health.probing = now + self.circuit.cooldown, False
             return True

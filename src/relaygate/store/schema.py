@@ -62,6 +62,8 @@ usage_records = Table(
     Index("ix_usage_records_key_created", "key_name", "created_at"),
     Index("ix_usage_records_model_created", "model", "created_at"),
     Index("ix_usage_records_created", "created_at"),
+    Index("ix_usage_records_provider_created", "provider", "created_at"),  # the admin request log's filters
+    Index("ix_usage_records_status_created", "status", "created_at"),
 )
 
 # One row per (UTC day, key, model), kept up to date in the transaction that writes the records.

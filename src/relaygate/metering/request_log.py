@@ -1,0 +1,69 @@
+"""The request log: usage records newest first, filtered and paged by keyset (`before` an id).
+
+Rows are ordered by (created_at, id), the order the indexes on usage_records keep (by key, model,
+provider, status or none): a page is a walk down one index, however old the page is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from relaygate.store.schema import usage_records
+
+_COLUMNS = ("id", "request_id", "created_at", "model", "provider", "upstream_model", "status", "error_code",
+            "stream", "prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_tokens", "cost",
+            "latency_ms", "ttft_ms", "estimated", "attempts")
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFilter:
+    key: str | None = None
+    model: str | None = None
+    provider: str | None = None
+    status: str | None = None  # "ok" (below 400), "error" (400 and above) or one code, as text
+    since: datetime | None = None  # inclusive, aware
+    until: datetime | None = None  # inclusive, aware
+
+
+def _conditions(f: RequestFilter) -> list[Any]:
+    r = usage_records.c
+    where = [column == value for column, value in ((r.key_name, f.key), (r.model, f.model),
+                                                   (r.provider, f.provider)) if value is not None]
+    if f.status == "ok":
+        where.append(r.status < 400)
+    elif f.status == "error":
+        where.append(r.status >= 400)
+    elif f.status is not None:
+        where.append(r.status == int(f.status))
+    if f.since is not None:
+        where.append(r.created_at >= f.since)
+    if f.until is not None:
+        where.append(r.created_at <= f.until)
+    return where
+
+
+def _older_than(before: int) -> Any:
+    r = usage_records.c
+    anchor = select(r.created_at).where(r.id == before).scalar_subquery()
+    return or_(r.created_at < anchor, and_(r.created_at == anchor, r.id < before))
+
+
+async def recent_requests(
+    engine: AsyncEngine, where: RequestFilter, limit: int, before: int | None = None
+) -> tuple[list[dict[str, Any]], bool]:
+    """Up to `limit` records, newest first, and whether older ones match too."""
+    r = usage_records.c
+    conditions = _conditions(where)
+    if before is not None:
+        conditions.append(_older_than(before))
+    query = (select(r.key_name, *(r[name] for name in _COLUMNS)).where(*conditions)
+             .order_by(r.created_at.desc(), r.id.desc()).limit(limit + 1))
+    async with engine.connect() as connection:
+        rows = (await connection.execute(query)).all()
+    page = [{"key": row.key_name, **{name: getattr(row, name) for name in _COLUMNS}} for row in rows[:limit]]
+    return page, len(rows) > limit
