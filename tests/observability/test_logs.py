@@ -35,3 +35,34 @@ def test_access_fields_replace_the_message():
     assert "message" not in data and {k: data[k] for k in fields} == fields
     text = TextFormatter([SECRET]).format(record("request", access=fields))
     assert text.endswith("WARNING relaygate.chat: request_id=req_1 key=team-a status=200 stream=True")
+
+
+def test_the_access_writer_writes_the_formatters_lines_in_batches(tmp_path):
+    import asyncio
+    import os
+    import re
+
+    from relaygate.observability.logs import AccessWriter
+
+    path = tmp_path / "access.log"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    fields = {"request_id": "req-1", "key": "team-a", "model": f"echo {SECRET}", "provider": None, "status": 200}
+    AccessWriter(fd, json=True, secrets=[SECRET]).write(fields)  # outside a loop: written at once
+    line = orjson.loads(path.read_text().splitlines()[0])
+    assert line["level"] == "info" and line["logger"] == "relaygate.access" and line["time"].endswith("+00:00")
+    assert (line["request_id"], line["model"], line["provider"]) == ("req-1", f"echo {REDACTED}", None)
+
+    async def burst() -> int:
+        writer = AccessWriter(fd, json=False)
+        for n in range(3):
+            writer.write({**fields, "request_id": f"req-{n + 2}"})
+        waiting = len(path.read_text().splitlines())
+        await asyncio.sleep(AccessWriter.FLUSH_AFTER * 3)
+        return waiting
+
+    assert asyncio.run(burst()) == 1  # the three lines wait for the batch
+    text = path.read_text().splitlines()[1:]
+    assert len(text) == 3 and SECRET in text[0]  # no secrets configured for this writer
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO relaygate\.access: request_id=req-2 "
+                        r"key=team-a model=echo \S+ status=200", text[0])
+    os.close(fd)

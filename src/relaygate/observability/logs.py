@@ -8,8 +8,12 @@ secret that reaches a message (an upstream echoing its key in an error, say) is 
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import logging
+import os
 import sys
+import time
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
@@ -86,6 +90,70 @@ def configured_secrets(config: Config) -> list[str]:
     return secrets
 
 
+class AccessWriter:
+    """Access lines, made without the logging module and written straight to the log's file in
+    small batches: a line costs a few microseconds instead of a LogRecord, a formatter, a lock and
+    a write with flush each. The lines are the formatters' own (same fields, time and redaction);
+    they reach the file within FLUSH_AFTER seconds, at once outside an event loop, and at exit."""
+
+    FLUSH_AFTER = 0.05  # seconds
+    BATCH = 256  # lines
+
+    def __init__(self, fd: int, json: bool, secrets: Iterable[str] = ()) -> None:
+        self.fd = fd
+        self.json = json
+        self.secrets = tuple(s for s in secrets if s)
+        self.pending: list[str] = []
+        self.scheduled = False
+        self._second = -1
+        self._stamp = ""
+
+    def write(self, fields: dict[str, Any]) -> None:
+        now = time.time()
+        if self.json:
+            line = orjson.dumps({"time": datetime.fromtimestamp(now, timezone.utc), "level": "info",
+                                 "logger": ACCESS, **fields}, default=str).decode()
+        else:
+            message = " ".join([f"{k}={_text(v)}" for k, v in fields.items() if v is not None])
+            line = f"{self._text_time(now)} INFO {ACCESS}: {message}"
+        self.pending.append(redact(line, self.secrets) if self.secrets else line)
+        if len(self.pending) >= self.BATCH:
+            self.flush()
+        elif not self.scheduled:
+            try:
+                asyncio.get_running_loop().call_later(self.FLUSH_AFTER, self.flush)
+                self.scheduled = True
+            except RuntimeError:  # no event loop: write now
+                self.flush()
+
+    def _text_time(self, now: float) -> str:
+        """logging.Formatter's default time (`2026-11-23 20:15:01,042`), the seconds made once a second."""
+        second = int(now)
+        if second != self._second:
+            self._second, self._stamp = second, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
+        return f"{self._stamp},{int((now - second) * 1000):03d}"
+
+    def flush(self) -> None:
+        self.scheduled = False
+        if not self.pending:
+            return
+        data = ("\n".join(self.pending) + "\n").encode()
+        self.pending.clear()
+        try:
+            while data:
+                data = data[os.write(self.fd, data):]
+        except OSError:
+            pass  # a closed or full log output loses access lines, never a request
+
+
+_access_writer: AccessWriter | None = None
+
+
+def access_writer() -> AccessWriter | None:
+    """The configured writer of access lines, when logging was configured with access lines on."""
+    return _access_writer
+
+
 def configure_logging(settings: Logging, secrets: Iterable[str] = (), level: str | None = None) -> None:
     """The root logger's one handler (uvicorn's loggers propagate to it); `level` overrides the
     configured one. Access lines are written whatever the level, when `access` is on."""
@@ -97,6 +165,12 @@ def configure_logging(settings: Logging, secrets: Iterable[str] = (), level: str
     root.setLevel((level or settings.level).upper())
     access = logging.getLogger(ACCESS)
     access.setLevel(logging.INFO if settings.access else logging.CRITICAL + 1)
+    global _access_writer
+    if _access_writer is not None:
+        _access_writer.flush()
+    _access_writer = AccessWriter(stream.fileno(), settings.format == "json", secrets) if settings.access else None
+    if _access_writer is not None:
+        atexit.register(_access_writer.flush)
     # No line names a thread or process: skip gathering them for every record (logging HOWTO, "Optimization").
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
 

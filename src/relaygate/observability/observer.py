@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from relaygate.errors import GatewayError
 from relaygate.metering.usage import UsageRecord
-from relaygate.observability.logs import ACCESS, access_fields, log_access, refusal_fields
+from relaygate.observability.logs import ACCESS, access_fields, access_writer, log_access, refusal_fields
 from relaygate.observability.metrics import GatewayMetrics, configured_deployments, configured_models
 from relaygate.observability.tracing import RequestTracer, open_tracer
 
@@ -25,6 +25,7 @@ class Observer:
         self.config = config
         self.metrics = GatewayMetrics()
         self.access = logging.getLogger(ACCESS)
+        self.writer = access_writer()  # the fast path; without it, lines go through the logging module
         self.content = config.logging.content
         self.tracer: RequestTracer | None = None
 
@@ -32,7 +33,15 @@ class Observer:
         self.metrics.configure(configured_models(resolver), configured_deployments(resolver))
         self.tracer = open_tracer(self.config.tracing)
 
+    def _log(self, fields: dict[str, Any]) -> None:
+        if self.writer is not None:
+            self.writer.write(fields)
+        else:
+            log_access(self.access, fields)
+
     def close(self) -> None:
+        if self.writer is not None:
+            self.writer.flush()
         if self.tracer is not None:
             self.tracer.close()
 
@@ -43,11 +52,11 @@ class Observer:
                  began: float) -> None:
         """A settled request; `began` is its start on the monotonic clock."""
         self.metrics.request_finished(record, self.metrics.model_label(record.model))
-        if self.access.isEnabledFor(logging.INFO):
+        if self.writer is not None or self.access.isEnabledFor(logging.INFO):
             fields = access_fields(record)
             if self.content:
                 fields["messages"] = body.get("messages")
-            log_access(self.access, fields)
+            self._log(fields)
         if self.tracer is not None:
             self.tracer.finished(record, attempts, began)
 
@@ -56,8 +65,7 @@ class Observer:
         self.metrics.request_refused(self.metrics.model_label(model), exc.status, exc.code)
         latency_ms = round((time.monotonic() - began) * 1000)
         key_name = key.name if key is not None else None
-        if self.access.isEnabledFor(logging.INFO):
-            log_access(self.access, refusal_fields(request_id.decode(), key_name, model, exc.status, exc.code,
-                                                   latency_ms))
+        if self.writer is not None or self.access.isEnabledFor(logging.INFO):
+            self._log(refusal_fields(request_id.decode(), key_name, model, exc.status, exc.code, latency_ms))
         if self.tracer is not None:
             self.tracer.refused(request_id.decode(), key_name, model, exc.status, exc.code, began)
