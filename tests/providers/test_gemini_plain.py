@@ -83,6 +83,7 @@ def test_plain_slice_takes_text_only_events() -> None:
     {"candidates": [{"content": {"role": "model"}}]},
     {"candidates": []},
     {"error": {"code": 500}},
+    {**event([{"text": "Hi"}]), "error": {"code": 500, "message": "late"}},
     [1],
 ])
 def test_plain_slice_leaves_everything_else_to_the_full_reading(body: Any) -> None:
