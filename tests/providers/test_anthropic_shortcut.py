@@ -127,3 +127,9 @@ def test_shortcut_made_by_hand() -> None:
     assert shortcut.prefix == b'{"type":"content_block_delta","index":3,"delta":{"type":"text_delta","text":'
     assert shortcut.chunks(shortcut.prefix + b'"x\\ty"}}') == [b'<"x\\ty">']
     assert shortcut.chunks(shortcut.prefix + b'""}}') == []
+
+
+def test_a_second_message_start_renames_the_chunks_the_shortcut_writes() -> None:
+    t = started(b'{"type":"message_start","message":{"id":"msg_02Again","model":"claude-y","usage":{}}}')
+    [chunk] = t.translate(Event(text_delta("again")))
+    assert (orjson.loads(chunk)["id"], orjson.loads(chunk)["model"]) == ("msg_02Again", "claude-y")

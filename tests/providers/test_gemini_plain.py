@@ -9,11 +9,11 @@ import orjson
 import pytest
 
 from relaygate.errors import UpstreamProtocolError
-from relaygate.providers.gemini import reading, stream
+from relaygate.providers.gemini import reading, response, stream
 from relaygate.providers.gemini.framing import GeminiEventDecoder
 from relaygate.providers.gemini.stream import GeminiStreamTranslator
 from relaygate.wire.sse import Event
-from tests.providers.gemini_support import CREATED, fixture
+from tests.providers.gemini_support import CREATED, FIXTURES, fixture
 
 USAGE = {"promptTokenCount": 7, "candidatesTokenCount": 2, "totalTokenCount": 9,
          "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 7}]}
@@ -83,6 +83,7 @@ def test_plain_slice_takes_text_only_events() -> None:
     {"candidates": [{"content": {"role": "model"}}]},
     {"candidates": []},
     {"error": {"code": 500}},
+    {**event([{"text": "Hi"}]), "error": {"code": 500, "message": "late"}},
     [1],
 ])
 def test_plain_slice_leaves_everything_else_to_the_full_reading(body: Any) -> None:
@@ -102,3 +103,31 @@ def test_malformed_events_after_the_first_are_still_a_clear_502(body: Any) -> No
     with pytest.raises(UpstreamProtocolError) as caught:
         t.translate(Event(orjson.dumps(body)))
     assert caught.value.status == 502 and "Gemini" in caught.value.message
+
+
+ANSWERS = sorted(path.name for path in FIXTURES.glob("generate_*.json"))
+
+
+def whole(raw: bytes, full: bool, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The completion for a whole answer, or the error, with (full=True) the full reading only."""
+    with monkeypatch.context() as patch:
+        if full:
+            patch.setattr(response, "plain_slice", lambda body: None)
+        try:
+            return response.generate_content_to_chat(raw, "gemini-x", CREATED)
+        except UpstreamProtocolError as exc:
+            return exc.message
+
+
+@pytest.mark.parametrize("name", ANSWERS)
+def test_whole_answers_are_those_of_the_full_reading(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert whole(fixture(name), False, monkeypatch) == whole(fixture(name), True, monkeypatch)
+
+
+def test_a_plain_answer_takes_the_short_way(monkeypatch: pytest.MonkeyPatch) -> None:
+    raw = orjson.dumps(event([{"text": "naïve \"Kyoto\""}, {"text": "!"}], finishReason="MAX_TOKENS"))
+    answer = whole(raw, False, monkeypatch)
+    assert answer == whole(raw, True, monkeypatch)
+    assert answer["choices"] == [{"index": 0, "message": {"role": "assistant", "content": "naïve \"Kyoto\"!"},
+                                  "logprobs": None, "finish_reason": "length"}]
+    assert answer["id"] == "chatcmpl-resp-plain-1" and answer["usage"]["completion_tokens"] == 2

@@ -150,6 +150,7 @@ class MessagesStreamTranslator:
         if not isinstance(message, dict):
             raise UpstreamProtocolError("Anthropic sent message_start without a message.")
         self.writer = ChunkWriter(str(message.get("id") or ""), str(message.get("model") or self.model), self.created)
+        self.shortcut = None  # it wrote the previous writer's bytes
         self._count(counts_of(message.get("usage")))
         self.phase = Phase.IN_MESSAGE
         return []

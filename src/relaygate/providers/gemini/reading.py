@@ -95,7 +95,7 @@ def plain_slice(body: Any) -> PlainSlice | None:
     """Most streamed events, checked as `read_response` checks them but without building the view:
     one candidate, at index 0, whose parts are all bare text; a finishReason and usage or not. None
     for anything else, which the full reading then reads, or rejects with its own message."""
-    if body.__class__ is not dict or "promptFeedback" in body:
+    if body.__class__ is not dict or "promptFeedback" in body or "error" in body:
         return None
     candidates, usage = body.get("candidates"), body.get("usageMetadata")
     if candidates.__class__ is not list or len(candidates) != 1 or not _plain_usage(usage) \
