@@ -47,7 +47,7 @@ def demo(host: str, port: int) -> None:
     click.echo(
         f"relaygate demo on {base}  (providers: {enabled}"
         + (f"; off for want of a key: {', '.join(skipped)}" if skipped else "")
-        + f")\n  demo client key: {key}\n  try:\n"
+        + f")\n  demo client key: {key}\n  dashboard: http://{host}:{port}/ui\n  try:\n"
         f"  curl {base}/chat/completions -H 'Authorization: Bearer {key}' "
         "-H 'Content-Type: application/json' "
         "-d '{\"model\": \"demo\", \"messages\": [{\"role\": \"user\", \"content\": \"Hello!\"}]}'\n"

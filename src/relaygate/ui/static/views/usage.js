@@ -56,12 +56,15 @@ function breakdown(all, split, totalCost) {
       h("td.share", {}, meter(totalCost ? one.cost / totalCost : 0))))));
 }
 
-function filters(state, keys, apply) {
+/** The filter form; its key field suggests the database's keys (configured keys can be typed). */
+function filters(state, apply) {
+  const names = h("datalist", { id: "usage-keys" });
+  api.keys().then(({ data }) => replace(names, data.map((k) => h("option", { value: k.name }))), () => {});
   const form = h("form.filters", {},
     field("Since", h("input", { type: "date", name: "since", value: state.since, required: true })),
     field("Until", h("input", { type: "date", name: "until", value: state.until, required: true })),
-    field("Key", h("select", { name: "key" }, h("option", { value: "" }, "all keys"),
-      keys.map((k) => h("option", { value: k, selected: k === state.key }, k)))),
+    field("Key", h("input", { name: "key", value: state.key, placeholder: "all keys", list: "usage-keys",
+      autocomplete: "off" })), names,
     field("Model", h("input", { name: "model", value: state.model, placeholder: "all models" })),
     field("Split by", h("select", { name: "split" }, ["model", "key"].map((v) =>
       h("option", { value: v, selected: v === state.split }, v)))),
@@ -110,9 +113,7 @@ export function renderUsage(view) {
         : h("p.empty", {}, "No usage in this range.")));
   }
 
-  replace(view, h("div.head", {}, h("h1", {}, "Usage"), h("p.summary", {}, "UTC days, inclusive")), content);
-  api.keys().then(({ data }) => data.map((k) => k.name), () => []).then((keys) => {
-    view.querySelector(".head").after(filters(state, keys, load));
-  });
+  replace(view, h("div.head", {}, h("h1", {}, "Usage"), h("p.summary", {}, "UTC days, inclusive")),
+    filters(state, load), content);
   load();
 }
