@@ -4,7 +4,7 @@
 import { h, s, short } from "./dom.js";
 
 export const PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f"];
-const W = 720, H = 240, M = { left: 56, right: 12, top: 14, bottom: 28 };
+const W = 720, H = 240, M = { right: 12, top: 14, bottom: 28 };
 
 /** A round step for about `ticks` gridlines up to `max`. */
 function niceStep(max, ticks) {
@@ -13,25 +13,33 @@ function niceStep(max, ticks) {
   return [1, 2, 2.5, 5, 10].map((f) => f * power).find((step) => step >= raw);
 }
 
-function frame(labels, max, format) {
-  const plotW = W - M.left - M.right, plotH = H - M.top - M.bottom;
+/** An axis label with as many decimals as the gridline step has; thousands shortened (12k). */
+export function tick(value, step) {
+  if (value === 0 || value >= 1000) return short(value);
+  const text = String(Number(step.toPrecision(2)));
+  return value.toFixed(text.includes(".") ? text.split(".")[1].length : 0);
+}
+
+function frame(labels, max, axisLabel) {
   const step = niceStep(max || 1, 4);
   const top = Math.max(step, Math.ceil((max || 1) / step) * step);
+  const ticks = [];
+  for (let i = 0; i * step <= top + step / 2; i++) ticks.push([i * step, axisLabel(i * step, step)]);
+  const left = Math.max(36, 12 + 7 * Math.max(...ticks.map(([, text]) => text.length))); // room for the labels
+  const plotW = W - left - M.right, plotH = H - M.top - M.bottom;
   const y = (v) => M.top + plotH - (v / top) * plotH;
   const band = plotW / Math.max(labels.length, 1);
-  const x = (i) => M.left + band * (i + 0.5);
-  const axis = [];
-  for (let v = 0; v <= top + step / 2; v += step) {
-    axis.push(s("line", { class: "gridline", x1: M.left, x2: W - M.right, y1: y(v), y2: y(v) }));
-    axis.push(s("text", { class: "tick", x: M.left - 6, y: y(v) + 4, "text-anchor": "end" }, format(v, true)));
-  }
+  const x = (i) => left + band * (i + 0.5);
+  const marks = ticks.map(([v, text]) => [
+    s("line", { class: "gridline", x1: left, x2: W - M.right, y1: y(v), y2: y(v) }),
+    s("text", { class: "tick", x: left - 6, y: y(v) + 4, "text-anchor": "end" }, text)]);
   const every = Math.ceil(labels.length / 10);
   labels.forEach((label, i) => {
-    if (i % every === 0 || i === labels.length - 1) {
-      axis.push(s("text", { class: "tick", x: x(i), y: H - 8, "text-anchor": "middle" }, label.slice(5)));
+    if ((labels.length - 1 - i) % every === 0) { // counted from the last day, which is always labelled
+      marks.push(s("text", { class: "tick", x: x(i), y: H - 8, "text-anchor": "middle" }, label.slice(5)));
     }
   });
-  return { y, x, band, axis };
+  return { y, x, band, marks };
 }
 
 function figure(title, svg, series) {
@@ -51,10 +59,10 @@ function mark(tag, attrs, one, label, value, format) {
 }
 
 /** Bars per label, one segment per series stacked in order. */
-export function barChart({ title, labels, series, format = short }) {
+export function barChart({ title, labels, series, format = short, axis = tick }) {
   const totals = labels.map((_, i) => series.reduce((sum, one) => sum + one.values[i], 0));
   if (!series.length || Math.max(0, ...totals) === 0) return empty(title);
-  const { y, x, band, axis } = frame(labels, Math.max(...totals), format);
+  const { y, x, band, marks: grid } = frame(labels, Math.max(...totals), axis);
   const width = Math.max(2, Math.min(36, band * 0.7));
   const marks = [];
   labels.forEach((label, i) => {
@@ -67,15 +75,15 @@ export function barChart({ title, labels, series, format = short }) {
       base += value;
     });
   });
-  const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": title }, axis, marks);
+  const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": title }, grid, marks);
   return figure(title, svg, series);
 }
 
 /** One line per series, with a point per label. */
-export function lineChart({ title, labels, series, format = short }) {
+export function lineChart({ title, labels, series, format = short, axis = tick }) {
   const max = Math.max(0, ...series.flatMap((one) => one.values));
   if (!series.length || max === 0) return empty(title);
-  const { y, x, axis } = frame(labels, max, format);
+  const { y, x, marks: grid } = frame(labels, max, axis);
   const lines = series.map((one, k) => {
     const color = PALETTE[k % PALETTE.length];
     const points = one.values.map((v, i) => `${x(i)},${y(v)}`).join(" ");
@@ -84,7 +92,7 @@ export function lineChart({ title, labels, series, format = short }) {
       one.values.map((v, i) => mark("circle", { cx: x(i), cy: y(v), r: labels.length > 40 ? 2 : 3.5, fill: color },
         one, labels[i], v, format)));
   });
-  const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": title }, axis, lines);
+  const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": title }, grid, lines);
   return figure(title, svg, series);
 }
 

@@ -20,12 +20,11 @@ function utcInput(value) {
 function attemptsTable(attempts) {
   if (!attempts?.length) return h("p.muted", {}, "No upstream attempt (refused before routing).");
   return h("table.grid.attempts", {},
-    h("thead", {}, h("tr", {}, ["#", "Provider", "Upstream model", "Status", "Latency", "Tokens in → out", "Error"]
+    h("thead", {}, h("tr", {}, ["#", "Provider", "Upstream model", "Status", "Latency", "Error"]
       .map((t) => h("th", {}, t)))),
     h("tbody", {}, attempts.map((a, i) => h("tr.attempt", {},
       h("td", {}, i + 1), h("td", {}, a.provider), h("td.mono", {}, a.model),
       h("td", {}, badge(String(a.status), tone(a.status))), h("td.num", {}, ms(a.latency_ms)),
-      h("td.num", {}, `${count(a.prompt_tokens)} → ${count(a.completion_tokens)}`),
       h("td", {}, a.error || "")))));
 }
 

@@ -1,7 +1,7 @@
 // Usage: spend and tokens per UTC day, split by model or by key, with totals for the range.
 
 import { api } from "../api.js";
-import { barChart, lineChart, meter } from "../charts.js";
+import { barChart, lineChart, meter, tick } from "../charts.js";
 import { amount, count, daysBetween, field, h, notice, replace, short, today, usd } from "../dom.js";
 
 const MAX_SERIES = 7; // more lines than this stop being readable: the rest is summed as "other"
@@ -106,9 +106,9 @@ export function renderUsage(view) {
         tile(state.split === "model" ? "Models" : "Keys", count(all.length), all[0] ? `most: ${all[0].name}` : "")),
       h("div.charts", {},
         h("div.card", {}, barChart({ title: `Spend per day by ${state.split} (USD)`, labels: days,
-          series: chartSeries("cost"), format: (v, axis) => (axis ? "$" + short(v) : usd(v)) })),
+          series: chartSeries("cost"), format: usd, axis: (v, step) => "$" + tick(v, step) })),
         h("div.card", {}, lineChart({ title: `Tokens per day by ${state.split}`, labels: days,
-          series: chartSeries("tokens"), format: (v, axis) => (axis ? short(v) : count(v)) }))),
+          series: chartSeries("tokens"), format: count }))),
       h("div.card.flush", {}, all.length ? breakdown(all, state.split, cost)
         : h("p.empty", {}, "No usage in this range.")));
   }
