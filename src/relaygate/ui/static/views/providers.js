@@ -37,8 +37,8 @@ export function renderProviders(view) {
       data.sort((a, b) => ORDER[a.state] - ORDER[b.state] || a.provider.localeCompare(b.provider)
         || a.model.localeCompare(b.model));
       const open = data.filter((d) => d.state !== "closed").length;
-      summary.textContent = `${data.length} deployment${data.length === 1 ? "" : "s"} seen`
-        + (open ? ` · ${open} not closed` : " · all circuits closed") + " · since the gateway started";
+      summary.textContent = `${data.length} deployment${data.length === 1 ? "" : "s"}`
+        + (open ? ` · ${open} not closed` : " · all circuits closed") + " · counted since the gateway started";
       replace(body, data.length ? data.map(row)
         : h("tr", {}, h("td.empty", { colspan: 9 }, "No deployments to show yet.")));
       notice(view, "");
