@@ -131,3 +131,20 @@ def config_file(tmp_path: Path, database_url: str) -> Path:
     path = tmp_path / "relaygate.yaml"
     path.write_text(f"database: {database_url}\nusage_journal: {tmp_path / 'usage.jsonl'}\n")
     return path
+
+
+def fetch(url: str, statement) -> list:
+    """The rows of one SQLAlchemy statement on the database at `url` (already migrated)."""
+    import asyncio
+
+    from relaygate.store import create_engine
+
+    async def main():
+        engine = create_engine(url)
+        try:
+            async with engine.connect() as connection:
+                return (await connection.execute(statement)).all()
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())

@@ -14,6 +14,8 @@ from typing import Any, Iterator
 
 import httpx
 import pytest
+import yaml
+from _databases import PostgresCluster, fetch
 from openai import OpenAI
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -162,12 +164,21 @@ server:
 
 
 class Gateway:
-    def __init__(self, port: int, log_path: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, port: int, log_path: Path, env: dict[str, str] | None = None,
+                 proc: subprocess.Popen | None = None) -> None:
         self.env = {**os.environ, **(env or {})}
         self.base = f"http://127.0.0.1:{port}"
         self.log_path = log_path
         self.workdir = log_path.parent
         self.config_path = self.workdir / "relaygate.yaml"
+        self.proc = proc
+        configured = yaml.safe_load(self.config_path.read_text()) or {}
+        self.database: str | None = configured.get("database", f"sqlite:///{self.workdir / 'relaygate.db'}")
+
+    def fetch(self, statement: Any) -> list[Any]:
+        """Rows of a SQLAlchemy statement run on this gateway's database, SQLite or PostgreSQL."""
+        assert self.database is not None
+        return fetch(self.database, statement)
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         """`relaygate ARGS --config <this gateway's configuration>`, run beside it."""
@@ -195,17 +206,50 @@ def start_gateway(config_text: str, workdir: Path, env: dict[str, str] | None = 
         )
     try:
         wait_http(f"http://127.0.0.1:{port}/healthz", proc)
-        yield Gateway(port, log_path, env)
+        yield Gateway(port, log_path, env, proc)
     finally:
         proc.terminate()
         proc.wait(10)
 
 
+GATEWAY_ENV = {"TEST_DASHSCOPE_KEY": UPSTREAM_KEYS["alibaba"]}
+
+
 @pytest.fixture(scope="session")
-def gateway(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    env = {"TEST_DASHSCOPE_KEY": UPSTREAM_KEYS["alibaba"]}
+def shared_gateway(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     config = gateway_config(emulator.base, free_port())
-    with start_gateway(config, tmp_path_factory.mktemp("gateway"), env) as gateway:
+    with start_gateway(config, tmp_path_factory.mktemp("gateway"), GATEWAY_ENV) as gateway:
+        yield gateway
+
+
+@pytest.fixture(scope="session")
+def gateway(shared_gateway: Gateway) -> Gateway:
+    """The gateway most tests share (a module may put its own in place of it)."""
+    return shared_gateway
+
+
+def fresh_database(request: pytest.FixtureRequest, workdir: Path) -> str:
+    """An empty database of the kind `request.param` names: a SQLite file in `workdir`, or a new
+    database on the session's PostgreSQL cluster."""
+    if request.param == "sqlite":
+        return f"sqlite:///{workdir / 'relaygate.db'}"
+    cluster: PostgresCluster = request.getfixturevalue("postgres")
+    return asyncio.run(cluster.create_database())
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def governed_gateway(
+    request: pytest.FixtureRequest, emulator: Emulator, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Gateway]:
+    """The test configuration's gateway on each database the store supports, so that keys, limits
+    and usage records are checked on both: the shared gateway (its own new SQLite file), then one
+    on a new database of the session's PostgreSQL cluster. Tests name their keys apart."""
+    if request.param == "sqlite":
+        yield request.getfixturevalue("shared_gateway")
+        return
+    workdir = tmp_path_factory.mktemp("gateway-postgresql")
+    config = gateway_config(emulator.base, free_port()) + f"database: {fresh_database(request, workdir)}\n"
+    with start_gateway(config, workdir, GATEWAY_ENV) as gateway:
         yield gateway
 
 

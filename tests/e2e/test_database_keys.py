@@ -10,6 +10,12 @@ import pytest
 USER = {"role": "user", "content": "Hello"}
 
 
+@pytest.fixture
+def gateway(governed_gateway):
+    """These tests run on SQLite and on PostgreSQL: a gateway on a fresh database of each kind."""
+    return governed_gateway
+
+
 def new_key(gateway, *args: str) -> str:
     done = gateway.cli("keys", "create", *args)
     assert done.returncode == 0, done.stderr

@@ -14,6 +14,12 @@ from tests.e2e.conftest import CLIENT_KEY, RPM_KEY, SLOTS_KEY, TPM_KEY
 USER = {"role": "user", "content": "Hello"}
 
 
+@pytest.fixture
+def gateway(governed_gateway):
+    """These tests run on SQLite and on PostgreSQL: a gateway on a fresh database of each kind."""
+    return governed_gateway
+
+
 def chat(gateway, key: str, **body) -> httpx.Response:
     return httpx.post(f"{gateway.base}/v1/chat/completions", headers={"Authorization": f"Bearer {key}"},
                       json={"model": "chat-default", "messages": [USER], **body}, timeout=30)

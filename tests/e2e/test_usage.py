@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from decimal import Decimal
 
 import httpx
+import pytest
+from sqlalchemy import select
 
 from relaygate.metering.prices import price_for
+from relaygate.store.schema import usage_records
 from tests.e2e.test_database_keys import new_key
 
 USER = {"role": "user", "content": "Hello there"}
+
+
+@pytest.fixture
+def gateway(governed_gateway):
+    """These tests run on SQLite and on PostgreSQL: a gateway on a fresh database of each kind."""
+    return governed_gateway
 
 
 def usage(gateway, *args: str) -> dict:
@@ -64,9 +72,8 @@ def test_a_failed_request_is_recorded_with_its_error(gateway, emulator):
                           json={"model": "chat-default", "messages": [USER]})
     assert response.status_code == 502
     wait_for_requests(gateway, "metered-errors", 1)
-    with sqlite3.connect(gateway.workdir / "relaygate.db") as db:
-        status, error, attempts = db.execute(
-            "SELECT status, error_code, attempts FROM usage_records WHERE key_name = ?", ("metered-errors",)
-        ).fetchone()
+    [(status, error, attempts)] = gateway.fetch(select(
+        usage_records.c.status, usage_records.c.error_code, usage_records.c.attempts
+    ).where(usage_records.c.key_name == "metered-errors"))
     assert (status, error) == (502, "upstream_error")
-    assert [(a["provider"], a["status"]) for a in json.loads(attempts)] == [("alibaba", 502)]
+    assert [(a["provider"], a["status"]) for a in attempts] == [("alibaba", 502)]
