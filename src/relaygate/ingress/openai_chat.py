@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from datetime import datetime, timezone
@@ -18,6 +19,7 @@ from relaygate.ingress.disconnect import cancel_on_disconnect
 from relaygate.ingress.errors import error_frame
 from relaygate.ingress.http import Headers, Receive, Scope, Send, header, read_body, send_bytes
 from relaygate.ingress.streaming import ClientStream, PassthroughPump, Pump, TranslatedPump, relay_stream
+from relaygate.metering.estimate import completion_estimate, usage_so_far
 from relaygate.metering.prices import ModelPrice, cost
 from relaygate.metering.record import usage_record
 from relaygate.providers.aggregate import gather_stream
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from relaygate.governance.keys import ClientKey
     from relaygate.governance.limits import Verdict
     from relaygate.governance.shared_budgets import Hold
+    from relaygate.metering.usage import UsageRecord
 
 log = logging.getLogger("relaygate.chat")
 LIMIT_NAMES = {"requests": "requests per minute", "tokens": "tokens per minute", "concurrency": "requests in flight"}
@@ -72,7 +75,7 @@ class ChatCompletions:
         except GatewayError as exc:
             gateway.observer.refused(headers[0][1], key, body, exc, began)
             raise
-        call = _Call(self, body, raw, aliased, headers)
+        call = _Call(self, key, body, raw, aliased, headers)
         gateway.observer.admitted(body.get("stream") is True)
         status, error_code = 200, None
         try:
@@ -99,14 +102,28 @@ class ChatCompletions:
             spent = cost(call.target.model_price, call.usage) if call.target is not None else ZERO
         if gateway.budgets is not None:
             gateway.budgets.settle(key.name, budget, spent, datetime.now(timezone.utc))
-        record = usage_record(
-            request_id=call.headers[0][1].decode(), key=key.name, model=call.body["model"], target=call.target,
-            usage=call.usage, cost=spent, attempts=call.attempts, status=status, error_code=error_code,
-            stream=call.body.get("stream") is True, latency=time.monotonic() - call.began, ttft=call.ttft,
-        )
-        if gateway.meter is not None:
-            gateway.meter.record(record)
+        record = self._record(call, status, error_code, spent)
         gateway.observer.finished(record, call.body, call.attempts, call.began)
+
+    def _record(self, call: _Call, status: int, error_code: str | None, spent: Decimal | None = None) -> UsageRecord:
+        """The request's usage record, made and journaled once. An answer that completed is recorded
+        just before its last bytes go out, so that a process killed once the client has it still
+        has its record; any other request when it ends."""
+        if call.record is not None:
+            return call.record
+        attempts = call.attempts if call.answering is None else [*call.attempts, call.answering]
+        record = call.record = usage_record(
+            request_id=call.headers[0][1].decode(), key=call.key.name, model=call.body["model"],
+            target=call.target, usage=call.usage, cost=spent if spent is not None else call.cost, attempts=attempts,
+            status=status, error_code=error_code, stream=call.body.get("stream") is True, estimated=call.estimated,
+            latency=time.monotonic() - call.began, ttft=call.ttft,
+        )
+        if self.gateway.meter is not None:
+            try:
+                self.gateway.meter.record(record)
+            except OSError:  # the journal's disk is full or gone: the answer still goes out
+                log.exception("usage journal: the record of request %s is lost", record.request_id)
+        return record
 
     async def _answer(self, call: _Call, plan: list[Target], hedge: float | None, send: Send,
                       guard: cancel_on_disconnect) -> None:
@@ -116,6 +133,7 @@ class ChatCompletions:
                 await router.run(plan, partial(call.stream, send, guard), call.attempts, hedge)
             else:
                 data = await router.run(plan, call.whole, call.attempts, hedge)
+                self._record(call, 200, None)
                 await send_bytes(send, 200, self._wrap(data), call.response_headers())
         except GatewayError as exc:  # from here on, every error is the upstream's
             call.headers[:] = call.response_headers()
@@ -167,10 +185,11 @@ class _Call:
     """One client request's attempts: each takes a deployment and the provider key to use."""
 
     def __init__(
-        self, endpoint: ChatCompletions, body: dict[str, Any], raw: bytes, aliased: set[tuple[str, str]],
-        headers: Headers,
+        self, endpoint: ChatCompletions, key: ClientKey, body: dict[str, Any], raw: bytes,
+        aliased: set[tuple[str, str]], headers: Headers,
     ) -> None:
         self.endpoint = endpoint
+        self.key = key
         self.client = endpoint.gateway.client
         self.body = body
         self.raw = raw
@@ -181,6 +200,10 @@ class _Call:
         self.usage: dict[str, Any] | None = None
         self.cost: Decimal | None = None  # of `usage`, when the answering deployment has a price
         self.target: Target | None = None  # the deployment that answered
+        self.answering: AttemptRecord | None = None  # a stream's attempt, for a record made before it returns
+        self.estimated = False  # `usage` counted from the text sent: the upstream's never came
+        self.broken: GatewayError | None = None  # what ended a stream after it began
+        self.record: UsageRecord | None = None  # once made, the one record of this request
         self.began = time.monotonic()
         self.ttft: float | None = None
         self.provider = b""
@@ -281,8 +304,9 @@ class _Call:
             PassthroughPump(upstream.name, wants_usage(body), target.model_price) if adapter.passthrough
             else TranslatedPump(adapter.stream_translator(body, target.model), target.model_price)
         )
-        stream = ClientStream(send, guard, lease, self._stream_headers(upstream))
         started = time.monotonic()
+        stream = ClientStream(send, guard, lease, self._stream_headers(upstream),
+                              partial(self._ending, target, pump, started))
         broke_off = False
         try:
             await relay_stream(self.client, stream, pump, upstream, upstream.chat_url(target.model, True),
@@ -293,15 +317,39 @@ class _Call:
             log.warning("provider %s: %s (after the stream began)", upstream.name, exc.message)
             broke_off = not stream.finished  # else the answer was complete; only the upstream's tail failed
             if broke_off:
+                self.broken = exc
                 await stream.finish(error_frame(exc))
+        except asyncio.CancelledError:  # the client left (a committed stream has won any hedge race)
+            if stream.committed:
+                self._used(target, pump, stream, AttemptRecord(upstream.name, target.model, 499, "client_disconnected",
+                                                               time.monotonic() - started, started))
+            raise
         if not stream.finished:
             broke_off = True
-            exc = UpstreamProtocolError(f"Provider '{upstream.name}' ended the stream before it was complete.")
-            await stream.finish(error_frame(exc))
-        if stream.committed:
-            self.target, self.usage, self.cost = target, pump.end.usage, pump.end.cost
-            self.ttft = (stream.committed_at or time.monotonic()) - self.began
+            self.broken = UpstreamProtocolError(f"Provider '{upstream.name}' ended the stream before it was complete.")
+            await stream.finish(error_frame(self.broken))
         return None, _stream_outcome(stream, pump, started, broke_off)
+
+    def _ending(self, target: Target, pump: Pump, began: float, stream: ClientStream) -> None:
+        """A stream's last bytes are about to go out, complete or ending in an error frame: its usage
+        record is journaled now, with the attempt that answered (the router lists it only later)."""
+        error = self.broken
+        self._used(target, pump, stream, AttemptRecord(target.upstream.name, target.model, 200,
+                                                       error.code if error else None, time.monotonic() - began, began))
+        self.endpoint._record(self, *((error.status, error.code) if error else (200, None)))
+
+    def _used(self, target: Target, pump: Pump, stream: ClientStream, attempt: AttemptRecord) -> None:
+        """What a committed stream used: the upstream's usage, counted from the text sent when it
+        never came or the stream did not finish."""
+        self.target, self.usage, self.cost, self.answering = target, pump.end.usage, pump.end.cost, attempt
+        self.ttft = (stream.committed_at or time.monotonic()) - self.began
+        if pump.end.done and self.usage is not None:
+            return
+        self.usage, self.estimated = usage_so_far(
+            self.usage, completion_estimate(stream.sample, stream.sent), estimate_prompt_tokens(self.raw)
+        )
+        if self.estimated:
+            self.cost = None  # priced from the counts when recorded
 
 
 def _stream_outcome(stream: ClientStream, pump: Pump, started: float, broke_off: bool) -> Outcome:

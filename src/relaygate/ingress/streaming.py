@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Callable, Protocol
 
 from relaygate.errors import GatewayError, UpstreamError, UpstreamTimeout
 from relaygate.ingress.http import Headers, Send
+from relaygate.metering.estimate import SAMPLE_BYTES
 from relaygate.metering.prices import ModelPrice, cost
 from relaygate.providers.base import StreamTranslator
 from relaygate.providers.openai_stream import OpenAIStreamRelay, StreamEnd, first_event_error, whole_lf_events
@@ -29,11 +30,18 @@ SSE_HEADERS: Headers = [
 
 
 class ClientStream:
-    """The client side of a stream: headers go out with the first good event (the commit point)."""
+    """The client side of a stream: headers go out with the first good event (the commit point).
 
-    __slots__ = ("send", "guard", "lease", "headers", "committed", "committed_at", "finished")
+    `on_end` runs just before the last bytes go out, so the usage record is journaled before the
+    client can have a complete answer. The first bytes sent are kept as a sample (references to
+    pieces sent anyway) for counting tokens when a stream ends without the upstream's usage
+    (metering/estimate.py)."""
 
-    def __init__(self, send: Send, guard: cancel_on_disconnect, lease: Lease, headers: Callable[[], Headers]) -> None:
+    __slots__ = ("send", "guard", "lease", "headers", "committed", "committed_at", "finished", "on_end", "sent",
+                 "sample")
+
+    def __init__(self, send: Send, guard: cancel_on_disconnect, lease: Lease, headers: Callable[[], Headers],
+                 on_end: Callable[[ClientStream], None] | None = None) -> None:
         self.send = send
         self.guard = guard
         self.lease = lease
@@ -41,6 +49,9 @@ class ClientStream:
         self.committed = False
         self.committed_at: float | None = None
         self.finished = False
+        self.on_end = on_end
+        self.sent = 0
+        self.sample: list[bytes] = []
 
     async def _commit(self) -> None:
         """The first good event: this attempt answers the client (when hedged, if it is first)."""
@@ -53,12 +64,20 @@ class ClientStream:
     async def write(self, data: bytes) -> None:
         if not self.committed:
             await self._commit()
+        self.sent += len(data)
+        if self.sent <= SAMPLE_BYTES:
+            self.sample.append(data)
         await self.send({"type": "http.response.body", "body": data, "more_body": True})
 
     async def finish(self, data: bytes) -> None:
         if not self.committed:
             await self._commit()
         self.finished = self.guard.response_sent = True
+        self.sent += len(data)
+        if self.sent <= SAMPLE_BYTES:
+            self.sample.append(data)
+        if self.on_end is not None:
+            self.on_end(self)
         await self.send({"type": "http.response.body", "body": data, "more_body": False})
 
 

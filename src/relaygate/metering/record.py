@@ -16,7 +16,7 @@ from relaygate.routing.resolve import Target
 def usage_record(
     *, request_id: str, key: str, model: str, target: Target | None, usage: dict[str, Any] | None,
     cost: Decimal | None = None, attempts: Iterable[AttemptRecord], status: int, error_code: str | None, stream: bool,
-    latency: float, ttft: float | None,
+    latency: float, ttft: float | None, estimated: bool = False,
 ) -> UsageRecord:
     tokens = tokens_of(usage)
     if cost is None:
@@ -27,7 +27,7 @@ def usage_record(
         prompt_tokens=tokens.prompt, completion_tokens=tokens.completion, reasoning_tokens=tokens.reasoning,
         cached_tokens=tokens.cached, cost=cost, latency_ms=round(latency * 1000),
         ttft_ms=round(ttft * 1000) if ttft is not None else None, status=status, error_code=error_code,
-        stream=stream, attempts=tuple(_attempt(a) for a in attempts),
+        stream=stream, estimated=estimated, attempts=tuple(_attempt(a) for a in attempts),
     )
 
 

@@ -1,0 +1,127 @@
+"""kill -9 under load: after a restart, every answer a client got whole has exactly one usage record.
+
+A real `relaygate serve` answers 16 openai-SDK clients, half streaming and half not, and is killed
+with SIGKILL mid-load. The clients count what they got complete: a whole chat.completion, or a
+stream that ran to its end (finish reason, usage chunk, `[DONE]`). A new gateway on the same
+database and journal replays what the dead one left.
+
+The record is journaled just before an answer's last bytes go out, so a complete answer always has
+one. The converse holds up to one instant: a kill between the journal write and the send of those
+last bytes leaves a record whose client saw the connection drop. Such a record can only belong to a
+request that was in flight at the kill, so that is what the test allows, and nothing more.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import httpx
+import openai
+from sqlalchemy import select
+
+from relaygate.store.schema import usage_records
+from tests.e2e.conftest import GATEWAY_ENV, Gateway, free_port, gateway_config, start_gateway
+from tests.e2e.test_usage_cut import record_of
+
+WORKERS = 16
+KILL_AFTER = 60  # complete answers before the kill
+USER = {"role": "user", "content": "Count to thirty"}
+
+
+@dataclass
+class Outcome:
+    request_id: str
+    stream: bool
+    complete: bool = False
+    began: bool = False  # the answer began to arrive
+    usage: tuple[int, int] | None = None  # (prompt, completion) as the client saw it
+
+
+def ask(client: openai.OpenAI, stream: bool) -> Outcome:
+    outcome = Outcome(f"kill-{uuid.uuid4().hex}", stream)
+    headers = {"x-request-id": outcome.request_id}
+    try:
+        if stream:
+            chunks = client.chat.completions.create(model="openai/gpt-4o-mini", messages=[USER], stream=True,
+                                                    stream_options={"include_usage": True}, extra_headers=headers)
+            outcome.began = True
+            assert chunks.response.headers["x-request-id"] == outcome.request_id
+            finished = usage = None
+            for chunk in chunks:  # the SDK stops at [DONE]; a dropped connection raises instead
+                finished = finished or next((c.finish_reason for c in chunk.choices if c.finish_reason), None)
+                usage = chunk.usage or usage
+            outcome.complete = finished == "stop" and usage is not None
+        else:
+            raw = client.chat.completions.with_raw_response.create(model="chat-default", messages=[USER],
+                                                                   extra_headers=headers)
+            outcome.began = True
+            assert raw.headers["x-request-id"] == outcome.request_id
+            answer = raw.parse()
+            usage = answer.usage
+            outcome.complete = answer.choices[0].finish_reason == "stop"
+    except (openai.APIConnectionError, httpx.TransportError):  # the SDK passes a stream's own on as they are
+        return outcome
+    outcome.usage = (usage.prompt_tokens, usage.completion_tokens)
+    return outcome
+
+
+def load_until_killed(gateway: Gateway) -> list[Outcome]:
+    """WORKERS clients ask in a loop until the gateway dies; it is killed after KILL_AFTER answers."""
+    outcomes: list[Outcome] = []
+    lock, killed, enough = threading.Lock(), threading.Event(), threading.Event()
+
+    def worker(n: int) -> None:
+        client = gateway.client(timeout=30)
+        while not killed.is_set():
+            outcome = ask(client, stream=n % 2 == 0)
+            with lock:
+                outcomes.append(outcome)
+                if sum(o.complete for o in outcomes) >= KILL_AFTER:
+                    enough.set()
+
+    with ThreadPoolExecutor(WORKERS) as pool:
+        running = [pool.submit(worker, n) for n in range(WORKERS)]
+        assert enough.wait(120), "the gateway answered too few requests"
+        os.kill(gateway.proc.pid, signal.SIGKILL)
+        killed.set()
+        for future in running:
+            future.result()
+    assert gateway.proc.wait(10) == -signal.SIGKILL
+    return outcomes
+
+
+def test_kill_9_mid_load_loses_no_record_of_a_complete_answer(emulator, database_url, tmp_path):
+    emulator.script({"match": {"stream": True}, "times": -1, "chunks": 30, "chunk_delay": 0.01},
+                    {"match": {"stream": False}, "times": -1, "delay": 0.1})
+    config = gateway_config(emulator.base, free_port()) + f"database: {database_url}\n"
+    with start_gateway(config, tmp_path, GATEWAY_ENV) as gateway:
+        outcomes = load_until_killed(gateway)
+    with start_gateway(config, tmp_path, GATEWAY_ENV) as restarted:
+        # the journal is written in order: once a new request's record is in, everything before it is
+        marker = ask(restarted.client(), stream=False)
+        record_of(restarted, marker.request_id)
+        rows = restarted.fetch(select(usage_records.c.request_id, usage_records.c.status,
+                                      usage_records.c.prompt_tokens, usage_records.c.completion_tokens))
+
+    complete = {o.request_id: o for o in outcomes if o.complete}
+    cut_off = {o.request_id for o in outcomes if not o.complete}  # in flight at the kill, or refused after it
+    assert len(complete) >= KILL_AFTER and {o.stream for o in complete.values()} == {True, False}
+    assert any(o.stream and o.began for o in outcomes if not o.complete)  # streams were cut mid-way
+    counts = Counter(row.request_id for row in rows)
+    assert max(counts.values()) == 1  # no request recorded twice
+    succeeded = {row.request_id: row for row in rows if row.status == 200}
+    assert set(complete) <= set(succeeded), f"lost: {sorted(set(complete) - set(succeeded))[:5]}"
+    for request_id, outcome in complete.items():
+        row = succeeded[request_id]
+        assert (row.prompt_tokens, row.completion_tokens) == outcome.usage
+    extra = set(succeeded) - set(complete) - {marker.request_id}
+    assert extra <= cut_off, "a record for a request no client made"
+    assert len(succeeded) - 1 == len(complete) + len(extra)
+    if os.environ.get("KILL_STATS"):
+        print(f"complete={len(complete)} cut_off={len(cut_off)} streams={sum(o.stream for o in complete.values())} extra={len(extra)} records={len(rows)}")
