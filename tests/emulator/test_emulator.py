@@ -452,6 +452,17 @@ def test_stall_after_hangs_and_notices_the_client_leaving(base: str, http: httpx
     assert _eventually(lambda: requests_seen(base)[-1]["disconnected"] is True)
 
 
+def test_linger_holds_the_body_open_after_the_last_event(base: str, http: httpx.Client) -> None:
+    script(base, {"linger": 3})
+    received = b""
+    with pytest.raises(httpx.ReadTimeout):
+        with http.stream("POST", chat_path("openai"), json={"model": "m", "messages": HELLO, "stream": True},
+                         timeout=httpx.Timeout(5, read=0.5)) as r:
+            for data in r.iter_bytes():
+                received += data
+    assert received.endswith(b"data: [DONE]\n\n")  # the whole answer came; its end did not
+
+
 def test_client_disconnect_mid_stream_is_recorded(base: str, http: httpx.Client) -> None:
     script(base, {"chunk_delay": 0.05})
     with http.stream("POST", chat_path("openai"), json={"model": "m", "messages": HELLO, "stream": True}) as r:

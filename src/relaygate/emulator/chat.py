@@ -61,7 +61,7 @@ def error_response(flavour: Flavour, kind: str | int, body: Any, key: str = "") 
 def pacing_of(rule: Rule | None, burst: bool) -> Pacing:
     if rule is None:
         return NO_PACING if burst else PER_EVENT
-    return Pacing(rule.delay, rule.chunk_delay, rule.cut_after, rule.stall_after, rule.keepalive, burst)
+    return Pacing(rule.delay, rule.chunk_delay, rule.cut_after, rule.stall_after, rule.keepalive, burst, rule.linger)
 
 
 def is_stream(body: Any) -> bool:

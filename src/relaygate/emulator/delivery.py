@@ -34,6 +34,7 @@ class Pacing:
     stall_after: int | None = None
     keepalive: bool = False
     burst: bool = True
+    linger: float = 0.0  # seconds the body stays open after the last event
 
     @property
     def per_event(self) -> bool:
@@ -109,6 +110,8 @@ async def send_stream(
     try:
         await response.prepare(request)
         outcome = await _write_events(request, response, events, pacing)
+        if outcome == DONE and pacing.linger and not await wait(request, pacing.linger):
+            outcome = GONE
         if outcome == DONE:
             await response.write_eof()
     except ConnectionError:

@@ -6,11 +6,12 @@ A rule, as posted to `/_emulator/script` (every key optional):
     {"match": {"model": str, "path_prefix": str, "stream": bool},
      "times": 1, "status": int, "body": any JSON, "raw": str, "headers": {str: str},
      "delay": s, "chunk_delay": s, "chunks": int, "cut_after": int, "stall_after": int,
-     "keepalive": bool, "content": str, "every": int, "chance": float}
+     "keepalive": bool, "linger": s, "content": str, "every": int, "chance": float}
 
 A status >= 400, a `body` or a `raw` replaces the answer (a status alone gets the provider's own
 error body); the other keys shape a normal answer. `cut_after`/`stall_after` count SSE events;
-on a non-streaming request they cut or stall before the response starts. `every: n` applies the
+on a non-streaming request they cut or stall before the response starts. `linger` keeps a stream's
+body open that long after its last event (`[DONE]`), as an upstream slow to close does. `every: n` applies the
 rule to one matching request in n (the n-th, 2n-th, ...), e.g. a deployment that stalls 10% of the time;
 `chance: p` applies it to each matching request with probability p, at random.
 """
@@ -23,7 +24,7 @@ from typing import Any
 
 RULE_KEYS = frozenset(
     {"match", "times", "status", "body", "raw", "headers", "delay", "chunk_delay", "chunks", "cut_after",
-     "stall_after", "keepalive", "content", "every", "chance"}
+     "stall_after", "keepalive", "linger", "content", "every", "chance"}
 )
 MATCH_KEYS = frozenset({"model", "path_prefix", "stream"})
 
@@ -48,6 +49,7 @@ class Rule:
     cut_after: int | None = None
     stall_after: int | None = None
     keepalive: bool = False
+    linger: float = 0.0
     content: str | None = None
     every: int = 1
     chance: float = 1.0
@@ -97,11 +99,11 @@ def _reject_unknown(data: dict[str, Any], known: frozenset[str], what: str) -> N
 
 
 def _check_types(rule: Rule) -> None:
-    numbers = {"delay": rule.delay, "chunk_delay": rule.chunk_delay}
+    numbers = {"delay": rule.delay, "chunk_delay": rule.chunk_delay, "linger": rule.linger}
     counts = {"times": rule.times, "status": rule.status, "chunks": rule.chunks, "cut_after": rule.cut_after,
               "stall_after": rule.stall_after, "every": rule.every}
     if any(not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0 for v in numbers.values()):
-        raise RuleError("'delay' and 'chunk_delay' must be non-negative numbers")
+        raise RuleError("'delay', 'chunk_delay' and 'linger' must be non-negative numbers")
     if any(v is not None and (not isinstance(v, int) or isinstance(v, bool)) for v in counts.values()):
         raise RuleError("'times', 'status', 'chunks', 'cut_after', 'stall_after' and 'every' must be integers")
     if rule.every < 1:
