@@ -163,6 +163,24 @@ server:
 """
 
 
+
+def one_upstream_config(emulator_base: str, model: str, upstream_model: str, extra: str = "",
+                        database: str | None = "null") -> str:
+    """A gateway with one OpenAI-wire upstream (the emulator) behind one catalog model and the client
+    key `team-a`; `extra` is appended as further top-level YAML, `database=None` keeps the default."""
+    store = f"database: {database}\n" if database is not None else ""
+    return f"""{store}providers:
+  primary:
+    type: openai
+    base_url: {emulator_base}/openai/v1
+    api_key: {UPSTREAM_KEYS['openai']}
+models:
+  {model}:
+    - {{provider: primary, model: {upstream_model}}}
+keys:
+  - {{key: {CLIENT_KEY}, name: team-a}}
+{extra}"""
+
 class Gateway:
     def __init__(self, port: int, log_path: Path, env: dict[str, str] | None = None,
                  proc: subprocess.Popen | None = None) -> None:

@@ -21,6 +21,7 @@ from relaygate.governance.budgets import max_cost
 from relaygate.governance.limits import estimate_prompt_tokens
 from relaygate.metering.price_table import ModelPrice
 from tests.e2e.conftest import UPSTREAM_KEYS, start_gateway
+from tests.e2e.test_database_keys import eventually
 
 USER = {"role": "user", "content": "Hello"}
 
@@ -50,25 +51,13 @@ class Cluster:
         assert done.returncode == 0, done.stderr
         secret = done.stdout.strip().splitlines()[-1]
         for instance in self.instances:  # every instance picks the key up within a second
-            eventually(instance.client(key=secret).models.list)
+            eventually(instance.client(key=secret).models.list, 3.0)
         return secret
 
     def chat(self, secret: str, body: bytes = orjson.dumps({"model": "chat-default", "messages": [USER]})
              ) -> httpx.Response:
         return self.http.post("/v1/chat/completions", content=body,
                               headers={"Authorization": f"Bearer {secret}", "Content-Type": "application/json"})
-
-
-def eventually(check, seconds: float = 3.0) -> None:
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            check()
-            return
-        except (AssertionError, openai.APIStatusError):
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +103,7 @@ def test_a_concurrency_limit_holds_across_both_instances(cluster, emulator):
     def both_slots_free() -> None:  # settled in the background once each answer went out
         with concurrent.futures.ThreadPoolExecutor(2) as pool:
             assert [r.status_code for r in pool.map(lambda _: cluster.chat(secret), range(2))] == [200, 200]
-    eventually(both_slots_free)
+    eventually(both_slots_free, 3.0)
 
 
 def test_a_key_revoked_with_the_cli_stops_on_both_instances_within_a_second(cluster):
@@ -129,7 +118,7 @@ def test_a_key_revoked_with_the_cli_stops_on_both_instances_within_a_second(clus
             except openai.AuthenticationError:
                 continue
             raise AssertionError(f"{instance.base} still takes the revoked key")
-    eventually(refused_everywhere)
+    eventually(refused_everywhere, 3.0)
     assert time.monotonic() - revoked_at < 1.5  # twice-a-second refresh, plus the CLI's own exit
 
 

@@ -10,7 +10,7 @@ import orjson
 import openai
 import pytest
 
-from tests.e2e.conftest import CLIENT_KEY, UPSTREAM_KEYS, start_gateway
+from tests.e2e.conftest import CLIENT_KEY, UPSTREAM_KEYS, one_upstream_config, start_gateway
 
 MARKER = "purple-elephant-4711"  # message content that must stay out of the log
 USER = {"role": "user", "content": f"Please remember {MARKER}."}
@@ -18,21 +18,8 @@ WRONG_KEY = "sk-wrong-but-secret-0042"
 
 
 def logs_config(e: str, content: bool) -> str:
-    return f"""
-database: null
-admin_key: admin-secret-for-logs-1
-providers:
-  primary:
-    type: openai
-    base_url: {e}/openai/v1
-    api_key: {UPSTREAM_KEYS['openai']}
-models:
-  chat:
-    - {{provider: primary, model: chat-a}}
-keys:
-  - {{key: {CLIENT_KEY}, name: team-a}}
-logging: {{format: json, level: info, access: true, content: {str(content).lower()}}}
-"""
+    logging = f"logging: {{format: json, level: info, access: true, content: {str(content).lower()}}}\n"
+    return one_upstream_config(e, "chat", "chat-a", "admin_key: admin-secret-for-logs-1\n" + logging)
 
 
 def lines(gw) -> list[dict]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 from openai import OpenAI
 
-from tests.e2e.conftest import CLIENT_KEY, ROOT, UPSTREAM_KEYS, free_port, start_gateway, wait_http
+from tests.e2e.conftest import CLIENT_KEY, ROOT, free_port, one_upstream_config, start_gateway, wait_http
 from tests.observability.exposition import parse_exposition
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"  # installed by scripts/test-services.sh
@@ -19,19 +19,7 @@ USER = {"role": "user", "content": "Hello"}
 
 
 def gateway_config(e: str) -> str:
-    return f"""
-database: null
-providers:
-  primary:
-    type: openai
-    base_url: {e}/openai/v1
-    api_key: {UPSTREAM_KEYS['openai']}
-models:
-  chat:
-    - {{provider: primary, model: chat-a}}
-keys:
-  - {{key: {CLIENT_KEY}, name: team-a}}
-"""
+    return one_upstream_config(e, "chat", "chat-a")
 
 
 def local_nginx_conf(directory: Path, listen: int, gateways: list[int]) -> Path:

@@ -12,27 +12,14 @@ import threading
 import httpx
 import orjson
 
-from tests.e2e.conftest import CLIENT_KEY, RELAYGATE, UPSTREAM_KEYS, free_port, wait_http
+from tests.e2e.conftest import CLIENT_KEY, RELAYGATE, free_port, one_upstream_config, wait_http
 
 STREAMS = 4
 CHUNKS, CHUNK_DELAY = 16, 0.25  # each stream takes about 4 s
 
 
 def shutdown_config(e: str) -> str:
-    return f"""
-providers:
-  primary:
-    type: openai
-    base_url: {e}/openai/v1
-    api_key: {UPSTREAM_KEYS['openai']}
-models:
-  slow:
-    - {{provider: primary, model: slow-m}}
-keys:
-  - {{key: {CLIENT_KEY}, name: team-a}}
-server:
-  shutdown_timeout: 60
-"""
+    return one_upstream_config(e, "slow", "slow-m", "server:\n  shutdown_timeout: 60\n", database=None)
 
 
 class Stream(threading.Thread):

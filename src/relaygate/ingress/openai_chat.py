@@ -97,15 +97,12 @@ class ChatCompletions:
         if admission is not None:
             used = (call.usage or {}).get("total_tokens")
             gateway.limiter.settle(key.name, key.limits, admission, used if isinstance(used, int) else None)
-        spent = call.cost
-        if spent is None:
-            spent = cost(call.target.model_price, call.usage) if call.target is not None else ZERO
+        record = self._record(call, status, error_code)
         if gateway.budgets is not None:
-            gateway.budgets.settle(key.name, budget, spent, datetime.now(timezone.utc))
-        record = self._record(call, status, error_code, spent)
+            gateway.budgets.settle(key.name, budget, record.cost, datetime.now(timezone.utc))
         gateway.observer.finished(record, call.body, call.attempts, call.began)
 
-    def _record(self, call: _Call, status: int, error_code: str | None, spent: Decimal | None = None) -> UsageRecord:
+    def _record(self, call: _Call, status: int, error_code: str | None) -> UsageRecord:
         """The request's usage record, made and journaled once. An answer that completed is recorded
         just before its last bytes go out, so that a process killed once the client has it still
         has its record; any other request when it ends."""
@@ -114,7 +111,7 @@ class ChatCompletions:
         attempts = call.attempts if call.answering is None else [*call.attempts, call.answering]
         record = call.record = usage_record(
             request_id=call.headers[0][1].decode(), key=call.key.name, model=call.body["model"],
-            target=call.target, usage=call.usage, cost=spent if spent is not None else call.cost, attempts=attempts,
+            target=call.target, usage=call.usage, cost=call.cost, attempts=attempts,
             status=status, error_code=error_code, stream=call.body.get("stream") is True, estimated=call.estimated,
             latency=time.monotonic() - call.began, ttft=call.ttft,
         )

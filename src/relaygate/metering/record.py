@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, Iterable
 
-from relaygate.metering.prices import cost as cost_of
+from relaygate.metering.prices import cost_of_tokens
 from relaygate.metering.usage import Attempt, UsageRecord, tokens_of
 from relaygate.routing.attempt import AttemptRecord
 from relaygate.routing.resolve import Target
@@ -20,7 +20,8 @@ def usage_record(
 ) -> UsageRecord:
     tokens = tokens_of(usage)
     if cost is None:
-        cost = cost_of(target.model_price if target is not None else None, usage)
+        price = target.model_price if target is not None else None
+        cost = cost_of_tokens(price, tokens) if price is not None else Decimal(0)
     return UsageRecord(
         request_id=request_id, key=key, model=model, created_at=datetime.now(timezone.utc),
         provider=target.upstream.name if target else None, upstream_model=target.model if target else None,
