@@ -124,9 +124,11 @@ def test_a_malformed_delta_in_the_usual_shape_is_still_a_clear_502(data: bytes) 
 
 def test_shortcut_made_by_hand() -> None:
     shortcut = DeltaShortcut.of(3, "text_delta", "text", b"<", b">")
-    assert shortcut.prefix == b'{"type":"content_block_delta","index":3,"delta":{"type":"text_delta","text":'
-    assert shortcut.chunks(shortcut.prefix + b'"x\\ty"}}') == [b'<"x\\ty">']
-    assert shortcut.chunks(shortcut.prefix + b'""}}') == []
+    assert shortcut.prefix == b'{"type":"content_block_delta","index":3,"delta":{"type":"text_delta","text":"'
+    assert shortcut.chunks(shortcut.prefix + b'x\\ty"}}') == [b'<"x\\ty">']
+    assert shortcut.chunks(shortcut.prefix + b'"}}') == []
+    assert shortcut.frames(b"data: " + shortcut.prefix + b'x"}}\n\n') == b'data: <"x">\n\n'
+    assert shortcut.frames(b"event: content_block_delta\ndata: " + shortcut.prefix + b'"}}\n\n') == b""
 
 
 def test_a_second_message_start_renames_the_chunks_the_shortcut_writes() -> None:

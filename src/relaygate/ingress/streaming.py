@@ -142,9 +142,13 @@ class PassthroughPump:
 
 class TranslatedPump:
     """An upstream with its own stream format: each event becomes zero or more chat chunks.
-    A translator whose upstream frames events in its own way brings its own `decoder`."""
+    A translator whose upstream frames events in its own way brings its own `decoder`.
 
-    __slots__ = ("translator", "decoder", "end", "failure", "price")
+    Between events (nothing held by the decoder), a piece goes to the translator's `fast` first,
+    when it has one at the time: the bytes to send for a piece of the events it knows by their
+    bytes (most of them), or None, having changed nothing, for the decoder and `translate`."""
+
+    __slots__ = ("translator", "decoder", "end", "failure", "price", "clean")
 
     def __init__(self, translator: StreamTranslator, price: ModelPrice | None = None) -> None:
         self.translator = translator
@@ -152,11 +156,19 @@ class TranslatedPump:
         self.end = translator.end
         self.failure: GatewayError | None = None
         self.price = price
+        self.clean = True  # the decoder holds nothing
 
     def feed(self, piece: bytes) -> bytes | None:
         """An upstream error event stops the translation; what came before it in the same piece is
         still returned (and sent), and the error is kept in `failure` for the relay to raise next."""
+        if self.clean:
+            fast = self.translator.fast
+            if fast is not None:
+                out = fast(piece)
+                if out is not None:
+                    return out
         events = self.decoder.feed(piece)
+        self.clean = self.decoder.at_boundary
         if not events:
             return None
         chunks: list[bytes] = []
@@ -176,7 +188,6 @@ class TranslatedPump:
             self._price_usage(chunks)
         out = b"data: " + b"\n\ndata: ".join(chunks) + b"\n\n" if chunks else b""
         return out + DONE if self.end.done else out
-
 
     def _price_usage(self, chunks: list[bytes]) -> None:
         """The chunk that carries the usage (the last one with it) gets the usage's cost added."""

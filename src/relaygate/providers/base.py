@@ -29,6 +29,9 @@ class StreamTranslator(Protocol):
     needs; `end.done` is set once the answer is complete. Errors are raised as GatewayError."""
 
     end: StreamEnd
+    # None, or for a piece that starts between events: the framed chunks to send when the piece is
+    # all events of the kind it knows by their bytes, else None having changed nothing (TranslatedPump).
+    fast: Callable[[bytes], bytes | None] | None
 
     def translate(self, event: Event) -> list[bytes]: ...
 

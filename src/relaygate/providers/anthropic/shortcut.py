@@ -4,11 +4,16 @@ Nearly every event of an answer is a `content_block_delta` for the block being s
 Anthropic serialises them all alike, e.g.
 `{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"…"}}`, sometimes
 padded with spaces after the JSON. An event whose data starts with exactly those bytes up to the
-string value, ends with `}}`, and holds one JSON string in between can only be that delta: only
-the string is parsed (orjson checks its escapes and its UTF-8 as a whole parse would) and written
-between the bytes of a chat chunk serialised once per block. Anything else (another block's delta,
-other spacing or key order, a malformed event) returns None and takes the full parse in stream.py,
-so the shortcut changes the cost of a chunk, never its bytes.
+string value, ends with `"}}`, and holds one JSON string in between can only be that delta. Only
+that string is parsed (orjson checks its escapes and its UTF-8 as a whole parse would), and when
+it holds no escape its bytes are already the ones `orjson.dumps` writes for it (nothing in it needs
+escaping, or it would not have parsed), so they are copied as they are between the bytes of a chat
+chunk serialised once per block; a string with escapes is written again, as the full parse would.
+Anything else (another block's delta, other spacing or key order, a malformed event) returns None
+and takes the full parse in stream.py, so the shortcut changes the cost of a chunk, never its bytes.
+
+`frames` goes one step further for the pump: a piece of whole events, each one such delta, becomes
+the framed chunks to send without decoding SSE at all (the `event:` line is matched with the rest).
 """
 
 from __future__ import annotations
@@ -18,35 +23,99 @@ from dataclasses import dataclass
 import orjson
 
 JSON_SPACE = b" \t\r\n"
+EVENT_LINE = b"event: content_block_delta\ndata: "
+ENDS = b'"}}'
 
 
 @dataclass(slots=True)
 class DeltaShortcut:
-    prefix: bytes  # the event's bytes up to the delta's string value
+    prefix: bytes  # the event's data up to and with the opening quote of the delta's string
     head: bytes  # the chat chunk's bytes up to that string
     tail: bytes  # and after it
     kept: list[str] | None = None  # where the block also keeps every piece (thinking), if it does
+    named: bytes = b""  # `prefix` in an SSE event with its `event:` line, as Anthropic frames it
+    bare: bytes = b""  # in an event of a `data:` line alone
+    framed_head: bytes = b""  # `head` and `tail` with the SSE framing around the chunk
+    framed_tail: bytes = b""
+    named_end: int = 0  # where the string begins in an event that starts with `named`
+    bare_end: int = 0
+
+    def __post_init__(self) -> None:
+        self.named, self.bare = EVENT_LINE + self.prefix, b"data: " + self.prefix
+        self.named_end, self.bare_end = len(self.named) - 1, len(self.bare) - 1
+        self.framed_head, self.framed_tail = b"data: " + self.head, self.tail + b"\n\n"
 
     @classmethod
     def of(cls, index: int, delta_type: str, field: str, head: bytes, tail: bytes,
            kept: list[str] | None = None) -> DeltaShortcut:
-        prefix = f'{{"type":"content_block_delta","index":{index},"delta":{{"type":"{delta_type}","{field}":'
+        prefix = f'{{"type":"content_block_delta","index":{index},"delta":{{"type":"{delta_type}","{field}":"'
         return cls(prefix.encode(), head, tail, kept)
 
     def chunks(self, data: bytes) -> list[bytes] | None:
-        """The chat chunk for this event (none for an empty piece), or None when the event is not
-        this block's delta in the usual shape."""
+        """The chat chunk for this event's data (none for an empty piece), or None when the event
+        is not this block's delta in the usual shape."""
         if not data.startswith(self.prefix):
             return None
-        end = len(data.rstrip(JSON_SPACE)) - 2
-        if data[end:end + 2] != b"}}":
+        end = len(data.rstrip(JSON_SPACE))
+        if data[end - 3:end] != ENDS:
             return None
+        literal = data[len(self.prefix) - 1:end - 2]
+        value = _string(literal)
+        if value is None:
+            return None
+        if self.kept is not None:
+            self.kept.append(value)
+        if not value:
+            return []
+        return [self.head + (literal if literal.find(b"\\") < 0 else orjson.dumps(value)) + self.tail]
+
+    def frames(self, piece: bytes) -> bytes | None:
+        """The bytes to send for a piece of whole LF-framed events that are all this block's deltas
+        in the usual shape, or None (and nothing changed) when any event is something else."""
+        last = len(piece) - 2
+        if piece.find(b"\n\n") != last:
+            return self._several(piece) if piece[last:] == b"\n\n" else None
+        start = self.named_end if piece.startswith(self.named) else self.bare_end if piece.startswith(self.bare) else 0
+        if not start or piece[last - 3:last] != ENDS:
+            return None
+        literal = piece[start:last - 2]
         try:
-            value = orjson.loads(data[len(self.prefix):end])
+            value = orjson.loads(literal)
         except orjson.JSONDecodeError:
             return None
         if value.__class__ is not str:
             return None
         if self.kept is not None:
             self.kept.append(value)
-        return [self.head + orjson.dumps(value) + self.tail] if value else []
+        if not value:
+            return b""
+        return self.framed_head + (literal if literal.find(b"\\") < 0 else orjson.dumps(value)) + self.framed_tail
+
+    def _several(self, piece: bytes) -> bytes | None:
+        """`frames` for a piece of more than one event: all of them, or none."""
+        out: list[bytes] = []
+        values: list[str] = []
+        for event in piece[:-2].split(b"\n\n"):
+            start = self.named_end if event.startswith(self.named) else \
+                self.bare_end if event.startswith(self.bare) else 0
+            if not start or event[-3:] != ENDS:
+                return None
+            literal = event[start:-2]
+            value = _string(literal)
+            if value is None:
+                return None
+            if value:
+                out.append(literal if literal.find(b"\\") < 0 else orjson.dumps(value))
+            values.append(value)
+        if self.kept is not None:
+            self.kept += values
+        return self.framed_head + (self.framed_tail + self.framed_head).join(out) + self.framed_tail if out else b""
+
+
+def _string(literal: bytes) -> str | None:
+    """The value of `literal` when it is exactly one JSON string, else None."""
+    try:
+        value = orjson.loads(literal)
+    except orjson.JSONDecodeError:
+        return None
+    return value if value.__class__ is str else None

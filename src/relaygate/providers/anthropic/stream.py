@@ -117,6 +117,7 @@ class MessagesStreamTranslator:
         self.opened = False  # the role chunk went out
         self.blocks: dict[int, Block] = {}
         self.shortcut: DeltaShortcut | None = None  # for the deltas of the block started last
+        self.fast: Callable[[bytes], bytes | None] | None = None  # its `frames`, once the role chunk is out
         self.tool_calls = 0
         self.thinking_blocks = 0
         self.stop_reason: str | None = None
@@ -129,6 +130,12 @@ class MessagesStreamTranslator:
             chunks = self.shortcut.chunks(event.data)
             if chunks is not None:
                 return chunks if self.opened or not chunks else self._open() + chunks
+        chunks = self._translate(event)
+        shortcut = self.shortcut
+        self.fast = shortcut.frames if shortcut is not None and self.opened and self.phase is Phase.IN_MESSAGE else None
+        return chunks
+
+    def _translate(self, event: Event) -> list[bytes]:
         payload = decode(event)
         kind = payload.get("type") or event.event or ""
         if kind == "content_block_delta" and self.phase is Phase.IN_MESSAGE:
@@ -195,6 +202,7 @@ class MessagesStreamTranslator:
         if self.client_wants_usage:
             out.append(self.writer.usage(chat_usage(self.counts)))
         self.phase = Phase.FINISHED
+        self.shortcut = None
         self.end.done = True
         return out
 
@@ -225,6 +233,7 @@ class MessagesStreamTranslator:
         if self.opened:
             return []
         self.opened = True
+        self.fast = self.shortcut.frames if self.shortcut is not None else None
         return [self.writer.delta({"role": "assistant", "content": ""})]
 
     def _send(self, delta: Delta) -> list[bytes]:

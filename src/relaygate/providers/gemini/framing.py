@@ -37,6 +37,11 @@ class GeminiEventDecoder:
         self.at_line_start = True
         self.trailer: list[bytes] | None = None  # the bare JSON so far, once it has begun
 
+    @property
+    def at_boundary(self) -> bool:
+        """True between events: no line, event or bare JSON begun."""
+        return self.trailer is None and self.at_line_start and self.sse.at_boundary
+
     def feed(self, piece: bytes) -> list[Event]:
         if not piece:
             return []

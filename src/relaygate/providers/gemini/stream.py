@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, Callable
 
 import orjson
 
@@ -81,6 +81,7 @@ class GeminiStreamTranslator:
     identity: StreamIdentity | None = None
     candidates: dict[int, CandidateStream] = field(default_factory=dict)
     blocked: bool = False
+    fast: Callable[[bytes], bytes | None] | None = None
 
     def translate(self, event: Event) -> list[bytes]:
         body = parse_json(event.data)
