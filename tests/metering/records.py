@@ -31,3 +31,8 @@ def mixed(count: int, seed: int = 7) -> list[UsageRecord]:
                prompt=rng.randrange(1, 5000), completion=rng.randrange(0, 800))
         for n in range(count)
     ]
+
+
+def entries(records: list[UsageRecord]) -> list[list]:
+    """The records as the journal's reader hands them to the batch writer."""
+    return [r.entry() for r in records]

@@ -1,9 +1,15 @@
 import os
 import time
 
+import orjson
+
 from relaygate.metering.journal import Journal, JournalCursor
 
 from .records import record
+
+
+def request_ids(entries):
+    return [e[0] for e in entries]  # an entry holds the usage_records columns, request id first
 
 
 def test_appended_records_are_read_back_in_order(tmp_path):
@@ -11,7 +17,7 @@ def test_appended_records_are_read_back_in_order(tmp_path):
     for n in range(5):
         journal.append(record(n))
     records, end = JournalCursor(journal.path).read(limit=100)
-    assert [r.request_id for r in records] == [f"req-{n:06d}" for n in range(5)]
+    assert request_ids(records) == [f"req-{n:06d}" for n in range(5)]
     assert end == journal.size()
     journal.close()
 
@@ -23,10 +29,10 @@ def test_a_line_without_its_newline_waits(tmp_path):
     os.write(journal.fd, line[:10])
     cursor = JournalCursor(journal.path)
     records, end = cursor.read(limit=100)
-    assert [r.request_id for r in records] == ["req-000001"]
+    assert request_ids(records) == ["req-000001"]
     cursor.advance(end)
     os.write(journal.fd, line[10:] + b"\n")
-    assert [r.request_id for r in cursor.read(limit=100)[0]] == ["req-000002"]
+    assert request_ids(cursor.read(limit=100)[0]) == ["req-000002"]
 
 
 def test_a_torn_last_line_is_ended_and_skipped(tmp_path):
@@ -38,7 +44,7 @@ def test_a_torn_last_line_is_ended_and_skipped(tmp_path):
     second = Journal.open(path)
     second.append(record(2))
     records, _ = JournalCursor(path).read(limit=100)
-    assert [r.request_id for r in records] == ["req-000001", "req-000002"]
+    assert request_ids(records) == ["req-000001", "req-000002"]
 
 
 def test_each_live_process_gets_its_own_file(tmp_path):
@@ -77,3 +83,16 @@ def test_append_cost(tmp_path):
     print(f"\nappend: {plain * 1e6:.1f} µs per record; with fsync: {synced * 1e6:.1f} µs")
     assert plain < 100e-6
     assert synced > plain
+
+
+def test_lines_of_the_earlier_object_form_are_still_read(tmp_path):
+    """A journal left by an earlier version (one JSON object per line) is replayed after an upgrade."""
+    path = tmp_path / "usage.jsonl"
+    old = record(7)
+    fields = {f: getattr(old, f) for f in old.__slots__}
+    path.write_bytes(orjson.dumps(fields, default=str) + b"\n")
+    journal = Journal.open(path)
+    journal.append(record(8))
+    entries, _ = JournalCursor(path).read(limit=100)
+    assert entries == [old.entry(), record(8).entry()]
+    journal.close()

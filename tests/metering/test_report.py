@@ -8,7 +8,7 @@ from _databases import run_with_engine
 from relaygate.metering.report import parse_day, spend_since, to_json, usage_report
 from relaygate.metering.sink import write_batch
 
-from .records import mixed
+from .records import entries, mixed
 
 COUNTS = ("requests", "prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_tokens", "cost")
 FIELDS = {None: ("day", "key", "model"), "key": ("key",), "model": ("model",), "day": ("day",)}
@@ -38,8 +38,8 @@ QUERIES = [
 
 def test_reports_match_the_raw_records(database_url):
     async def body(engine):
-        await write_batch(engine, RECORDS[:150])
-        await write_batch(engine, RECORDS[100:])  # overlapping batches: the rollup counts each once
+        await write_batch(engine, entries(RECORDS[:150]))
+        await write_batch(engine, entries(RECORDS[100:]))  # overlapping batches: the rollup counts each once
         return [await usage_report(engine, **q) for q in QUERIES]
 
     for query, report in zip(QUERIES, run_with_engine(database_url, body)):
@@ -67,7 +67,7 @@ def test_json_has_numbers_for_amounts():
 
 def test_spend_since_sums_one_key_from_a_day_on(database_url):
     async def body(engine):
-        await write_batch(engine, RECORDS)
+        await write_batch(engine, entries(RECORDS))
         return [await spend_since(engine, "team-a", since) for since in (None, date(2026, 3, 3))] + [
             await spend_since(engine, "nobody", None)]
 

@@ -5,7 +5,7 @@ from relaygate.metering.journal import Journal
 from relaygate.metering.report import to_json, usage_report
 from relaygate.metering.sink import write_batch
 
-from .records import mixed
+from .records import entries, mixed
 
 RECORDS = mixed(60)
 
@@ -14,7 +14,7 @@ def test_usage_through_the_cli(database_url, tmp_path):
     config = config_file(tmp_path, database_url)
 
     async def write_and_report(engine):
-        await write_batch(engine, RECORDS[:50])
+        await write_batch(engine, entries(RECORDS[:50]))
         return await usage_report(engine, group_by="model", since="2026-03-02")
 
     run_with_engine(database_url, write_and_report)

@@ -1,6 +1,8 @@
 import asyncio
 import sqlite3
 from collections import Counter
+from dataclasses import asdict, replace
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -9,12 +11,11 @@ from sqlalchemy import func, select
 from _databases import run_with_engine
 from relaygate.metering.journal import Journal, JournalCursor
 from relaygate.metering.sink import write_batch
-from relaygate.metering.usage import attempt_dict
 from relaygate.metering.writer import BatchWriter
 from relaygate.store import db as store_db
 from relaygate.store.schema import usage_daily, usage_records
 
-from .records import mixed, record
+from .records import entries, mixed, record
 
 
 async def _stored(engine):
@@ -28,8 +29,8 @@ def test_a_batch_is_written_once_with_its_rollup(database_url):
     records = mixed(50)
 
     async def body(engine):
-        first = await write_batch(engine, records)
-        again = await write_batch(engine, records[:10] + [record(999)])
+        first = await write_batch(engine, entries(records))
+        again = await write_batch(engine, entries(records[:10] + [record(999)]))
         return first, again, await _stored(engine)
 
     first, again, (ids, (requests, cost)) = run_with_engine(database_url, body)
@@ -160,11 +161,14 @@ def test_records_wait_while_the_database_is_down(database_url, outage, tmp_path)
 
 
 def test_records_read_back_through_the_schema_as_they_were_written(database_url):
-    """The writer hands the driver the columns' stored forms; SQLAlchemy's types read them back."""
-    records = mixed(5)
+    """The writer hands the driver the columns' stored forms; SQLAlchemy's types read them back:
+    costs written with an exponent or at the full scale, times on a whole second or not in UTC."""
+    records = mixed(5) + [record(5, cost="1E-7"), record(6, cost="0"), record(7, cost="123.0000000001")]
+    records += [replace(record(8), created_at=datetime(2026, 3, 2, 1, 15, tzinfo=timezone(timedelta(hours=9)))),
+                replace(record(9), created_at=datetime(2026, 3, 1, 23, 59, 59, 999999, tzinfo=timezone.utc))]
 
     async def body(engine):
-        await write_batch(engine, records)
+        await write_batch(engine, entries(records))
         async with engine.connect() as c:
             return {row.request_id: row for row in (await c.execute(select(usage_records))).all()}
 
@@ -175,6 +179,6 @@ def test_records_read_back_through_the_schema_as_they_were_written(database_url)
                                                                                  r.upstream_model)
         assert (row.cost, row.created_at, row.stream, row.estimated, row.status) == (
             r.cost, r.created_at, r.stream, r.estimated, r.status)
-        assert row.attempts == [attempt_dict(a) for a in r.attempts]
+        assert row.attempts == [asdict(a) for a in r.attempts]
         assert (row.prompt_tokens, row.completion_tokens, row.reasoning_tokens, row.cached_tokens) == (
             r.prompt_tokens, r.completion_tokens, r.reasoning_tokens, r.cached_tokens)

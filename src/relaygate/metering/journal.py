@@ -22,7 +22,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from relaygate.metering.usage import UsageRecord
+from relaygate.metering.usage import Entry, UsageRecord, entry_of
 
 log = logging.getLogger("relaygate.metering")
 
@@ -121,10 +121,10 @@ class JournalCursor:
         size = self.path.stat().st_size if self.path.exists() else 0
         return offset if 0 <= offset <= size else 0  # a position past the end: the file was truncated
 
-    def read(self, limit: int) -> tuple[list[UsageRecord], int]:
-        """Up to `limit` complete records after the position, and the offset just past them.
-        A last line still without its newline is left for the next read."""
-        records: list[UsageRecord] = []
+    def read(self, limit: int) -> tuple[list[Entry], int]:
+        """Up to `limit` complete records after the position, as entries, and the offset just past
+        them. A last line still without its newline is left for the next read."""
+        records: list[Entry] = []
         with open(self.path, "rb") as f:
             f.seek(self.offset)
             end = self.offset
@@ -151,9 +151,9 @@ class JournalCursor:
         journal.truncate()
 
 
-def _parse(line: bytes, path: Path) -> UsageRecord | None:
+def _parse(line: bytes, path: Path) -> Entry | None:
     try:
-        return UsageRecord.from_json(line)
+        return entry_of(line)
     except Exception:  # noqa: BLE001 - a torn or foreign line must not stop the journal
         log.warning("usage journal %s: skipping an unreadable line (%d bytes)", path, len(line))
         return None

@@ -3,7 +3,8 @@ there (by request id) are skipped, and the daily rollup grows by exactly the ins
 one transaction — so replaying a journal any number of times changes nothing twice.
 
 The batch writer runs in the serving process, so every microsecond per record is taken from the
-requests. Records therefore go to the driver as plain tuples of the values the columns store
+requests. Records therefore arrive as journal entries (usage.py: the column values, parsed from the
+line and nothing more) and go to the driver as plain tuples of the values the columns store
 (`executemany` of one prepared statement), not through SQLAlchemy's per-value type processing,
 which cost about ten times more. The stored forms are those of store/types.py: on SQLite money as
 whole 1e-10 USD and times as naive UTC text in SQLAlchemy's format; on PostgreSQL NUMERIC and
@@ -15,7 +16,7 @@ twice.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -23,15 +24,13 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from relaygate.metering.money import MONEY_QUANTUM, MONEY_SCALE
-from relaygate.metering.usage import UsageRecord, attempt_dict
+from relaygate.metering.usage import RECORD_COLUMNS, Entry
 from relaygate.store.schema import ROLLUP_COUNTS
 
-RECORD_COLUMNS = (
-    "request_id", "key_name", "model", "provider", "upstream_model", "prompt_tokens", "completion_tokens",
-    "reasoning_tokens", "cached_tokens", "cost", "latency_ms", "ttft_ms", "status", "error_code", "stream",
-    "estimated", "attempts", "created_at",
-)
 ROLLUP_KEY = ("day", "key_name", "model")
+REQUEST_ID, KEY, MODEL, COST, ATTEMPTS, CREATED = 0, 1, 2, 9, 16, 17  # positions in an entry and a row
+COUNTS = slice(5, 9)  # prompt, completion, reasoning and cached tokens: ROLLUP_COUNTS[1:5]
+UTC_ISO_LENGTH = len("2026-11-23T21:51:35.485490+00:00")
 
 
 def _placeholders(dialect: str, count: int) -> str:
@@ -50,28 +49,36 @@ def _rollup_sql(dialect: str) -> str:
             f"ON CONFLICT ({', '.join(ROLLUP_KEY)}) DO UPDATE SET {added}")
 
 
-def _sqlite_money(amount: Decimal) -> int:
-    return int(amount.quantize(MONEY_QUANTUM).scaleb(MONEY_SCALE))
+def _sqlite_money(amount: str) -> int:
+    """Whole 1e-10 USD. A cost is written already rounded to that scale, mostly as plain digits
+    (`0.0000405`), which need no Decimal; exponents (`1E-7`) and anything else take the long way."""
+    whole, _, fraction = amount.partition(".")
+    if len(fraction) <= MONEY_SCALE and (whole + fraction).isdecimal():
+        return int(whole + fraction.ljust(MONEY_SCALE, "0"))
+    return int(Decimal(amount).quantize(MONEY_QUANTUM).scaleb(MONEY_SCALE))
 
 
-def _pg_money(amount: Decimal) -> Decimal:
-    return amount.quantize(MONEY_QUANTUM)
+def _pg_money(amount: str) -> Decimal:
+    return Decimal(amount).quantize(MONEY_QUANTUM)
 
 
-def _sqlite_time(moment: datetime) -> str:
-    """What SQLAlchemy's SQLite DATETIME stores and reads back: naive UTC, microseconds always."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+def _sqlite_time(moment: str) -> str:
+    """What SQLAlchemy's SQLite DATETIME stores and reads back: naive UTC, microseconds always.
+    A UTC time as orjson writes it needs only cutting: `2026-11-23T21:51:35.485490+00:00`."""
+    if len(moment) == UTC_ISO_LENGTH and moment.endswith("+00:00"):
+        return moment[:10] + " " + moment[11:26]
+    return datetime.fromisoformat(moment).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def _pg_time(moment: datetime) -> datetime:
-    return moment.astimezone(timezone.utc)
+def _pg_time(moment: str) -> datetime:
+    return datetime.fromisoformat(moment).astimezone(timezone.utc)
 
 
 class _Dialect:
     """How one database takes the values: SQL text made once, and the converters of stored forms."""
 
-    def __init__(self, name: str, money: Callable[[Decimal], Any], moment: Callable[[datetime], Any],
-                 day: Callable[[date], Any]) -> None:
+    def __init__(self, name: str, money: Callable[[str], Any], moment: Callable[[str], Any],
+                 day: Callable[[Any], Any]) -> None:
         self.name = name
         self.insert = _insert_sql(name)
         self.rollup = _rollup_sql(name)
@@ -81,13 +88,10 @@ class _Dialect:
             else "SELECT request_id FROM usage_records WHERE request_id IN ({})"
         )
 
-    def record_row(self, r: UsageRecord) -> tuple[Any, ...]:
-        return (
-            r.request_id, r.key, r.model, r.provider, r.upstream_model, r.prompt_tokens, r.completion_tokens,
-            r.reasoning_tokens, r.cached_tokens, self.money(r.cost), r.latency_ms, r.ttft_ms, r.status,
-            r.error_code, r.stream, r.estimated, orjson.dumps([attempt_dict(a) for a in r.attempts]).decode(),
-            self.moment(r.created_at),
-        )
+    def row(self, e: Entry) -> tuple[Any, ...]:
+        """An entry's values as the columns store them."""
+        return (*e[:COST], self.money(e[COST]), *e[COST + 1 : ATTEMPTS], orjson.dumps(e[ATTEMPTS]).decode(),
+                self.moment(e[CREATED]))
 
     async def stored_ids(self, connection: AsyncConnection, ids: list[str]) -> set[str]:
         if self.name == "postgresql":
@@ -98,50 +102,49 @@ class _Dialect:
 
 
 _DIALECTS = {
-    "sqlite": _Dialect("sqlite", _sqlite_money, _sqlite_time, date.isoformat),
-    "postgresql": _Dialect("postgresql", _pg_money, _pg_time, lambda day: day),
+    "sqlite": _Dialect("sqlite", _sqlite_money, _sqlite_time, lambda moment: moment[:10]),
+    "postgresql": _Dialect("postgresql", _pg_money, _pg_time, datetime.date),
 }
 
 
-def unique_by_request(records: Sequence[UsageRecord]) -> list[UsageRecord]:
-    """The first record of each request id (a journal can hold one twice only by a caller's bug)."""
-    seen: dict[str, UsageRecord] = {}
-    for record in records:
-        seen.setdefault(record.request_id, record)
+def unique_by_request(entries: Sequence[Entry]) -> list[Entry]:
+    """The first entry of each request id (a journal can hold one twice only by a caller's bug)."""
+    seen: dict[str, Entry] = {}
+    for entry in entries:
+        seen.setdefault(entry[REQUEST_ID], entry)
     return list(seen.values())
 
 
-def rollup_rows(records: Sequence[UsageRecord]) -> list[dict[str, Any]]:
-    """Per (day, key, model) sums, sorted so concurrent writers lock rollup rows in one order."""
-    sums: dict[tuple[Any, str, str], dict[str, Any]] = {}
-    for r in records:
-        row = sums.setdefault((r.day, r.key, r.model), {
-            "day": r.day, "key_name": r.key, "model": r.model, **dict.fromkeys(ROLLUP_COUNTS, 0),
-        })
-        row["requests"] += 1
-        row["prompt_tokens"] += r.prompt_tokens
-        row["completion_tokens"] += r.completion_tokens
-        row["reasoning_tokens"] += r.reasoning_tokens
-        row["cached_tokens"] += r.cached_tokens
-        row["cost"] += r.cost
-    return [sums[k] for k in sorted(sums)]
+def rollup_rows(dialect: _Dialect, rows: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Per (day, key, model) sums of stored rows, as rollup rows sorted so that concurrent writers
+    lock them in one order. Stored money sums exactly (whole 1e-10 USD, or NUMERIC)."""
+    sums: dict[tuple[Any, str, str], list[Any]] = {}
+    for row in rows:
+        group = (dialect.day(row[CREATED]), row[KEY], row[MODEL])
+        counts = sums.get(group)
+        if counts is None:
+            counts = sums[group] = [0, 0, 0, 0, 0, 0]
+        counts[0] += 1
+        prompt, completion, reasoning, cached = row[COUNTS]
+        counts[1] += prompt
+        counts[2] += completion
+        counts[3] += reasoning
+        counts[4] += cached
+        counts[5] += row[COST]
+    return [(*group, *sums[group]) for group in sorted(sums)]
 
 
-async def write_batch(engine: AsyncEngine, records: Sequence[UsageRecord]) -> int:
-    """Store the records not stored yet and count them in the rollup; returns how many were new."""
-    batch = unique_by_request(records)
+async def write_batch(engine: AsyncEngine, entries: Sequence[Entry]) -> int:
+    """Store the entries not stored yet and count them in the rollup; returns how many were new."""
+    batch = unique_by_request(entries)
     if not batch:
         return 0
     dialect = _DIALECTS[engine.dialect.name]
     async with engine.begin() as connection:
-        stored = await dialect.stored_ids(connection, [r.request_id for r in batch])
-        new = [r for r in batch if r.request_id not in stored]
+        stored = await dialect.stored_ids(connection, [e[REQUEST_ID] for e in batch])
+        new = [dialect.row(e) for e in batch if e[REQUEST_ID] not in stored]
         if not new:
             return 0
-        await connection.exec_driver_sql(dialect.insert, [dialect.record_row(r) for r in new])
-        await connection.exec_driver_sql(dialect.rollup, [
-            (dialect.day(row["day"]), row["key_name"], row["model"], *(row[c] for c in ROLLUP_COUNTS[:-1]),
-             dialect.money(row["cost"]))
-            for row in rollup_rows(new)
-        ])
+        await connection.exec_driver_sql(dialect.insert, new)
+        await connection.exec_driver_sql(dialect.rollup, rollup_rows(dialect, new))
     return len(new)

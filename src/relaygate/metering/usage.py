@@ -3,20 +3,33 @@
 Token counts follow OpenAI's `usage`: `prompt_tokens` includes the cached ones
 (`prompt_tokens_details.cached_tokens`) and `completion_tokens` includes the reasoning ones
 (`completion_tokens_details.reasoning_tokens`). The provider adapters translate to that shape.
+
+The journal holds a record as one JSON array (`to_json`), its values in the order of the
+`usage_records` columns (`RECORD_COLUMNS`): the batch writer hands the parsed array to the database
+nearly as it is, with no object made per record on the way (sink.py). Lines written as JSON
+objects, by earlier versions, are still read.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
 
 import orjson
 
+Entry = list[Any]  # a parsed journal line: the values of RECORD_COLUMNS, cost as text, time in ISO 8601
+RECORD_COLUMNS = (
+    "request_id", "key_name", "model", "provider", "upstream_model", "prompt_tokens", "completion_tokens",
+    "reasoning_tokens", "cached_tokens", "cost", "latency_ms", "ttft_ms", "status", "error_code", "stream",
+    "estimated", "attempts", "created_at",
+)
+RECORD_FIELDS = tuple("key" if column == "key_name" else column for column in RECORD_COLUMNS)  # UsageRecord's
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(slots=True)
 class Tokens:
     prompt: int = 0
     completion: int = 0
@@ -44,7 +57,7 @@ def tokens_of(usage: Mapping[str, Any] | None) -> Tokens:
     )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Attempt:
     """One try at one deployment within a request."""
 
@@ -57,7 +70,7 @@ class Attempt:
     completion_tokens: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class UsageRecord:
     request_id: str
     key: str
@@ -84,37 +97,35 @@ class UsageRecord:
         return self.created_at.astimezone(timezone.utc).date()
 
     def to_json(self) -> bytes:
-        """One journal line (without its newline). Cost is text so that no digit is lost.
-        orjson serialises the dataclasses itself: `dataclasses.asdict` deep-copies and cost 40x more."""
-        return orjson.dumps(self, default=_decimal_text)
+        """One journal line (without its newline): an array in `RECORD_COLUMNS` order. Cost is text so
+        that no digit is lost; orjson writes the time and the attempts (dataclasses) itself."""
+        return orjson.dumps((
+            self.request_id, self.key, self.model, self.provider, self.upstream_model, self.prompt_tokens,
+            self.completion_tokens, self.reasoning_tokens, self.cached_tokens, str(self.cost), self.latency_ms,
+            self.ttft_ms, self.status, self.error_code, self.stream, self.estimated, self.attempts, self.created_at,
+        ))
+
+    def entry(self) -> Entry:
+        """The record as the journal's reader gives it to the writer (`entry_of` of its line)."""
+        return orjson.loads(self.to_json())
 
     @classmethod
     def from_json(cls, line: bytes) -> UsageRecord:
+        """A journal line back into a record, either form."""
         data = orjson.loads(line)
+        if isinstance(data, list):
+            data = dict(zip(RECORD_FIELDS, data))
         data["cost"] = Decimal(data["cost"])
         data["created_at"] = datetime.fromisoformat(data["created_at"])
         data["attempts"] = tuple(Attempt(**a) for a in data.get("attempts") or ())
         return cls(**data)
 
-    def row(self) -> dict[str, Any]:
-        """Column values for `usage_records`."""
-        return {
-            "request_id": self.request_id, "key_name": self.key, "model": self.model,
-            "provider": self.provider, "upstream_model": self.upstream_model,
-            "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
-            "reasoning_tokens": self.reasoning_tokens, "cached_tokens": self.cached_tokens,
-            "cost": self.cost, "latency_ms": self.latency_ms, "ttft_ms": self.ttft_ms,
-            "status": self.status, "error_code": self.error_code, "stream": self.stream,
-            "estimated": self.estimated, "attempts": [attempt_dict(a) for a in self.attempts],
-            "created_at": self.created_at,
-        }
 
-
-def _decimal_text(value: Any) -> str:
-    if isinstance(value, Decimal):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-def attempt_dict(attempt: Attempt) -> dict[str, Any]:
-    return {f.name: getattr(attempt, f.name) for f in fields(attempt)}
+def entry_of(line: bytes) -> Entry:
+    """A journal line as an entry; a line of the earlier object form is converted."""
+    data = orjson.loads(line)
+    if isinstance(data, list):
+        if len(data) != len(RECORD_COLUMNS):
+            raise ValueError(f"a journal entry has {len(RECORD_COLUMNS)} values, not {len(data)}")
+        return data
+    return UsageRecord.from_json(line).entry()
