@@ -22,6 +22,8 @@ def test_missing_or_malformed_counts_are_zero():
     assert tokens_of(None) == Tokens()
     assert tokens_of({"prompt_tokens": "12", "completion_tokens": -3, "prompt_tokens_details": None}) == Tokens()
     assert tokens_of({"prompt_tokens": True}) == Tokens()
+    odd = {"prompt_tokens": 5, "prompt_tokens_details": "cached", "completion_tokens_details": [3]}
+    assert tokens_of(odd) == Tokens(prompt=5)  # details that are not objects count nothing, and break nothing
 
 
 def test_a_record_survives_its_journal_line_exactly():

@@ -66,3 +66,26 @@ def test_the_access_writer_writes_the_formatters_lines_in_batches(tmp_path):
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO relaygate\.access: request_id=req-2 "
                         r"key=team-a model=echo \S+ status=200", text[0])
     os.close(fd)
+
+
+def test_the_text_access_line_is_the_fields_joined():
+    """`access_text` writes a settled request's line in one go; it must say exactly what joining
+    `access_fields` says, whichever fields are empty."""
+    from dataclasses import replace
+    from datetime import datetime, timezone
+    from decimal import Decimal
+
+    from relaygate.metering.usage import Attempt, UsageRecord
+    from relaygate.observability.logs import _text, access_fields, access_text
+
+    full = UsageRecord(
+        request_id="req_1", key="team-a", model="gpt-4o", created_at=datetime.now(timezone.utc), provider="openai",
+        upstream_model="gpt-4o-2024-08-06", prompt_tokens=12, completion_tokens=7, reasoning_tokens=2,
+        cached_tokens=4, cost=Decimal("0.0000405"), latency_ms=120, ttft_ms=30, status=200, stream=True,
+        attempts=(Attempt("openai", "gpt-4o", 200, 120),),
+    )
+    bare = replace(full, provider=None, upstream_model=None, latency_ms=None, ttft_ms=None, status=502,
+                   error_code="upstream_error", cost=Decimal(0), stream=False, attempts=())
+    for r in (full, bare, replace(full, error_code="client_disconnected", status=499)):
+        joined = " ".join(f"{k}={_text(v)}" for k, v in access_fields(r).items() if v is not None)
+        assert access_text(r) == joined

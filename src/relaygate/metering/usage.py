@@ -38,7 +38,12 @@ class Tokens:
 
 
 def _count(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+    return value if type(value) is int and value > 0 else 0  # a bool is not a count
+
+
+def _details(usage: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    details = usage.get(name)
+    return details if isinstance(details, dict) else {}
 
 
 def tokens_of(usage: Mapping[str, Any] | None) -> Tokens:
@@ -46,15 +51,10 @@ def tokens_of(usage: Mapping[str, Any] | None) -> Tokens:
     cache hits as `prompt_cache_hit_tokens` (https://api-docs.deepseek.com/guides/kv_cache)."""
     if not usage:
         return Tokens()
-    prompt_details = usage.get("prompt_tokens_details") or {}
-    completion_details = usage.get("completion_tokens_details") or {}
-    cached = _count(prompt_details.get("cached_tokens")) or _count(usage.get("prompt_cache_hit_tokens"))
-    return Tokens(
-        prompt=_count(usage.get("prompt_tokens")),
-        completion=_count(usage.get("completion_tokens")),
-        reasoning=_count(completion_details.get("reasoning_tokens")),
-        cached=cached,
-    )
+    cached = _count(_details(usage, "prompt_tokens_details").get("cached_tokens")) \
+        or _count(usage.get("prompt_cache_hit_tokens"))
+    return Tokens(_count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens")),
+                  _count(_details(usage, "completion_tokens_details").get("reasoning_tokens")), cached)
 
 
 @dataclass(slots=True)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from relaygate.errors import GatewayError
 from relaygate.metering.usage import UsageRecord
-from relaygate.observability.logs import ACCESS, access_fields, access_writer, log_access, refusal_fields
+from relaygate.observability.logs import ACCESS, access_fields, access_text, access_writer, log_access, refusal_fields
 from relaygate.observability.metrics import GatewayMetrics, configured_deployments, configured_models
 from relaygate.observability.tracing import RequestTracer, open_tracer
 
@@ -52,7 +52,9 @@ class Observer:
                  began: float) -> None:
         """A settled request; `began` is its start on the monotonic clock."""
         self.metrics.request_finished(record, self.metrics.model_label(record.model))
-        if self.writer is not None or self.access.isEnabledFor(logging.INFO):
+        if self.writer is not None and not self.writer.json and not self.content:
+            self.writer.write_text(access_text(record))
+        elif self.writer is not None or self.access.isEnabledFor(logging.INFO):
             fields = access_fields(record)
             if self.content:
                 fields["messages"] = body.get("messages")

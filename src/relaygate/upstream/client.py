@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Iterator
 
 import aiohttp
@@ -44,12 +45,18 @@ class UpstreamClient:
 
 
 def whole_answer_timeout(t: Timeout) -> aiohttp.ClientTimeout:
-    return aiohttp.ClientTimeout(total=t.total, sock_connect=t.connect)
+    return _client_timeout(t.total, t.connect)
 
 
 def streaming_timeout(t: Timeout) -> aiohttp.ClientTimeout:
     """First-token, idle and total limits of a stream are kept by the relay's own timer."""
-    return aiohttp.ClientTimeout(total=None, sock_connect=t.connect)
+    return _client_timeout(None, t.connect)
+
+
+@lru_cache(maxsize=256)
+def _client_timeout(total: float | None, connect: float) -> aiohttp.ClientTimeout:
+    """ClientTimeout is an immutable value: made once per configured pair, not per request."""
+    return aiohttp.ClientTimeout(total=total, sock_connect=connect)
 
 
 @contextmanager
