@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, ResponseError
 
-from relaygate.store.redis import ERRORS, script_text
+from relaygate.store.redis import ERRORS, TIMEOUT, script_text
 
 
 @dataclass(frozen=True)
@@ -97,13 +99,14 @@ class ScriptBatch:
         pool = self.client.connection_pool
         connection = await pool.get_connection()
         try:
-            await connection.send_packed_command(b"".join(evalsha(s, k, a) for s, k, a, _ in batch), False)
+            await connection.send_packed_command(b"".join([evalsha(s, k, a) for s, k, a, _ in batch]), False)
             results: list[Any] = []
-            for _ in batch:
-                try:
-                    results.append(await connection.read_response())
-                except ResponseError as exc:
-                    results.append(exc)
+            async with asyncio.timeout(TIMEOUT):  # one limit for the batch, not a timer per answer
+                for _ in batch:
+                    try:
+                        results.append(await connection.read_response(timeout=math.inf))
+                    except ResponseError as exc:
+                        results.append(exc)
             return results
         except BaseException:
             await connection.disconnect()  # answers may be left unread on it
@@ -114,9 +117,18 @@ class ScriptBatch:
 
 def evalsha(script: Script, keys: list[Any], args: list[Any]) -> bytes:
     """The command in Redis's protocol (RESP). Written here because redis-py's general encoder cost
-    five times as much CPU (about 117 against 22 µs per call measured on the test machine)."""
-    parts = [b"EVALSHA", script.sha.encode(), str(len(keys)).encode(), *(str(v).encode() for v in (*keys, *args))]
-    out = [b"*%d\r\n" % len(parts)]
-    for part in parts:
-        out.append(b"$%d\r\n%s\r\n" % (len(part), part))
-    return b"".join(out)
+    five times as much CPU (about 117 against 22 µs per call measured on the test machine); the
+    pieces are kept once made, as most values recur in every call (keys, instance, limits)."""
+    return b"".join([_head(script.sha, len(keys) + len(args), len(keys)), *map(_bulk, keys), *map(_bulk, args)])
+
+
+@lru_cache(maxsize=64)
+def _head(sha: str, values: int, keys: int) -> bytes:
+    count = str(keys).encode()
+    return b"*%d\r\n$7\r\nEVALSHA\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (values + 3, len(sha), sha.encode(), len(count), count)
+
+
+@lru_cache(maxsize=4096, typed=True)
+def _bulk(value: Any) -> bytes:
+    data = str(value).encode()
+    return b"$%d\r\n%s\r\n" % (len(data), data)
