@@ -45,3 +45,36 @@ def test_a_batch_sends_every_call_and_hands_out_each_answer(redis_server):
     answers = asyncio.run(body())
     assert answers[:3] + answers[4:] == [[f"key-{n}".encode(), str(n).encode()] for n in (0, 1, 2, 4, 5)]
     assert isinstance(answers[3], ResponseError) and "refused" in str(answers[3])
+
+
+def test_calls_made_while_a_batch_is_out_go_together_next(redis_server):
+    """One batch at a time: what comes in meanwhile waits for it, then goes as one batch."""
+    text = "return ARGV[1]"
+    script = Script("one", text, hashlib.sha1(text.encode()).hexdigest())
+
+    async def body() -> tuple[list, list[int]]:
+        client = Redis.from_url(redis_server.url)
+        batch = ScriptBatch(client, [script], lambda exc: None)
+        await batch.load()
+        sizes: list[int] = []
+        send = batch._send
+
+        async def counted(calls):
+            sizes.append(len(calls))
+            await send(calls)
+
+        batch._send = counted
+        first = [batch.call(script, [], [n]) for n in range(3)]
+        await asyncio.sleep(0)  # the first batch is out now
+        later = []
+        for n in range(3, 10):
+            later.append(batch.call(script, [], [n]))
+            await asyncio.sleep(0)
+        answers = await asyncio.gather(*first, *later)
+        await batch.drain()
+        await client.aclose()
+        return answers, sizes
+
+    answers, sizes = asyncio.run(body())
+    assert answers == [str(n).encode() for n in range(10)]
+    assert sizes[0] == 3 and sum(sizes) == 10 and len(sizes) < 8  # the later calls did not go one by one
