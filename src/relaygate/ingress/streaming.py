@@ -3,7 +3,6 @@ piece by piece as it arrives, within the provider's first-token, idle and total 
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import TYPE_CHECKING, Callable, Protocol
 
@@ -16,12 +15,18 @@ from relaygate.providers.openai_stream import OpenAIStreamRelay, StreamEnd, firs
 from relaygate.routing.hedge import Lease, LostRace
 from relaygate.routing.resolve import Upstream
 from relaygate.upstream.client import UpstreamClient, streaming_timeout, transport_errors
+from relaygate.upstream.deadline import StreamDeadline
 from relaygate.wire.sse import DONE, Event, SSEDecoder
 from relaygate.wire.usage_cost import read_usage, with_cost
 
 if TYPE_CHECKING:
     from relaygate.ingress.disconnect import cancel_on_disconnect
 
+TIMEOUT_MESSAGES = {
+    "first_token": "Provider '{0}' sent no first token within {1.first_token:g}s.",
+    "idle": "Provider '{0}' went silent for over {1.idle:g}s.",
+    "total": "Provider '{0}' exceeded the total time limit of {1.total:g}s.",
+}
 SSE_HEADERS: Headers = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
     (b"cache-control", b"no-cache"),
@@ -207,11 +212,9 @@ async def relay_stream(
     """Send the request and forward what comes back. The client's stream is finished as soon as the
     answer is complete; the upstream body is still read to its end so its connection is pooled."""
     limits = upstream.timeout
-    loop = asyncio.get_running_loop()
-    total_deadline = loop.time() + limits.total
-    phase = f"Provider '{upstream.name}' sent no first token within {limits.first_token:g}s."
+    deadline = StreamDeadline(limits)
     try:
-        async with asyncio.timeout_at(min(loop.time() + limits.first_token, total_deadline)) as timer:
+        async with deadline:
             response = await client.post(upstream.name, url, headers, payload, streaming_timeout(limits))
             with transport_errors(upstream.name):
                 async with response:
@@ -235,8 +238,7 @@ async def relay_stream(
                             await stream.write(out)
                         if pump.failure is not None:
                             raise pump.failure
-                        phase = f"Provider '{upstream.name}' went silent for over {limits.idle:g}s."
-                        timer.reschedule(min(loop.time() + limits.idle, total_deadline))
+                        deadline.alive()
                     if not stream.finished:
                         tail = pump.close()
                         if pump.end.done:
@@ -244,6 +246,4 @@ async def relay_stream(
                         elif tail:
                             await stream.write(tail)
     except TimeoutError:
-        if loop.time() >= total_deadline:
-            phase = f"Provider '{upstream.name}' exceeded the total time limit of {limits.total:g}s."
-        raise UpstreamTimeout(phase) from None
+        raise UpstreamTimeout(TIMEOUT_MESSAGES[deadline.phase].format(upstream.name, limits)) from None
