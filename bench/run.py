@@ -5,8 +5,10 @@ test on the other (taskset), then measures, interleaved round by round:
   nonstream-c1, nonstream-c64, stream-c64 (20 chunks): req/s, p50/p99 latency (wrk);
   time to first byte of a stream (a small asyncio client, concurrency 8);
   relaygate's idle and peak RSS; and, once, N concurrent open streams held through relaygate.
-Beside the core path: an Anthropic-translated upstream, the governed path (database keys, usage
-records), and a key with rate limits, in memory and shared through a redis-server (on the load core).
+Beside the core path: an Anthropic-translated upstream, and the whole governance path — a key from
+the database with RPM, TPM and concurrency limits and a budget (never reached), its usage record
+through the journal into SQLite on the same core — with limits and budgets in memory, and shared
+through a redis-server (on the load core).
 Medians over --rounds are printed as a Markdown table, with relaygate as a ratio of the reference.
 
     .venv/bin/python bench/run.py [--rounds 3] [--duration 10] [--reference ../shared/bench/naive_proxy.py]
@@ -36,12 +38,14 @@ UPSTREAM_KEY = "sk-bench-upstream"
 CLIENT_KEY = "sk-bench-client-key"
 PORTS = {"emulator": 9100, "reference": 9200, "relaygate": 9300, "relaygate-governed": 9301, "relaygate-redis": 9302,
          "redis": 9400}
-LIMITED_KEY = "sk-bench-limited-key"  # RPM, TPM and concurrency limits far above the load: checked, never hit
+# The governed key's limits and budget are far above the load: checked and booked, never hit
+GOVERNED_KEY_OPTIONS = ["--rpm", "100000000", "--tpm", "10000000000", "--max-concurrency", "100000",
+                        "--budget", "1000000", "--budget-period", "monthly"]
 SUT_CORE, LOAD_CORE = "0", "1"
 SCENARIOS = [("nonstream-c1", False, 1), ("nonstream-c64", False, 64), ("stream-c64", True, 64)]
 # relaygate alone, the same load translated to and from Anthropic's Messages API, next to OpenAI wire;
-# and with governance (a database of keys, a usage record per request through the journal); and with
-# rate limits on the key, in memory ("relaygate-limited") and shared through Redis ("relaygate-redis")
+# and with the whole governance path, limits and budgets in memory ("relaygate-governed") and shared
+# through Redis ("relaygate-redis")
 TRANSLATED = [("nonstream-c64", False, 64), ("stream-c64", True, 64)]
 
 CONFIG = f"""
@@ -62,11 +66,14 @@ models:
     - {{provider: claude, model: bench-claude}}
 keys:
   - {{key: {CLIENT_KEY}, name: bench}}
-  - {{key: {LIMITED_KEY}, name: bench-limited, rpm: 100000000, tpm: 10000000000, max_concurrency: 100000}}
 """
-GOVERNED_CONFIG = CONFIG.replace("database: null", "database: sqlite:///./relaygate-bench.db")
-REDIS_CONFIG = CONFIG.replace("database: null", f"database: null\nredis: redis://127.0.0.1:{PORTS['redis']}/0")
-LIMITED = ["relaygate-limited", "relaygate-redis"]
+GOVERNED_CONFIG = CONFIG.replace(
+    "database: null", "database: sqlite:///./governed.db\nusage_journal: ./governed-usage.jsonl")
+REDIS_CONFIG = CONFIG.replace(
+    "database: null", "database: sqlite:///./redis.db\nusage_journal: ./redis-usage.jsonl\n"
+    f"redis: redis://127.0.0.1:{PORTS['redis']}/0")
+GOVERNED = ["relaygate-governed", "relaygate-redis"]
+GOVERNED_KEYS: dict[str, str] = {}  # system → the database key made for it at start
 
 
 def pinned(core: str, args: list[str], **kwargs) -> subprocess.Popen:
@@ -94,15 +101,22 @@ def rss_kb(pid: int, field: str) -> int:
 
 def target_url(name: str) -> tuple[str, str]:
     """(chat completions URL, key) for a system under test."""
-    if name in LIMITED:
-        port = PORTS["relaygate-redis" if name == "relaygate-redis" else "relaygate"]
-        return f"http://127.0.0.1:{port}/v1/chat/completions", LIMITED_KEY
     port = PORTS[name]
+    if name in GOVERNED:
+        return f"http://127.0.0.1:{port}/v1/chat/completions", GOVERNED_KEYS[name]
     if name == "emulator":
         return f"http://127.0.0.1:{port}/openai/v1/chat/completions", UPSTREAM_KEY
     if name == "reference":
         return f"http://127.0.0.1:{port}/v1/chat/completions", UPSTREAM_KEY
-    return f"http://127.0.0.1:{port}/v1/chat/completions", CLIENT_KEY  # relaygate, relaygate-governed
+    return f"http://127.0.0.1:{port}/v1/chat/completions", CLIENT_KEY
+
+
+def governed_key(config: Path) -> str:
+    """A key in the configuration's database, made with the relaygate CLI (which also creates the
+    database); the CLI prints the key on its last line."""
+    out = subprocess.run([RELAYGATE, "keys", "create", "--config", str(config), "--name", "bench-governed",
+                          *GOVERNED_KEY_OPTIONS], capture_output=True, text=True, check=True, cwd=config.parent)
+    return out.stdout.strip().splitlines()[-1]
 
 
 def run_wrk(name: str, stream: bool, conns: int, duration: int, model: str = "bench-model") -> dict[str, float]:
@@ -207,6 +221,8 @@ def main() -> None:
                          cwd=tmp, **quiet)  # its database and usage journal go to the temporary folder
         procs.append(gateway)
         wait_port(PORTS["relaygate"])
+        for system, config in (("relaygate-governed", "governed.yaml"), ("relaygate-redis", "redis.yaml")):
+            GOVERNED_KEYS[system] = governed_key(tmp / config)
         procs.append(pinned(SUT_CORE, [RELAYGATE, "serve", "--config", str(tmp / "governed.yaml"),
                                        "--port", str(PORTS["relaygate-governed"]), "--log-level", "warning"],
                             cwd=tmp, **quiet))
@@ -232,7 +248,7 @@ def main() -> None:
                 r = run_wrk("relaygate", stream, conns, args.duration, model="bench-claude")
                 results.setdefault(scenario, {}).setdefault("relaygate-anthropic", []).append(r)
                 print(f"round {round_no + 1} {scenario:14} relaygate-anthropic {r}", flush=True)
-                for system in ["relaygate-governed", *LIMITED]:
+                for system in GOVERNED:
                     r = run_wrk(system, stream, conns, args.duration)
                     results.setdefault(scenario, {}).setdefault(system, []).append(r)
                     print(f"round {round_no + 1} {scenario:14} {system} {r}", flush=True)
@@ -295,18 +311,14 @@ def summarise(results, systems, idle_rss, peak_rss, held, peak_streams) -> str:
         lines.append(f"- {scenario}: {median(translated, 'rps'):.0f} vs {median(plain, 'rps'):.0f} req/s "
                      f"({median(translated, 'rps') / median(plain, 'rps'):.2f}x)")
     lines.append("")
-    lines.append("With governance (database keys, a usage record per request) / the core path, both relaygate:")
-    for scenario, _, _ in TRANSLATED:
-        governed, plain = results[scenario]["relaygate-governed"], results[scenario]["relaygate"]
-        lines.append(f"- {scenario}: {median(governed, 'rps'):.0f} vs {median(plain, 'rps'):.0f} req/s "
-                     f"({median(governed, 'rps') / median(plain, 'rps'):.2f}x)")
-    lines.append("")
-    lines.append("With rate limits on the key (RPM, TPM, concurrency; never reached) / the core path, both relaygate:")
+    lines.append("The whole governance path (a database key with RPM, TPM, concurrency limits and a budget, never "
+                 "reached; a usage record per request through the journal into SQLite) / the core path:")
     for scenario, _, _ in TRANSLATED:
         plain = median(results[scenario]["relaygate"], "rps")
         cells = [f"{name} {median(results[scenario][system], 'rps'):.0f} "
                  f"({median(results[scenario][system], 'rps') / plain:.2f}x)"
-                 for name, system in (("in memory", "relaygate-limited"), ("through Redis", "relaygate-redis"))]
+                 for name, system in (("limits and budgets in memory", "relaygate-governed"),
+                                      ("through Redis", "relaygate-redis"))]
         lines.append(f"- {scenario}: core {plain:.0f} req/s; " + "; ".join(cells))
     lines.append(f"\nrelaygate RSS: idle {idle_rss / 1024:.1f} MB, peak under load {peak_rss / 1024:.1f} MB")
     if held is not None:
