@@ -16,7 +16,7 @@ from relaygate.errors import GatewayError, MethodNotAllowed, NotFound
 from relaygate.governance.keys import KeyRing
 from relaygate.governance.limiter import Limiter
 from relaygate.ingress.errors import send_error
-from relaygate.ingress.http import Headers, Receive, Scope, Send, request_id, send_bytes
+from relaygate.ingress.http import Headers, Receive, Scope, Send, request_ids, send_bytes
 from relaygate.ingress.metrics import Metrics
 from relaygate.ingress.models import Models
 from relaygate.ingress.openai_chat import ChatCompletions
@@ -154,7 +154,7 @@ class Gateway:
             await self._lifespan(receive, send)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers: Headers = [(b"x-request-id", request_id(scope))]
+        headers: Headers = request_ids(scope)
         path = scope["path"]
         method, endpoint, envelope = self.routes.get(path.rstrip("/") or path) or self._prefixed(path)
         try:

@@ -48,7 +48,8 @@ def test_the_document_is_valid_openapi_and_covers_every_route(document):
     assert "requestBody" in document["paths"]["/admin/keys"]["post"]
     assert "requestBody" in document["paths"]["/admin/keys/{name}"]["patch"]
     query = {p["name"] for p in document["paths"]["/admin/requests"]["get"]["parameters"]}
-    assert query == {"key", "model", "provider", "status", "since", "until", "limit", "before"}
+    assert query == {"key", "model", "provider", "client_request_id", "status", "since", "until", "limit", "before"}
+    assert "client_request_id" in document["components"]["schemas"]["RequestView"]["properties"]
 
 
 def _fits(document: dict, path: str, method: str, status: int, body: object) -> None:

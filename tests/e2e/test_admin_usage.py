@@ -18,7 +18,7 @@ from tests.e2e.test_admin_keys import assert_error, create
 USER = {"role": "user", "content": "Hello there"}
 COUNTS = ("prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_tokens")
 REQUEST_FIELDS = {
-    "id", "request_id", "created_at", "key", "model", "provider", "upstream_model", "status", "error_code", "stream",
+    "id", "request_id", "client_request_id", "created_at", "key", "model", "provider", "upstream_model", "status", "error_code", "stream",
     "prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_tokens", "cost", "latency_ms", "ttft_ms",
     "attempts", "estimated",
 }

@@ -37,7 +37,7 @@ USER = {"role": "user", "content": "Count to thirty"}
 
 @dataclass
 class Outcome:
-    request_id: str
+    client_id: str  # sent as x-request-id: the usage record keeps it as client_request_id
     stream: bool
     complete: bool = False
     began: bool = False  # the answer began to arrive
@@ -47,13 +47,13 @@ class Outcome:
 def ask(client: openai.OpenAI, stream: bool, on_done: Callable[[], None] = lambda: None) -> Outcome:
     """One request; `on_done` runs the moment a stream's last bytes have arrived."""
     outcome = Outcome(f"kill-{uuid.uuid4().hex}", stream)
-    headers = {"x-request-id": outcome.request_id}
+    headers = {"x-request-id": outcome.client_id}
     try:
         if stream:
             chunks = client.chat.completions.create(model="openai/gpt-4o-mini", messages=[USER], stream=True,
                                                     stream_options={"include_usage": True}, extra_headers=headers)
             outcome.began = True
-            assert chunks.response.headers["x-request-id"] == outcome.request_id
+            assert chunks.response.headers["x-client-request-id"] == outcome.client_id
             finished = usage = None
             for chunk in chunks:  # the SDK stops at [DONE]; a dropped connection raises instead
                 finished = finished or next((c.finish_reason for c in chunk.choices if c.finish_reason), None)
@@ -64,7 +64,7 @@ def ask(client: openai.OpenAI, stream: bool, on_done: Callable[[], None] = lambd
             raw = client.chat.completions.with_raw_response.create(model="chat-default", messages=[USER],
                                                                    extra_headers=headers)
             outcome.began = True
-            assert raw.headers["x-request-id"] == outcome.request_id
+            assert raw.headers["x-client-request-id"] == outcome.client_id
             answer = raw.parse()
             usage = answer.usage
             outcome.complete = answer.choices[0].finish_reason == "stop"
@@ -119,21 +119,23 @@ def test_kill_9_mid_load_loses_no_record_of_a_complete_answer(emulator, database
     with start_gateway(config, tmp_path, GATEWAY_ENV) as restarted:
         # the journal is written in order: once a new request's record is in, everything before it is
         marker = ask(restarted.client(), stream=False)
-        record_of(restarted, marker.request_id)
-        rows = restarted.fetch(select(usage_records.c.request_id, usage_records.c.status,
+        record_of(restarted, marker.client_id)
+        rows = restarted.fetch(select(usage_records.c.request_id, usage_records.c.client_request_id,
+                                      usage_records.c.status,
                                       usage_records.c.prompt_tokens, usage_records.c.completion_tokens))
 
-    complete = {o.request_id: o for o in outcomes if o.complete}
-    cut_off = {o.request_id for o in outcomes if not o.complete}  # in flight at the kill, or refused after it
+    complete = {o.client_id: o for o in outcomes if o.complete}
+    cut_off = {o.client_id for o in outcomes if not o.complete}  # in flight at the kill, or refused after it
     assert len(complete) >= KILL_AFTER and {o.stream for o in complete.values()} == {True, False}
     assert any(o.stream and o.began for o in outcomes if not o.complete)  # streams were cut mid-way
-    counts = Counter(row.request_id for row in rows)
-    assert max(counts.values()) == 1  # no request recorded twice
-    succeeded = {row.request_id: row for row in rows if row.status == 200}
+    assert max(Counter(row.request_id for row in rows).values()) == 1  # the database's key, unique
+    counts = Counter(row.client_request_id for row in rows)
+    assert max(counts.values()) == 1  # no request recorded twice (each client id was sent once)
+    succeeded = {row.client_request_id: row for row in rows if row.status == 200}
     assert set(complete) <= set(succeeded), f"lost: {sorted(set(complete) - set(succeeded))[:5]}"
-    for request_id, outcome in complete.items():
-        row = succeeded[request_id]
+    for client_id, outcome in complete.items():
+        row = succeeded[client_id]
         assert (row.prompt_tokens, row.completion_tokens) == outcome.usage
-    extra = set(succeeded) - set(complete) - {marker.request_id}
+    extra = set(succeeded) - set(complete) - {marker.client_id}
     assert extra <= cut_off, "a record for a request no client made"
     assert len(succeeded) - 1 == len(complete) + len(extra)

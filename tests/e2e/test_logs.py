@@ -47,33 +47,37 @@ def test_one_json_access_line_per_request_without_secrets_or_content(gw):
     client = gw.client()
     answer = client.chat.completions.with_raw_response.create(model="chat", messages=[USER])
     stream = client.chat.completions.with_raw_response.create(
-        model="chat", messages=[USER], stream=True, stream_options={"include_usage": True})
+        model="chat", messages=[USER], stream=True, stream_options={"include_usage": True},
+        extra_headers={"x-client-request-id": "logged-2"})
     streamed_usage = [chunk.usage for chunk in stream.parse() if chunk.usage][-1]
     with pytest.raises(openai.NotFoundError):
         client.chat.completions.create(model="no-such-model", messages=[USER])
     with pytest.raises(openai.AuthenticationError):
-        gw.client(key=WRONG_KEY).chat.completions.create(model="chat", messages=[USER])
+        gw.client(key=WRONG_KEY).chat.completions.create(model="chat", messages=[USER],
+                                                         extra_headers={"x-request-id": "refused-4"})
 
     whole, streamed, missing, unauthorised = access_lines(gw, 4)
     usage = answer.parse().usage
-    assert whole["request_id"] == answer.headers["x-request-id"]
+    assert whole["request_id"] == answer.headers["x-request-id"] and whole["client_request_id"] is None
     assert whole == {
         **whole, "key": "team-a", "model": "chat", "provider": "primary", "upstream_model": "chat-a",
         "status": 200, "error_code": None, "stream": False, "prompt_tokens": usage.prompt_tokens,
         "completion_tokens": usage.completion_tokens, "attempts": 1, "ttft_ms": whole["ttft_ms"],
     }
     assert set(whole) == {
-        "time", "level", "logger", "request_id", "key", "model", "provider", "upstream_model", "status",
+        "time", "level", "logger", "request_id", "client_request_id", "key", "model", "provider", "upstream_model", "status",
         "error_code", "stream", "prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_tokens", "cost",
         "latency_ms", "ttft_ms", "attempts",
     }
     assert isinstance(whole["latency_ms"], int) and whole["level"] == "info" and whole["time"].endswith("+00:00")
     assert streamed["request_id"] == stream.headers["x-request-id"]
+    assert streamed["client_request_id"] == stream.headers["x-client-request-id"] == "logged-2"
     assert (streamed["stream"], streamed["completion_tokens"]) == (True, streamed_usage.completion_tokens)
     assert isinstance(streamed["ttft_ms"], int) and streamed["ttft_ms"] <= streamed["latency_ms"]
     assert (missing["status"], missing["error_code"], missing["model"], missing["attempts"]) == (
         404, "model_not_found", "no-such-model", 0)
     assert (unauthorised["status"], unauthorised["error_code"], unauthorised["key"]) == (401, "invalid_api_key", None)
+    assert unauthorised["client_request_id"] == "refused-4" and unauthorised["request_id"] != "refused-4"
 
     text = gw.log()
     assert any(line["logger"].startswith("uvicorn") for line in lines(gw))  # the server's own lines are JSON too

@@ -271,7 +271,7 @@ def test_every_attempt_is_in_the_usage_record(gw, emulator):
         time.sleep(0.2)
         with sqlite3.connect(gw.workdir / "relaygate.db") as db:
             row = db.execute("SELECT provider, upstream_model, status, attempts, completion_tokens FROM "
-                             "usage_records WHERE request_id = 'fallback-usage-1'").fetchone()
+                             "usage_records WHERE client_request_id = 'fallback-usage-1'").fetchone()
     provider, upstream_model, status, attempts, completion_tokens = row
     assert (provider, upstream_model, status) == ("b", "m-b", 200) and completion_tokens > 0
     assert [(a["provider"], a["model"], a["status"]) for a in json.loads(attempts)] == [

@@ -107,7 +107,8 @@ def test_a_span_per_request_and_per_attempt(emulator, receiver, tmp_path):
         client = gw.client()
         ok = client.chat.completions.with_raw_response.create(model="chat", messages=[USER])
         emulator.script({"match": {"model": "chat-a"}, "times": 1, "status": 503})
-        fell_back = client.chat.completions.with_raw_response.create(model="chat", messages=[USER])
+        fell_back = client.chat.completions.with_raw_response.create(
+            model="chat", messages=[USER], extra_headers={"x-client-request-id": "traced-2"})
         with pytest.raises(openai.NotFoundError):
             client.chat.completions.create(model="no-such-model", messages=[USER])
         spans = receiver.wait_for(6)
@@ -135,6 +136,8 @@ def test_a_span_per_request_and_per_attempt(emulator, receiver, tmp_path):
     assert first["start"] <= attempt["start"] <= attempt["end"] <= first["end"]
 
     second = requests[fell_back.headers["x-request-id"]]
+    assert second["attributes"]["relaygate.client_request_id"] == "traced-2"
+    assert "relaygate.client_request_id" not in first["attributes"]
     assert second["attributes"]["gen_ai.provider.name"] == "backup"
     failed, answered = sorted((c for c in children if c["parent"] == second["id"]), key=lambda c: c["start"])
     assert (failed["name"], failed["error"], failed["attributes"]["error.type"]) == (

@@ -1,9 +1,13 @@
 import os
 import time
 
+from dataclasses import replace
+
 import orjson
+import pytest
 
 from relaygate.metering.journal import Journal, JournalCursor
+from relaygate.metering.usage import RECORD_COLUMNS, entry_of
 
 from .records import record
 
@@ -96,3 +100,23 @@ def test_lines_of_the_earlier_object_form_are_still_read(tmp_path):
     entries, _ = JournalCursor(path).read(limit=100)
     assert entries == [old.entry(), record(8).entry()]
     journal.close()
+
+
+def test_lines_of_the_previous_array_form_are_still_read(tmp_path):
+    """Lines written before the client's request id was recorded are arrays one value short: they
+    are replayed with no client id, beside lines of the current form."""
+    path = tmp_path / "usage.jsonl"
+    old, new = record(7), replace(record(8), client_request_id="retry-8")
+    assert old.entry()[-1] is None and len(old.entry()) == len(RECORD_COLUMNS)
+    path.write_bytes(orjson.dumps(old.entry()[:-1]) + b"\n")
+    journal = Journal.open(path)
+    journal.append(new)
+    entries, _ = JournalCursor(path).read(limit=100)
+    assert entries == [old.entry(), new.entry()]
+    assert entries[1][-1] == "retry-8"
+    journal.close()
+
+
+def test_a_line_of_no_known_length_is_refused():
+    with pytest.raises(ValueError, match="values"):
+        entry_of(orjson.dumps(record(1).entry()[:-2]))

@@ -1,3 +1,4 @@
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
@@ -27,7 +28,7 @@ def test_missing_or_malformed_counts_are_zero():
 
 
 def test_a_record_survives_its_journal_line_exactly():
-    original = record(3, cost="123.0000000001")
+    original = replace(record(3, cost="123.0000000001"), client_request_id="client-3")
     line = original.to_json()
     assert b"\n" not in line
     copy = UsageRecord.from_json(line)

@@ -5,12 +5,14 @@ from dataclasses import asdict, replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
+import orjson
 import pytest
 from sqlalchemy import func, select
 
 from _databases import run_with_engine
 from relaygate.metering.journal import Journal, JournalCursor
 from relaygate.metering.sink import write_batch
+from relaygate.metering.usage import entry_of
 from relaygate.metering.writer import BatchWriter
 from relaygate.store import db as store_db
 from relaygate.store.schema import usage_daily, usage_records
@@ -166,15 +168,19 @@ def test_records_read_back_through_the_schema_as_they_were_written(database_url)
     records = mixed(5) + [record(5, cost="1E-7"), record(6, cost="0"), record(7, cost="123.0000000001")]
     records += [replace(record(8), created_at=datetime(2026, 3, 2, 1, 15, tzinfo=timezone(timedelta(hours=9)))),
                 replace(record(9), created_at=datetime(2026, 3, 1, 23, 59, 59, 999999, tzinfo=timezone.utc))]
+    records += [replace(record(n), client_request_id="retry-1") for n in (10, 11)]  # one client id, two requests
+    previous_form = entry_of(orjson.dumps(record(12).entry()[:-1]))  # a journal line without the client id
 
     async def body(engine):
-        await write_batch(engine, entries(records))
+        assert await write_batch(engine, [*entries(records), previous_form]) == len(records) + 1
         async with engine.connect() as c:
             return {row.request_id: row for row in (await c.execute(select(usage_records))).all()}
 
     stored = run_with_engine(database_url, body)
+    assert stored[record(12).request_id].client_request_id is None
     for r in records:
         row = stored[r.request_id]
+        assert row.client_request_id == r.client_request_id
         assert (row.key_name, row.model, row.provider, row.upstream_model) == (r.key, r.model, r.provider,
                                                                                  r.upstream_model)
         assert (row.cost, row.created_at, row.stream, row.estimated, row.status) == (

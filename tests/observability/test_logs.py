@@ -82,10 +82,11 @@ def test_the_text_access_line_is_the_fields_joined():
         request_id="req_1", key="team-a", model="gpt-4o", created_at=datetime.now(timezone.utc), provider="openai",
         upstream_model="gpt-4o-2024-08-06", prompt_tokens=12, completion_tokens=7, reasoning_tokens=2,
         cached_tokens=4, cost=Decimal("0.0000405"), latency_ms=120, ttft_ms=30, status=200, stream=True,
-        attempts=(Attempt("openai", "gpt-4o", 200, 120),),
+        attempts=(Attempt("openai", "gpt-4o", 200, 120),), client_request_id="retry-7",
     )
     bare = replace(full, provider=None, upstream_model=None, latency_ms=None, ttft_ms=None, status=502,
-                   error_code="upstream_error", cost=Decimal(0), stream=False, attempts=())
+                   error_code="upstream_error", cost=Decimal(0), stream=False, attempts=(),
+                   client_request_id=None)
     for r in (full, bare, replace(full, error_code="client_disconnected", status=499)):
         joined = " ".join(f"{k}={_text(v)}" for k, v in access_fields(r).items() if v is not None)
         assert access_text(r) == joined

@@ -1,14 +1,17 @@
 import asyncio
+from dataclasses import asdict, replace
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 
 from relaygate.errors import ConfigError
+from relaygate.metering.sink import write_batch
 from relaygate.store import async_url, create_engine, migrate
-from relaygate.store.migrate import HEAD, current_revision
-from relaygate.store.schema import metadata
+from relaygate.store.migrate import HEAD, current_revision, migrate_engine
+from relaygate.store.schema import metadata, usage_records
+from tests.metering.records import record
 
 
 def test_urls_are_translated_to_the_async_drivers():
@@ -73,3 +76,49 @@ def test_the_head_constant_names_the_newest_migration():
     config = Config()
     config.set_main_option("script_location", str(SCRIPTS))
     assert ScriptDirectory.from_config(config).get_heads() == [HEAD]
+
+
+def _upgrade_to(revision: str):
+    def upgrade(connection):
+        from alembic import command
+        from alembic.config import Config
+
+        from relaygate.store.migrate import SCRIPTS
+
+        config = Config()
+        config.set_main_option("script_location", str(SCRIPTS))
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+    return upgrade
+
+
+def test_a_database_of_the_previous_revision_keeps_its_records_and_gains_the_client_request_id(database_url):
+    """0003 adds `usage_records.client_request_id` to a database already in use: the records there
+    stay, without a client id, and new ones are written with theirs."""
+    old = record(1)
+    columns = {c.name for c in usage_records.columns} - {"id", "client_request_id"}
+    stored_before = {c: getattr(old, "key" if c == "key_name" else c) for c in columns}
+    stored_before["attempts"] = [asdict(a) for a in old.attempts]
+
+    async def upgrade():
+        engine = create_engine(database_url)
+        try:
+            async with engine.begin() as c:
+                await c.run_sync(_upgrade_to("0002"))
+                await c.execute(usage_records.insert().values(**stored_before))
+            assert await current_revision(engine) == "0002"
+            await migrate_engine(engine)
+            await write_batch(engine, [replace(record(2), client_request_id="retry-2").entry()])
+            async with engine.connect() as c:
+                rows = (await c.execute(select(usage_records).order_by(usage_records.c.id))).all()
+                chosen = (await c.execute(select(usage_records.c.request_id).where(
+                    usage_records.c.client_request_id == "retry-2"))).scalars().all()
+            return rows, chosen, await current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    rows, chosen, revision = asyncio.run(upgrade())
+    assert revision == HEAD
+    assert [(r.request_id, r.client_request_id) for r in rows] == [(old.request_id, None), ("req-000002", "retry-2")]
+    assert (rows[0].cost, rows[0].created_at, rows[0].prompt_tokens) == (old.cost, old.created_at, old.prompt_tokens)
+    assert chosen == ["req-000002"]

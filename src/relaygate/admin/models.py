@@ -147,7 +147,9 @@ class AttemptView(BaseModel):
 
 class RequestView(BaseModel):
     id: int = Field(description="Pass as `before` to read the next page")
-    request_id: str
+    request_id: str = Field(description="relaygate's id, sent back as the answer's `x-request-id`")
+    client_request_id: str | None = Field(
+        description="The client's own id (`x-client-request-id`, else `x-request-id`); null if none was sent")
     created_at: datetime = Field(description="When the request finished")
     key: str
     model: str = Field(description="As the client asked for it")
@@ -200,6 +202,7 @@ class RequestQuery(BaseModel):
     key: str | None = None
     model: str | None = None
     provider: str | None = None
+    client_request_id: str | None = Field(None, description="Only requests that sent this id of their own")
     status: Annotated[str | None, BeforeValidator(_status)] = Field(
         None, description="ok (below 400), error (400 and above) or one HTTP status code",
         json_schema_extra={"pattern": "^(ok|error|[0-9]{3})$"},

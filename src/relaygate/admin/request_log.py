@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 async def requests(api: AdminApi, request: AdminRequest) -> tuple[int, RequestPage]:
     q = parse_query(RequestQuery, request.query_string)
-    where = RequestFilter(key=q.key, model=q.model, provider=q.provider, status=q.status, since=q.since,
-                          until=q.until)
+    where = RequestFilter(key=q.key, model=q.model, provider=q.provider, client_request_id=q.client_request_id,
+                          status=q.status, since=q.since, until=q.until)
     rows, more = await recent_requests(api.gateway.engine, where, q.limit, q.before)
     return 200, RequestPage.model_validate({"data": rows, "has_more": more})

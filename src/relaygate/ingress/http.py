@@ -16,7 +16,9 @@ Send = Callable[[Message], Awaitable[None]]
 Headers = list[tuple[bytes, bytes]]
 
 JSON = b"application/json"
-_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:\-]{1,128}$")
+REQUEST_ID = b"x-request-id"
+CLIENT_REQUEST_ID = b"x-client-request-id"
+_SANE_ID = re.compile(rb"^[A-Za-z0-9._:\-]{1,128}$")
 # Unique per process start, then a counter: no system call per request.
 _ID_PREFIX = b"req_" + os.urandom(6).hex().encode()
 _ID_COUNTER = itertools.count(1)
@@ -29,12 +31,28 @@ def header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
-def request_id(scope: Scope) -> bytes:
-    """The client's `x-request-id` when it is a sane token, else a fresh one."""
-    given = header(scope, b"x-request-id")
-    if given and _REQUEST_ID.match(given):
-        return given
-    return b"%s%010x" % (_ID_PREFIX, next(_ID_COUNTER))
+def request_ids(scope: Scope) -> Headers:
+    """The response's id headers: `x-request-id`, relaygate's own id, always fresh, since it is the
+    usage record's key (a client's id could repeat, and its requests would then go uncounted); and,
+    when the client sent a sane id of its own, `x-client-request-id` echoing it (OpenAI's header,
+    else `x-request-id` as earlier versions read it)."""
+    ours: Headers = [(REQUEST_ID, b"%s%010x" % (_ID_PREFIX, next(_ID_COUNTER)))]
+    theirs = given = None
+    for key, value in scope["headers"]:
+        if key == CLIENT_REQUEST_ID and theirs is None:
+            theirs = value
+        elif key == REQUEST_ID and given is None:
+            given = value
+    for value in (theirs, given):
+        if value and _SANE_ID.match(value):
+            ours.append((CLIENT_REQUEST_ID, value))
+            break
+    return ours
+
+
+def client_request_id(headers: Headers) -> str | None:
+    """The client's own id among a response's headers (made by `request_ids`, which puts it second)."""
+    return headers[1][1].decode() if len(headers) > 1 and headers[1][0] == CLIENT_REQUEST_ID else None
 
 
 async def read_body(receive: Receive, limit: int) -> bytes:

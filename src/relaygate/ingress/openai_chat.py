@@ -17,7 +17,9 @@ from relaygate.governance.budgets import ZERO, max_cost, output_allowance
 from relaygate.governance.limits import estimate_prompt_tokens
 from relaygate.ingress.disconnect import cancel_on_disconnect
 from relaygate.ingress.errors import error_frame
-from relaygate.ingress.http import Headers, Receive, Scope, Send, header, read_body, send_bytes
+from relaygate.ingress.http import (
+    Headers, Receive, Scope, Send, client_request_id, header, read_body, send_bytes,
+)
 from relaygate.ingress.streaming import ClientStream, PassthroughPump, Pump, TranslatedPump, relay_stream
 from relaygate.metering.estimate import completion_estimate, usage_so_far
 from relaygate.metering.prices import ModelPrice, cost
@@ -73,7 +75,7 @@ class ChatCompletions:
                     gateway.budgets.settle(key.name, budget, ZERO, datetime.now(timezone.utc))
                 raise
         except GatewayError as exc:
-            gateway.observer.refused(headers[0][1], key, body, exc, began)
+            gateway.observer.refused(headers, key, body, exc, began)
             raise
         call = _Call(self, key, body, raw, aliased, headers)
         gateway.observer.admitted(body.get("stream") is True)
@@ -110,7 +112,8 @@ class ChatCompletions:
             return call.record
         attempts = call.attempts if call.answering is None else [*call.attempts, call.answering]
         record = call.record = usage_record(
-            request_id=call.headers[0][1].decode(), key=call.key.name, model=call.body["model"],
+            request_id=call.headers[0][1].decode(), client_request_id=client_request_id(call.headers),
+            key=call.key.name, model=call.body["model"],
             target=call.target, usage=call.usage, cost=call.cost, attempts=attempts,
             status=status, error_code=error_code, stream=call.body.get("stream") is True, estimated=call.estimated,
             latency=time.monotonic() - call.began, ttft=call.ttft,

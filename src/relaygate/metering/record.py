@@ -14,7 +14,8 @@ from relaygate.routing.resolve import Target
 
 
 def usage_record(
-    *, request_id: str, key: str, model: str, target: Target | None, usage: dict[str, Any] | None,
+    *, request_id: str, client_request_id: str | None = None,
+    key: str, model: str, target: Target | None, usage: dict[str, Any] | None,
     cost: Decimal | None = None, attempts: Iterable[AttemptRecord], status: int, error_code: str | None, stream: bool,
     latency: float, ttft: float | None, estimated: bool = False,
 ) -> UsageRecord:
@@ -29,6 +30,7 @@ def usage_record(
         cached_tokens=tokens.cached, cost=cost, latency_ms=round(latency * 1000),
         ttft_ms=round(ttft * 1000) if ttft is not None else None, status=status, error_code=error_code,
         stream=stream, estimated=estimated, attempts=tuple(_attempt(a) for a in attempts),
+        client_request_id=client_request_id,
     )
 
 

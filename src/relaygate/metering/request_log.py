@@ -1,7 +1,7 @@
 """The request log: usage records newest first, filtered and paged by keyset (`before` an id).
 
 Rows are ordered by (created_at, id), the order the indexes on usage_records keep (by key, model,
-provider, status or none): a page is a walk down one index, however old the page is.
+provider, status, client request id or none): a page is a walk down one index, however old the page is.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relaygate.store.schema import usage_records
 
-_COLUMNS = ("id", "request_id", "created_at", "model", "provider", "upstream_model", "status", "error_code",
-            "stream", "prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_tokens", "cost",
+_COLUMNS = ("id", "request_id", "client_request_id", "created_at", "model", "provider", "upstream_model", "status",
+            "error_code", "stream", "prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_tokens", "cost",
             "latency_ms", "ttft_ms", "estimated", "attempts")
 
 
@@ -25,6 +25,7 @@ class RequestFilter:
     key: str | None = None
     model: str | None = None
     provider: str | None = None
+    client_request_id: str | None = None
     status: str | None = None  # "ok" (below 400), "error" (400 and above) or one code, as text
     since: datetime | None = None  # inclusive, aware
     until: datetime | None = None  # inclusive, aware
@@ -32,8 +33,8 @@ class RequestFilter:
 
 def _conditions(f: RequestFilter) -> list[Any]:
     r = usage_records.c
-    where = [column == value for column, value in ((r.key_name, f.key), (r.model, f.model),
-                                                   (r.provider, f.provider)) if value is not None]
+    where = [column == value for column, value in ((r.key_name, f.key), (r.model, f.model), (r.provider, f.provider),
+                                                   (r.client_request_id, f.client_request_id)) if value is not None]
     if f.status == "ok":
         where.append(r.status < 400)
     elif f.status == "error":

@@ -28,7 +28,7 @@ from relaygate.metering.usage import RECORD_COLUMNS, Entry
 from relaygate.store.schema import ROLLUP_COUNTS
 
 ROLLUP_KEY = ("day", "key_name", "model")
-REQUEST_ID, KEY, MODEL, COST, ATTEMPTS, CREATED = 0, 1, 2, 9, 16, 17  # positions in an entry and a row
+REQUEST_ID, KEY, MODEL, COST, ATTEMPTS, CREATED, CLIENT_ID = 0, 1, 2, 9, 16, 17, 18  # positions in an entry and a row
 COUNTS = slice(5, 9)  # prompt, completion, reasoning and cached tokens: ROLLUP_COUNTS[1:5]
 UTC_ISO_LENGTH = len("2026-11-23T21:51:35.485490+00:00")
 
@@ -91,7 +91,7 @@ class _Dialect:
     def row(self, e: Entry) -> tuple[Any, ...]:
         """An entry's values as the columns store them."""
         return (*e[:COST], self.money(e[COST]), *e[COST + 1 : ATTEMPTS], orjson.dumps(e[ATTEMPTS]).decode(),
-                self.moment(e[CREATED]))
+                self.moment(e[CREATED]), e[CLIENT_ID])
 
     async def stored_ids(self, connection: AsyncConnection, ids: list[str]) -> set[str]:
         if self.name == "postgresql":

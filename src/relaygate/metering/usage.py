@@ -6,8 +6,9 @@ Token counts follow OpenAI's `usage`: `prompt_tokens` includes the cached ones
 
 The journal holds a record as one JSON array (`to_json`), its values in the order of the
 `usage_records` columns (`RECORD_COLUMNS`): the batch writer hands the parsed array to the database
-nearly as it is, with no object made per record on the way (sink.py). Lines written as JSON
-objects, by earlier versions, are still read.
+nearly as it is, with no object made per record on the way (sink.py). New columns go at the end.
+Lines written by earlier versions, as JSON objects or as arrays without the columns added since,
+are still read.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ Entry = list[Any]  # a parsed journal line: the values of RECORD_COLUMNS, cost a
 RECORD_COLUMNS = (
     "request_id", "key_name", "model", "provider", "upstream_model", "prompt_tokens", "completion_tokens",
     "reasoning_tokens", "cached_tokens", "cost", "latency_ms", "ttft_ms", "status", "error_code", "stream",
-    "estimated", "attempts", "created_at",
+    "estimated", "attempts", "created_at", "client_request_id",
 )
+_PREVIOUS_LENGTH = len(RECORD_COLUMNS) - 1  # lines written before `client_request_id` was added
 RECORD_FIELDS = tuple("key" if column == "key_name" else column for column in RECORD_COLUMNS)  # UsageRecord's
 
 
@@ -90,6 +92,7 @@ class UsageRecord:
     stream: bool = False
     estimated: bool = False  # counted from text because the upstream gave no usage
     attempts: tuple[Attempt, ...] = field(default=())
+    client_request_id: str | None = None  # the client's own id for the request, when it sent one
 
     @property
     def day(self) -> date:
@@ -103,6 +106,7 @@ class UsageRecord:
             self.request_id, self.key, self.model, self.provider, self.upstream_model, self.prompt_tokens,
             self.completion_tokens, self.reasoning_tokens, self.cached_tokens, str(self.cost), self.latency_ms,
             self.ttft_ms, self.status, self.error_code, self.stream, self.estimated, self.attempts, self.created_at,
+            self.client_request_id,
         ))
 
     def entry(self) -> Entry:
@@ -122,10 +126,14 @@ class UsageRecord:
 
 
 def entry_of(line: bytes) -> Entry:
-    """A journal line as an entry; a line of the earlier object form is converted."""
+    """A journal line as an entry; a line of an earlier form is converted: an object, or an array
+    without the columns added since (at its end), which are null."""
     data = orjson.loads(line)
     if isinstance(data, list):
-        if len(data) != len(RECORD_COLUMNS):
-            raise ValueError(f"a journal entry has {len(RECORD_COLUMNS)} values, not {len(data)}")
-        return data
+        if len(data) == len(RECORD_COLUMNS):
+            return data
+        if len(data) == _PREVIOUS_LENGTH:
+            data.append(None)
+            return data
+        raise ValueError(f"a journal entry has {len(RECORD_COLUMNS)} values, not {len(data)}")
     return UsageRecord.from_json(line).entry()

@@ -193,7 +193,8 @@ def log_access(logger: logging.Logger, fields: dict[str, Any]) -> None:
 def access_fields(record: UsageRecord) -> dict[str, Any]:
     """The access line of a settled request (everything but secrets and content)."""
     return {
-        "request_id": record.request_id, "key": record.key, "model": record.model, "provider": record.provider,
+        "request_id": record.request_id, "client_request_id": record.client_request_id, "key": record.key,
+        "model": record.model, "provider": record.provider,
         "upstream_model": record.upstream_model, "status": record.status, "error_code": record.error_code,
         "stream": record.stream, "prompt_tokens": record.prompt_tokens,
         "completion_tokens": record.completion_tokens, "reasoning_tokens": record.reasoning_tokens,
@@ -205,7 +206,10 @@ def access_fields(record: UsageRecord) -> dict[str, Any]:
 def access_text(r: UsageRecord) -> str:
     """The text message of `access_fields(r)`, made in one go: a fifth of the cost of joining the
     fields one by one, on every request (tests/observability check the two agree)."""
-    text = f"request_id={r.request_id} key={r.key} model={r.model}"
+    text = f"request_id={r.request_id}"
+    if r.client_request_id is not None:
+        text += f" client_request_id={r.client_request_id}"
+    text += f" key={r.key} model={r.model}"
     if r.provider is not None:
         text += f" provider={r.provider}"
     if r.upstream_model is not None:
@@ -222,10 +226,11 @@ def access_text(r: UsageRecord) -> str:
     return text + f" attempts={len(r.attempts)}"
 
 
-def refusal_fields(request_id: str, key: str | None, model: Any, status: int, code: str,
-                   latency_ms: int) -> dict[str, Any]:
+def refusal_fields(request_id: str, client_request_id: str | None, key: str | None, model: Any, status: int,
+                   code: str, latency_ms: int) -> dict[str, Any]:
     """The access line of a request refused before it was admitted."""
     return {
-        "request_id": request_id, "key": key, "model": model[:200] if isinstance(model, str) else None,
+        "request_id": request_id, "client_request_id": client_request_id,
+        "key": key, "model": model[:200] if isinstance(model, str) else None,
         "provider": None, "status": status, "error_code": code, "latency_ms": latency_ms, "attempts": 0,
     }

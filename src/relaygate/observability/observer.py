@@ -8,6 +8,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from relaygate.errors import GatewayError
+from relaygate.ingress.http import Headers, client_request_id
 from relaygate.metering.usage import UsageRecord
 from relaygate.observability.logs import ACCESS, access_fields, access_text, access_writer, log_access, refusal_fields
 from relaygate.observability.metrics import GatewayMetrics, configured_deployments, configured_models
@@ -62,12 +63,14 @@ class Observer:
         if self.tracer is not None:
             self.tracer.finished(record, attempts, began)
 
-    def refused(self, request_id: bytes, key: ClientKey | None, body: Any, exc: GatewayError, began: float) -> None:
+    def refused(self, headers: Headers, key: ClientKey | None, body: Any, exc: GatewayError, began: float) -> None:
+        """A request refused before it was admitted; `headers` are its response's (its ids first)."""
         model = body.get("model") if isinstance(body, dict) else None
+        request_id, client_id = headers[0][1].decode(), client_request_id(headers)
         self.metrics.request_refused(self.metrics.model_label(model), exc.status, exc.code)
         latency_ms = round((time.monotonic() - began) * 1000)
         key_name = key.name if key is not None else None
         if self.writer is not None or self.access.isEnabledFor(logging.INFO):
-            self._log(refusal_fields(request_id.decode(), key_name, model, exc.status, exc.code, latency_ms))
+            self._log(refusal_fields(request_id, client_id, key_name, model, exc.status, exc.code, latency_ms))
         if self.tracer is not None:
-            self.tracer.refused(request_id.decode(), key_name, model, exc.status, exc.code, began)
+            self.tracer.refused(request_id, client_id, key_name, model, exc.status, exc.code, began)

@@ -65,9 +65,11 @@ class RequestTracer:
             child.end(end_time=start + int(attempt.seconds * 1e9))
         span.end(end_time=end)
 
-    def refused(self, request_id: str, key: str | None, model: Any, status: int, code: str, began: float) -> None:
+    def refused(self, request_id: str, client_request_id: str | None, key: str | None, model: Any, status: int,
+                code: str, began: float) -> None:
         end = time.time_ns()
-        record = UsageRecord(request_id=request_id, key=key or "", model=model if isinstance(model, str) else "",
+        record = UsageRecord(request_id=request_id, client_request_id=client_request_id,
+                             key=key or "", model=model if isinstance(model, str) else "",
                              created_at=None, status=status, error_code=code)  # type: ignore[arg-type]
         self._request_span(record, end - time.monotonic_ns() + int(began * 1e9), {}).end(end_time=end)
 
@@ -75,7 +77,8 @@ class RequestTracer:
         span = self.tracer.start_span(f"chat {record.model}", kind=self.kinds[0], start_time=start, attributes=_clean({
             "gen_ai.operation.name": "chat", "gen_ai.request.model": record.model,
             "http.response.status_code": record.status, "error.type": record.error_code,
-            "relaygate.request_id": record.request_id, "relaygate.key": record.key or None,
+            "relaygate.request_id": record.request_id, "relaygate.client_request_id": record.client_request_id,
+            "relaygate.key": record.key or None,
             "relaygate.stream": record.stream, **extra,
         }))
         if record.status >= 500:

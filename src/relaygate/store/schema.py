@@ -6,7 +6,7 @@ Migrations (`migrations/versions/`) create exactly these; `tests/store` checks t
 from __future__ import annotations
 
 from sqlalchemy import (
-    JSON, BigInteger, Boolean, CheckConstraint, Column, Date, Index, Integer, MetaData, String, Table,
+    JSON, BigInteger, Boolean, CheckConstraint, Column, Date, Index, Integer, MetaData, String, Table, text,
 )
 
 from relaygate.store.types import Money, UTCDateTime
@@ -15,6 +15,7 @@ metadata = MetaData()
 
 # SQLite assigns rowids only to a column declared exactly INTEGER PRIMARY KEY.
 _ID = BigInteger().with_variant(Integer(), "sqlite")
+CLIENT_ID_GIVEN = text("client_request_id IS NOT NULL")
 
 api_keys = Table(
     "api_keys", metadata,
@@ -59,11 +60,14 @@ usage_records = Table(
     Column("estimated", Boolean, nullable=False),  # tokens counted from text: the upstream sent no usage
     Column("attempts", JSON, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("client_request_id", String(128), nullable=True),  # the client's own id, not unique: it may repeat
     Index("ix_usage_records_key_created", "key_name", "created_at"),
     Index("ix_usage_records_model_created", "model", "created_at"),
     Index("ix_usage_records_created", "created_at"),
     Index("ix_usage_records_provider_created", "provider", "created_at"),  # the admin request log's filters
     Index("ix_usage_records_status_created", "status", "created_at"),
+    Index("ix_usage_records_client_request_created", "client_request_id", "created_at",
+          sqlite_where=CLIENT_ID_GIVEN, postgresql_where=CLIENT_ID_GIVEN),  # partial: most requests send none
 )
 
 # One row per (UTC day, key, model), kept up to date in the transaction that writes the records.

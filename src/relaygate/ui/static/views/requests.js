@@ -29,7 +29,8 @@ function attemptsTable(attempts) {
 }
 
 function detail(r) {
-  const facts = [["Request id", r.request_id], ["Reasoning tokens", count(r.reasoning_tokens)],
+  const facts = [["Request id", r.request_id], ["Client's request id", r.client_request_id || "–"],
+    ["Reasoning tokens", count(r.reasoning_tokens)],
     ["Cached tokens", count(r.cached_tokens)], ["Streamed", r.stream ? "yes" : "no"],
     ["Error code", r.error_code || "–"]];
   return h("tr.detail", { dataset: { detailOf: r.id } }, h("td", { colspan: COLUMNS.length },
