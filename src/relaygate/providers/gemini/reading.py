@@ -25,6 +25,7 @@ USAGE_COUNTS = (
     "promptTokenCount", "candidatesTokenCount", "thoughtsTokenCount", "cachedContentTokenCount",
     "toolUsePromptTokenCount", "totalTokenCount",
 )
+COUNTED = frozenset(USAGE_COUNTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,9 +123,8 @@ def _plain_usage(usage: Any) -> bool:
         return True
     if usage.__class__ is not dict:
         return False
-    for key in USAGE_COUNTS:
-        value = usage.get(key)
-        if value.__class__ is not int and (value is not None or key in usage):
+    for key, value in usage.items():
+        if value.__class__ is not int and key in COUNTED:
             return False
     return True
 

@@ -30,7 +30,7 @@ from relaygate.providers.gemini.mapping import (
     BLOCKED_FINISH, EXTRA, chat_usage, completion_id, finish_reason, signature_extra, tool_call, tool_call_id,
 )
 from relaygate.providers.gemini.reading import (
-    Call, Candidate, GeminiResponse, Text, parse_json, plain_slice, read_response,
+    Call, Candidate, GeminiResponse, PlainSlice, Text, parse_json, plain_slice, read_response,
 )
 from relaygate.providers.openai_stream import StreamEnd
 from relaygate.wire.sse import Event
@@ -48,6 +48,27 @@ class CandidateStream:
     phase: Phase = Phase.WAITING
     calls: int = 0  # tool calls sent so far, so the next one's OpenAI index
     finish: str | None = None  # Gemini's last finishReason
+
+
+class MetadataEnd(StreamEnd):
+    """A StreamEnd whose `usage` is converted from the last usageMetadata only when it is read
+    (by metering, once the stream is over or cut), not on every event that repeats the counts."""
+
+    __slots__ = ("_usage", "metadata")
+
+    def __init__(self) -> None:
+        self.metadata: dict[str, int] | None = None
+        super().__init__()
+
+    @property  # type: ignore[override]
+    def usage(self) -> dict[str, Any] | None:
+        if self.metadata is not None:
+            self._usage, self.metadata = chat_usage(self.metadata), None
+        return self._usage
+
+    @usage.setter
+    def usage(self, value: dict[str, Any] | None) -> None:
+        self._usage, self.metadata = value, None
 
 
 @dataclass(slots=True)
@@ -69,6 +90,7 @@ class StreamIdentity:
 
 
 TEXT_TAIL = b'},"logprobs":null,"finish_reason":null}]}'
+EVENT_END = b"\r\n\r\n"  # as Gemini ends its events; LF-only ends are read too
 
 
 @dataclass(slots=True)
@@ -76,7 +98,7 @@ class GeminiStreamTranslator:
     model: str
     created: int
     include_usage: bool
-    end: StreamEnd = field(default_factory=StreamEnd)
+    end: MetadataEnd = field(default_factory=MetadataEnd)
     decoder: GeminiEventDecoder = field(default_factory=GeminiEventDecoder)
     identity: StreamIdentity | None = None
     candidates: dict[int, CandidateStream] = field(default_factory=dict)
@@ -92,12 +114,34 @@ class GeminiStreamTranslator:
             raise error_from_body("gemini", body)
         response = read_response(body)
         identity = self._identify(response, event.data)
+        self.fast = self.frames
         if response.usage is not None:
             self.end.usage = chat_usage(response.usage)
         if response.block_reason is not None:
             self.blocked = True
         deltas = [(c.index, self._delta(c, identity.response_id)) for c in response.candidates]
         return [_chunk(identity, [_choice(i, delta, None)]) for i, delta in deltas if delta]
+
+    def frames(self, piece: bytes) -> bytes | None:
+        """`fast`, once the first event is read: a piece of whole events that are all plain slices
+        becomes their framed chunks; for anything else None, and nothing changed."""
+        datas = data_events(piece)
+        if datas is None:
+            return None
+        plains: list[PlainSlice] = []
+        for data in datas:
+            try:
+                plain = plain_slice(orjson.loads(data))
+            except orjson.JSONDecodeError:
+                return None
+            if plain is None:
+                return None
+            plains.append(plain)
+        if len(plains) == 1:
+            out = self._plain(*plains[0])
+            return b"data: " + out[0] + b"\n\n" if out else b""
+        out = [chunk for plain in plains for chunk in self._plain(*plain)]
+        return b"data: " + b"\n\ndata: ".join(out) + b"\n\n" if out else b""
 
     def close(self) -> list[bytes]:
         """At the upstream's end of stream: finish chunks, then usage if the client asked for it."""
@@ -113,7 +157,7 @@ class GeminiStreamTranslator:
         """`translate` for a `plain_slice`: the same state changes and chunk bytes, fewer steps."""
         assert self.identity is not None
         if usage is not None:
-            self.end.usage = chat_usage(usage)
+            self.end.metadata = usage
         state = self.candidates.get(0) or self.candidates.setdefault(0, CandidateStream(0))
         if finish is not None:
             state.finish = finish
@@ -160,6 +204,28 @@ class GeminiStreamTranslator:
         if self.blocked and state.finish is None:
             return BLOCKED_FINISH
         return finish_reason(state.finish, state.calls > 0)
+
+
+def data_events(piece: bytes) -> list[bytes] | None:
+    """The data of each event when `piece` is whole events of one `data: ` line each, all ended by
+    CRLF CRLF (as Gemini ends them) or all by LF LF; else None, for the decoder."""
+    if not piece.startswith(b"data: "):
+        return None
+    last, lf = piece.find(b"\r"), piece.find(b"\n")
+    if last < 0:
+        last, end = lf, b"\n\n"
+    else:
+        end, lf = EVENT_END, lf - 1
+    if last + len(end) == len(piece) and lf == last and piece.endswith(end):
+        return [piece[6:last]]  # one event, its end the only line end in the piece: the common case
+    if not piece.endswith(end):
+        return None
+    datas = piece[:-len(end)].split(end)
+    for i, line in enumerate(datas):
+        if not line.startswith(b"data: ") or line.find(b"\n") >= 0 or line.find(b"\r") >= 0:
+            return None
+        datas[i] = line[6:]
+    return datas
 
 
 def _pieces_delta(candidate: Candidate, state: CandidateStream, response_id: str | None) -> dict[str, Any]:
