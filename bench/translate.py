@@ -132,6 +132,12 @@ def cases() -> dict[str, Callable[[], Any]]:
                                         lambda: TranslatedPump(ANTHROPIC.stream_translator(REQUEST, "bench-claude"))),
         "gemini stream": stream_case(gemini_stream(),
                                      lambda: TranslatedPump(GEMINI.stream_translator(REQUEST, "bench-gemini"))),
+        # The emulator writes a whole unpaced stream at once (as the load benchmark runs it): one piece.
+        "openai stream, one piece": stream_case([b"".join(openai_stream())], lambda: PassthroughPump("up", False)),
+        "anthropic stream, one piece": stream_case(
+            [b"".join(anthropic_stream())], lambda: TranslatedPump(ANTHROPIC.stream_translator(REQUEST, "bench-claude"))),
+        "gemini stream, one piece": stream_case(
+            [b"".join(gemini_stream())], lambda: TranslatedPump(GEMINI.stream_translator(REQUEST, "bench-gemini"))),
         "openai request": lambda: OPENAI.chat_body(REQUEST, raw, "bench-model", True),
         "anthropic request": lambda: ANTHROPIC.chat_body(REQUEST, raw, "bench-claude", True),
         "gemini request": lambda: GEMINI.chat_body(REQUEST, raw, "bench-gemini", True),

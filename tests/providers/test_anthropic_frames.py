@@ -1,6 +1,7 @@
-"""providers/anthropic/shortcut.py `frames`: whole pieces of the open block's deltas go from the
-upstream's bytes to the client's without the SSE decoder. What the client is sent must be byte for
-byte what the decoder and the full parse send, whatever the pieces hold and wherever they are cut."""
+"""providers/anthropic/shortcut.py `chunk`: the pump cuts a piece of whole events at its blank lines,
+and the open block's deltas go from the upstream's bytes to chat chunks without the SSE decoder. What
+the client is sent must be byte for byte what the decoder and the full parse send, whatever the
+pieces hold and wherever they are cut."""
 
 from __future__ import annotations
 
@@ -57,21 +58,21 @@ def sent(pieces: list[bytes], t: MessagesStreamTranslator | None = None) -> byte
 
 def decoded(pieces: list[bytes], t: MessagesStreamTranslator | None = None) -> bytes:
     """The same stream a byte at a time: the decoder always holds part of an event, so nothing
-    takes `frames`, and every event goes through the decoder and `translate`."""
+    takes `chunk`, and every event goes through the decoder and `translate`."""
     data = b"".join(pieces)
     return sent([data[i:i + 1] for i in range(len(data))], t)
 
 
-def counting_frames(monkeypatch: pytest.MonkeyPatch) -> list[bytes | None]:
-    """Records what each `frames` call returns, to tell the pieces that took it."""
+def counting_chunk(monkeypatch: pytest.MonkeyPatch) -> list[bytes | None]:
+    """Records what each `chunk` call returns, to tell the events that took it."""
     results: list[bytes | None] = []
-    real = DeltaShortcut.frames
+    real = DeltaShortcut.chunk
 
-    def frames(self: DeltaShortcut, piece: bytes) -> bytes | None:
-        results.append(real(self, piece))
+    def chunk(self: DeltaShortcut, piece: bytes, end: int) -> bytes | None:
+        results.append(real(self, piece, end))
         return results[-1]
 
-    monkeypatch.setattr(DeltaShortcut, "frames", frames)
+    monkeypatch.setattr(DeltaShortcut, "chunk", chunk)
     return results
 
 
@@ -80,7 +81,7 @@ def test_every_text_comes_out_as_the_decoder_and_full_parse_write_it(
     named: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pieces = text_stream(["Open", *TEXTS], named)
-    took = counting_frames(monkeypatch)
+    took = counting_chunk(monkeypatch)
     out = sent(pieces)
     assert len([r for r in took if r is not None]) == len(TEXTS)  # all but the first delta (the role chunk's)
     assert out == decoded(pieces)
@@ -117,26 +118,38 @@ def test_crlf_and_padded_events_take_the_decoder_and_give_the_same_chunks() -> N
     assert sent([p.replace(b"}}\n\n", b"}}   \n\n") for p in pieces]) == whole
 
 
-@pytest.mark.parametrize("piece", [
-    b'data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"a","x":"b"}}\n\n',
-    b'data: {"type":"content_block_delta","index":1,"delta":{"type":"text_delta","text":"a"}}\n\n',
-    b'data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"\xff"}}\n\n',
+@pytest.mark.parametrize("event", [
+    b'data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"a","x":"b"}}',
+    b'data: {"type":"content_block_delta","index":1,"delta":{"type":"text_delta","text":"a"}}',
+    b'data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"\xff"}}',
     b'data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"a"}}\n',
-    b'data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"a\tb"}}\n\n',
-    b'data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"a"}}\n\ndata: {"type":"ping"}\n\n',
+    b'data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"a"}}\r',
+    b'data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"a\tb"}}',
+    b'data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"a"}}\ndata: {"type":"ping"}',
     (b'event: content_block_delta\nid: 7\ndata: {"type":"content_block_delta","index":0,"delta":'
-     b'{"type":"text_delta","text":"a"}}\n\n'),
-    b'data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"a\ndata: b"}}\n\n',
-    b": comment\n\n",
-    b"\n\n",
+     b'{"type":"text_delta","text":"a"}}'),
+    b'event: content_block_delta\r\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"a"}}',
+    b'data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"a\ndata: b"}}',
+    b'data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"}}',
+    b'data:{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"a"}}',
+    b": comment",
     b"",
 ])
-def test_frames_declines_anything_else_and_changes_nothing(piece: bytes) -> None:
+def test_chunk_declines_anything_else_and_changes_nothing(event: bytes) -> None:
     t = translator()
     for p in text_stream(["Open"])[:3]:
         TranslatedPump(t).feed(p)
     assert t.fast is not None
-    assert t.fast(piece) is None
+    assert t.fast(event, len(event)) is None
+
+
+def test_comments_alone_are_no_event_and_a_piece_of_them_sends_nothing() -> None:
+    pump = TranslatedPump(translator())
+    for p in text_stream(["Open"])[:3]:
+        pump.feed(p)
+    assert pump.feed(b": keep-alive\n\n") is None
+    assert pump.feed(b": keep-alive\n\n: again\n\n") is None
+    assert pump.feed(b"event: ping\ndata: {\"type\": \"ping\"}\n\n") == b""
 
 
 def test_thinking_keeps_every_piece_once_even_when_a_piece_is_declined_halfway() -> None:
@@ -173,7 +186,7 @@ def test_the_recorded_streams_cut_at_every_event_give_the_same_bytes() -> None:
         assert sent(events) == decoded(events) == sent([data]), name
 
 
-def test_after_message_stop_nothing_takes_frames() -> None:
+def test_after_message_stop_nothing_takes_chunk() -> None:
     t = translator()
     pump = TranslatedPump(t)
     for p in text_stream(["Open", "a"]):

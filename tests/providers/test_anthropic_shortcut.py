@@ -127,8 +127,12 @@ def test_shortcut_made_by_hand() -> None:
     assert shortcut.prefix == b'{"type":"content_block_delta","index":3,"delta":{"type":"text_delta","text":"'
     assert shortcut.chunks(shortcut.prefix + b'x\\ty"}}') == [b'<"x\\ty">']
     assert shortcut.chunks(shortcut.prefix + b'"}}') == []
-    assert shortcut.frames(b"data: " + shortcut.prefix + b'x"}}\n\n') == b'data: <"x">\n\n'
-    assert shortcut.frames(b"event: content_block_delta\ndata: " + shortcut.prefix + b'"}}\n\n') == b""
+    event = b"data: " + shortcut.prefix + b'x"}}'
+    assert shortcut.chunk(event, len(event)) == b'data: <"x">\n\n'
+    assert shortcut.chunk(event + b"\n\n", len(event)) == b'data: <"x">\n\n'
+    event = b"event: content_block_delta\ndata: " + shortcut.prefix + b'"}}'
+    assert shortcut.chunk(event, len(event)) == b""
+    assert shortcut.chunk(event + b"\n", len(event) + 1) is None
 
 
 def test_a_second_message_start_renames_the_chunks_the_shortcut_writes() -> None:

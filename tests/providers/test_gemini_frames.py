@@ -1,6 +1,7 @@
-"""providers/gemini/stream.py `frames`: pieces of whole plain-text events go to framed chunks without
-the event decoder. The client must be sent byte for byte what the decoder and `translate` send,
-whatever the pieces hold, wherever they are cut, with CRLF (as Gemini ends events) or LF ends."""
+"""providers/gemini/stream.py `chunk`: the pump cuts a piece of whole events at its blank lines, and
+plain-text events go to chunks without the event decoder. The client must be sent byte for byte what
+the decoder and `translate` send, whatever the pieces hold, wherever they are cut, with CRLF (as
+Gemini ends events) or LF ends."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 
 from relaygate.ingress.streaming import TranslatedPump
 from relaygate.providers.gemini.mapping import chat_usage
-from relaygate.providers.gemini.stream import GeminiStreamTranslator, data_events
+from relaygate.providers.gemini.stream import GeminiStreamTranslator
 from tests.providers.gemini_support import CREATED, fixture
 
 TEXTS = ["Open", "plain", "", " \"quoted\" \\ and\nlines\t", "naïve 京都 😀 \u2028", "\x01", "</script>",
@@ -48,7 +49,7 @@ def sent(pieces: list[bytes], include_usage: bool = True) -> tuple[bytes, Any]:
 
 
 def decoded(pieces: list[bytes]) -> tuple[bytes, Any]:
-    """A byte at a time: the decoder always holds part of an event, so nothing takes `frames`."""
+    """A byte at a time: the decoder always holds part of an event, so nothing takes `chunk`."""
     data = b"".join(pieces)
     return sent([data[i:i + 1] for i in range(len(data))])
 
@@ -57,9 +58,9 @@ def decoded(pieces: list[bytes]) -> tuple[bytes, Any]:
 def test_plain_text_events_give_the_bytes_of_the_decoder_and_full_reading(end: bytes,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     results: list[bytes | None] = []
-    real = GeminiStreamTranslator.frames
-    monkeypatch.setattr(GeminiStreamTranslator, "frames",
-                        lambda self, piece: results.append(real(self, piece)) or results[-1])
+    real = GeminiStreamTranslator.chunk
+    monkeypatch.setattr(GeminiStreamTranslator, "chunk",
+                        lambda self, piece, end: results.append(real(self, piece, end)) or results[-1])
     pieces = text_stream(end)
     out = sent(pieces)
     assert len([r for r in results if r is not None]) == len(TEXTS) - 1  # every event after the first
@@ -98,19 +99,21 @@ def test_usage_read_at_any_point_is_that_of_the_last_event() -> None:
         assert pump.end.usage == chat_usage(event("", n + 1)["usageMetadata"])  # read twice, the same
 
 
-@pytest.mark.parametrize("piece", [
-    b'data:{"candidates":[]}\r\n\r\n', b": keep-alive\r\n\r\n", b'data: {"a":1}\ndata: {"b":2}\r\n\r\n',
-    b'data: {"a":1}\r\n\r\n{\r\n', b'data: {"a":1}\r\n', b'data: {"a":1}\n\n\r\n\r\n', b"", b"\r\n\r\n",
-    b'data: {"a":1}\r\n\r\nevent: x\r\ndata: {"b":2}\r\n\r\n', b'data: {"a":1}\r\n\r\ndata: {"b":2}\n\n',
+@pytest.mark.parametrize("event", [
+    b'data:{"candidates":[]}', b": keep-alive", b'data: {"a":1}\ndata: {"b":2}', b"", b"\r\n", b"{",
+    b'event: x\r\ndata: {"b":2}', b'data: {"candidates": [{"content": {"parts": [{"text": "a"}]}}]}\r',
+    b'data: {"candidates": [{"content": {"parts": [{"text": "a"}]}}]}\n',
+    b'data: {"candidates": [{"content":\n {"parts": [{"text": "a"}]}}]}',
+    b'data: {"candidates": [{"content": {"parts": [{"text": "a"}]}}]', b'data: {"error": {"code": 500}}',
 ])
-def test_data_events_declines_what_is_not_whole_one_line_events(piece: bytes) -> None:
-    assert data_events(piece) is None
-
-
-def test_data_events_reads_one_or_several() -> None:
-    assert data_events(b"data: {}\r\n\r\n") == [b"{}"]
-    assert data_events(b"data: {}\n\n") == [b"{}"]
-    assert data_events(b"data: {}\r\n\r\ndata: []\r\n\r\n") == [b"{}", b"[]"]
+def test_chunk_declines_what_is_not_one_plain_data_line(event: bytes) -> None:
+    t = GeminiStreamTranslator("gemini-x", CREATED, True)
+    TranslatedPump(t).feed(text_stream()[0])
+    assert t.fast is not None
+    assert t.fast(event, len(event)) is None
+    event = b'data: {"candidates": [{"content": {"parts": [{"text": "a"}]}}]}\r\n\r\n'
+    assert t.fast(event, len(event) - 4).endswith(
+        b'"content":"a"},"logprobs":null,"finish_reason":null}]}\n\n')
 
 
 @pytest.mark.parametrize("other", [

@@ -149,9 +149,11 @@ class TranslatedPump:
     """An upstream with its own stream format: each event becomes zero or more chat chunks.
     A translator whose upstream frames events in its own way brings its own `decoder`.
 
-    Between events (nothing held by the decoder), a piece goes to the translator's `fast` first,
-    when it has one at the time: the bytes to send for a piece of the events it knows by their
-    bytes (most of them), or None, having changed nothing, for the decoder and `translate`."""
+    A piece of whole events (ending with a blank line, LF or CRLF, with nothing held by the decoder)
+    is cut at its blank lines, and each event goes to the translator's `fast` first when it has one
+    at the time: the framed chat chunk for an event it knows by its bytes (most of them), or None,
+    having changed nothing, for the decoder and `translate`. Cutting there changes nothing for the
+    decoder, which is fed the same bytes in the same order, only in more calls."""
 
     __slots__ = ("translator", "decoder", "end", "failure", "price", "clean")
 
@@ -166,12 +168,18 @@ class TranslatedPump:
     def feed(self, piece: bytes) -> bytes | None:
         """An upstream error event stops the translation; what came before it in the same piece is
         still returned (and sent), and the error is kept in `failure` for the relay to raise next."""
+        blank = None
         if self.clean:
+            blank = b"\n\n" if piece.endswith(b"\n\n") else b"\r\n\r\n" if piece.endswith(b"\r\n\r\n") else None
+        if blank is not None:
             fast = self.translator.fast
             if fast is not None:
-                out = fast(piece)
-                if out is not None:
-                    return out
+                end = len(piece) - len(blank)
+                if piece.find(blank) == end:  # one event, as most pieces are
+                    framed = fast(piece, end)
+                    if framed is not None:  # a chunk of `fast` never carries usage or ends the stream
+                        return framed
+            return self._events(piece, blank)
         events = self.decoder.feed(piece)
         self.clean = self.decoder.at_boundary
         if not events:
@@ -184,15 +192,63 @@ class TranslatedPump:
             self.failure = exc
         return self._frames(chunks)
 
+    def _events(self, piece: bytes, blank: bytes) -> bytes | None:
+        """`feed` for a piece of whole events, cut at each `blank` line; None when it held no event
+        (only comments, say), as the decoder would have it."""
+        translator, decoder = self.translator, self.decoder
+        whole = decoder.whole
+        out: list[bytes] = []  # framed, in order: what `fast` wrote, and `chunks` once framed
+        chunks: list[bytes] = []  # what `translate` made since the last `fast` event
+        blocks = piece.split(blank)
+        blocks.pop()  # the empty tail after the last blank line
+        events = 0
+        try:
+            for n, block in enumerate(blocks):
+                fast = translator.fast
+                if fast is not None:
+                    framed = fast(block, len(block))
+                    if framed is not None:
+                        events += 1
+                        if chunks:
+                            out.append(self._framed(chunks))
+                            chunks = []
+                        out.append(framed)
+                        continue
+                event = whole(block)
+                if event is not None:
+                    events += 1
+                    chunks += translator.translate(event)
+                    continue
+                decoded = decoder.feed(block + blank)
+                if not decoder.at_boundary:  # what began is not SSE (Gemini's bare error): the rest is its
+                    decoded += decoder.feed(blank.join(blocks[n + 1:]) + blank) if n + 1 < len(blocks) else []
+                events += len(decoded)
+                for event in decoded:
+                    chunks += translator.translate(event)
+                if not decoder.at_boundary:
+                    break
+        except GatewayError as exc:
+            self.failure = exc
+        self.clean = decoder.at_boundary
+        if not events:
+            return None
+        if chunks:
+            out.append(self._framed(chunks))
+        sent = b"".join(out)
+        return sent + DONE if self.end.done else sent
+
     def close(self) -> bytes:
         chunks = [chunk for event in self.decoder.flush() for chunk in self.translator.translate(event)]
         return self._frames(chunks + self.translator.close())
 
     def _frames(self, chunks: list[bytes]) -> bytes:
+        out = self._framed(chunks)
+        return out + DONE if self.end.done else out
+
+    def _framed(self, chunks: list[bytes]) -> bytes:
         if self.price is not None and self.end.usage is not None:
             self._price_usage(chunks)
-        out = b"data: " + b"\n\ndata: ".join(chunks) + b"\n\n" if chunks else b""
-        return out + DONE if self.end.done else out
+        return b"data: " + b"\n\ndata: ".join(chunks) + b"\n\n" if chunks else b""
 
     def _price_usage(self, chunks: list[bytes]) -> None:
         """The chunk that carries the usage (the last one with it) gets the usage's cost added."""

@@ -29,9 +29,11 @@ class StreamTranslator(Protocol):
     needs; `end.done` is set once the answer is complete. Errors are raised as GatewayError."""
 
     end: StreamEnd
-    # None, or for a piece that starts between events: the framed chunks to send when the piece is
-    # all events of the kind it knows by their bytes, else None having changed nothing (TranslatedPump).
-    fast: Callable[[bytes], bytes | None] | None
+    # None, or for one whole event's bytes (`fast(piece, end)`: `piece[:end]`, without its blank
+    # line): the framed chat chunk (`data: ...` and its blank line; b"" for none) for an event of a
+    # kind it knows by its bytes, else None having changed nothing (TranslatedPump). Never a chunk
+    # that carries usage or ends the stream.
+    fast: Callable[[bytes, int], bytes | None] | None
 
     def translate(self, event: Event) -> list[bytes]: ...
 

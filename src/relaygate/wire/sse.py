@@ -76,6 +76,19 @@ class SSEDecoder:
             events += self._feed_lines(tail)
         return events
 
+    def whole(self, block: bytes) -> Event | None:
+        """The event of `block`, a whole event without its blank line, when the decoder is between
+        events and the block is one `data:` line or an `event:` line then a `data:` line, LF only
+        (as most upstreams frame every event); else None, for `feed`. The same Event `feed` makes."""
+        newline = block.find(b"\n")
+        if newline < 0:
+            if block[:6] == b"data: " and block.find(b"\r") < 0:
+                return Event(block[6:], None, self._id)
+        elif block[:7] == b"event: " and block[newline + 1:newline + 7] == b"data: " \
+                and block.find(b"\n", newline + 1) < 0 and block.find(b"\r") < 0:
+            return Event(block[newline + 7:], block[7:newline].decode("utf-8", "replace"), self._id)
+        return None
+
     def _feed_lines(self, chunk: bytes) -> list[Event]:
         if b"\n" not in chunk and b"\r" not in chunk:
             self._pieces.append(chunk)

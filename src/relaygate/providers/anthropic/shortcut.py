@@ -12,8 +12,8 @@ chunk serialised once per block; a string with escapes is written again, as the 
 Anything else (another block's delta, other spacing or key order, a malformed event) returns None
 and takes the full parse in stream.py, so the shortcut changes the cost of a chunk, never its bytes.
 
-`frames` goes one step further for the pump: a piece of whole events, each one such delta, becomes
-the framed chunks to send without decoding SSE at all (the `event:` line is matched with the rest).
+`chunk` goes one step further for the pump: a whole SSE event as it came, `event:` line and all,
+becomes its chunk without being decoded at all.
 """
 
 from __future__ import annotations
@@ -35,10 +35,10 @@ class DeltaShortcut:
     kept: list[str] | None = None  # where the block also keeps every piece (thinking), if it does
     named: bytes = b""  # `prefix` in an SSE event with its `event:` line, as Anthropic frames it
     bare: bytes = b""  # in an event of a `data:` line alone
-    framed_head: bytes = b""  # `head` and `tail` with the SSE framing around the chunk
-    framed_tail: bytes = b""
     named_end: int = 0  # where the string begins in an event that starts with `named`
     bare_end: int = 0
+    framed_head: bytes = b""  # `head` and `tail` with the SSE framing around the chunk
+    framed_tail: bytes = b""
 
     def __post_init__(self) -> None:
         self.named, self.bare = EVENT_LINE + self.prefix, b"data: " + self.prefix
@@ -59,26 +59,22 @@ class DeltaShortcut:
         end = len(data.rstrip(JSON_SPACE))
         if data[end - 3:end] != ENDS:
             return None
-        literal = data[len(self.prefix) - 1:end - 2]
-        value = _string(literal)
-        if value is None:
-            return None
-        if self.kept is not None:
-            self.kept.append(value)
-        if not value:
-            return []
-        return [self.head + (literal if literal.find(b"\\") < 0 else orjson.dumps(value)) + self.tail]
+        chunk = self._write(data[len(self.prefix) - 1:end - 2])
+        return None if chunk is None else [chunk] if chunk else []
 
-    def frames(self, piece: bytes) -> bytes | None:
-        """The bytes to send for a piece of whole LF-framed events that are all this block's deltas
-        in the usual shape, or None (and nothing changed) when any event is something else."""
-        last = len(piece) - 2
-        if piece.find(b"\n\n") != last:
-            return self._several(piece) if piece[last:] == b"\n\n" else None
-        start = self.named_end if piece.startswith(self.named) else self.bare_end if piece.startswith(self.bare) else 0
-        if not start or piece[last - 3:last] != ENDS:
+    def chunk(self, piece: bytes, end: int) -> bytes | None:
+        """`chunks` for a whole SSE event as it came, `piece[:end]` (its `event:` line and `data:`
+        line, without the blank line), before any decoding: the chunk framed for SSE, b"" for
+        none, or None."""
+        if piece.startswith(self.named):
+            start = self.named_end
+        elif piece.startswith(self.bare):
+            start = self.bare_end
+        else:
             return None
-        literal = piece[start:last - 2]
+        if piece[end - 3:end] != ENDS:
+            return None
+        literal = piece[start:end - 2]
         try:
             value = orjson.loads(literal)
         except orjson.JSONDecodeError:
@@ -91,31 +87,16 @@ class DeltaShortcut:
             return b""
         return self.framed_head + (literal if literal.find(b"\\") < 0 else orjson.dumps(value)) + self.framed_tail
 
-    def _several(self, piece: bytes) -> bytes | None:
-        """`frames` for a piece of more than one event: all of them, or none."""
-        out: list[bytes] = []
-        values: list[str] = []
-        for event in piece[:-2].split(b"\n\n"):
-            start = self.named_end if event.startswith(self.named) else \
-                self.bare_end if event.startswith(self.bare) else 0
-            if not start or event[-3:] != ENDS:
-                return None
-            literal = event[start:-2]
-            value = _string(literal)
-            if value is None:
-                return None
-            if value:
-                out.append(literal if literal.find(b"\\") < 0 else orjson.dumps(value))
-            values.append(value)
+    def _write(self, literal: bytes) -> bytes | None:
+        """The chunk around `literal` when it is exactly one JSON string (b"" when that is empty)."""
+        try:
+            value = orjson.loads(literal)
+        except orjson.JSONDecodeError:
+            return None
+        if value.__class__ is not str:
+            return None
         if self.kept is not None:
-            self.kept += values
-        return self.framed_head + (self.framed_tail + self.framed_head).join(out) + self.framed_tail if out else b""
-
-
-def _string(literal: bytes) -> str | None:
-    """The value of `literal` when it is exactly one JSON string, else None."""
-    try:
-        value = orjson.loads(literal)
-    except orjson.JSONDecodeError:
-        return None
-    return value if value.__class__ is str else None
+            self.kept.append(value)
+        if not value:
+            return b""
+        return self.head + (literal if literal.find(b"\\") < 0 else orjson.dumps(value)) + self.tail

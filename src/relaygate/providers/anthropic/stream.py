@@ -117,7 +117,7 @@ class MessagesStreamTranslator:
         self.opened = False  # the role chunk went out
         self.blocks: dict[int, Block] = {}
         self.shortcut: DeltaShortcut | None = None  # for the deltas of the block started last
-        self.fast: Callable[[bytes], bytes | None] | None = None  # its `frames`, once the role chunk is out
+        self.fast: Callable[[bytes, int], bytes | None] | None = None  # its `chunk`, once the role chunk is out
         self.tool_calls = 0
         self.thinking_blocks = 0
         self.stop_reason: str | None = None
@@ -132,7 +132,7 @@ class MessagesStreamTranslator:
                 return chunks if self.opened or not chunks else self._open() + chunks
         chunks = self._translate(event)
         shortcut = self.shortcut
-        self.fast = shortcut.frames if shortcut is not None and self.opened and self.phase is Phase.IN_MESSAGE else None
+        self.fast = shortcut.chunk if shortcut is not None and self.opened and self.phase is Phase.IN_MESSAGE else None
         return chunks
 
     def _translate(self, event: Event) -> list[bytes]:
@@ -233,7 +233,7 @@ class MessagesStreamTranslator:
         if self.opened:
             return []
         self.opened = True
-        self.fast = self.shortcut.frames if self.shortcut is not None else None
+        self.fast = self.shortcut.chunk if self.shortcut is not None else None
         return [self.writer.delta({"role": "assistant", "content": ""})]
 
     def _send(self, delta: Delta) -> list[bytes]:

@@ -42,6 +42,10 @@ class GeminiEventDecoder:
         """True between events: no line, event or bare JSON begun."""
         return self.trailer is None and self.at_line_start and self.sse.at_boundary
 
+    def whole(self, block: bytes) -> Event | None:
+        """As `SSEDecoder.whole` (a block that starts with `{` is never one: it is bare JSON)."""
+        return self.sse.whole(block)
+
     def feed(self, piece: bytes) -> list[Event]:
         if not piece:
             return []

@@ -30,7 +30,7 @@ from relaygate.providers.gemini.mapping import (
     BLOCKED_FINISH, EXTRA, chat_usage, completion_id, finish_reason, signature_extra, tool_call, tool_call_id,
 )
 from relaygate.providers.gemini.reading import (
-    Call, Candidate, GeminiResponse, PlainSlice, Text, parse_json, plain_slice, read_response,
+    Call, Candidate, GeminiResponse, Text, parse_json, plain_slice, read_response,
 )
 from relaygate.providers.openai_stream import StreamEnd
 from relaygate.wire.sse import Event
@@ -90,7 +90,6 @@ class StreamIdentity:
 
 
 TEXT_TAIL = b'},"logprobs":null,"finish_reason":null}]}'
-EVENT_END = b"\r\n\r\n"  # as Gemini ends its events; LF-only ends are read too
 
 
 @dataclass(slots=True)
@@ -103,18 +102,19 @@ class GeminiStreamTranslator:
     identity: StreamIdentity | None = None
     candidates: dict[int, CandidateStream] = field(default_factory=dict)
     blocked: bool = False
-    fast: Callable[[bytes], bytes | None] | None = None
+    fast: Callable[[bytes, int], bytes | None] | None = None
 
     def translate(self, event: Event) -> list[bytes]:
         body = parse_json(event.data)
         plain = plain_slice(body) if self.identity is not None else None
         if plain is not None:
-            return self._plain(*plain)
+            chunk = self._plain(*plain)
+            return [chunk] if chunk else []
         if isinstance(body, dict) and "error" in body:
             raise error_from_body("gemini", body)
         response = read_response(body)
         identity = self._identify(response, event.data)
-        self.fast = self.frames
+        self.fast = self.chunk
         if response.usage is not None:
             self.end.usage = chat_usage(response.usage)
         if response.block_reason is not None:
@@ -122,26 +122,20 @@ class GeminiStreamTranslator:
         deltas = [(c.index, self._delta(c, identity.response_id)) for c in response.candidates]
         return [_chunk(identity, [_choice(i, delta, None)]) for i, delta in deltas if delta]
 
-    def frames(self, piece: bytes) -> bytes | None:
-        """`fast`, once the first event is read: a piece of whole events that are all plain slices
-        becomes their framed chunks; for anything else None, and nothing changed."""
-        datas = data_events(piece)
-        if datas is None:
+    def chunk(self, piece: bytes, end: int) -> bytes | None:
+        """`fast`, once the first event is read: a whole event as it came, `piece[:end]` (one `data:`
+        line, without the blank line), that is a plain slice becomes its framed chunk (b"" for
+        none); anything else None, and nothing changed."""
+        if not piece.startswith(b"data: ") or piece.find(b"\n", 0, end) >= 0 or piece.find(b"\r", 0, end) >= 0:
             return None
-        plains: list[PlainSlice] = []
-        for data in datas:
-            try:
-                plain = plain_slice(orjson.loads(data))
-            except orjson.JSONDecodeError:
-                return None
-            if plain is None:
-                return None
-            plains.append(plain)
-        if len(plains) == 1:
-            out = self._plain(*plains[0])
-            return b"data: " + out[0] + b"\n\n" if out else b""
-        out = [chunk for plain in plains for chunk in self._plain(*plain)]
-        return b"data: " + b"\n\ndata: ".join(out) + b"\n\n" if out else b""
+        try:
+            plain = plain_slice(orjson.loads(piece[6:end]))
+        except orjson.JSONDecodeError:
+            return None
+        if plain is None:
+            return None
+        chunk = self._plain(*plain)
+        return b"data: " + chunk + b"\n\n" if chunk else b""
 
     def close(self) -> list[bytes]:
         """At the upstream's end of stream: finish chunks, then usage if the client asked for it."""
@@ -153,7 +147,7 @@ class GeminiStreamTranslator:
         self.end.done = True
         return chunks
 
-    def _plain(self, text: str, finish: str | None, usage: dict[str, int] | None) -> list[bytes]:
+    def _plain(self, text: str, finish: str | None, usage: dict[str, int] | None) -> bytes:
         """`translate` for a `plain_slice`: the same state changes and chunk bytes, fewer steps."""
         assert self.identity is not None
         if usage is not None:
@@ -167,9 +161,9 @@ class GeminiStreamTranslator:
         elif text:
             state.phase = Phase.STREAMING
         if not text:
-            return []
+            return b""
         role = b'"role":"assistant",' if waiting else b""
-        return [self.identity.head + role + b'"content":' + orjson.dumps(text) + TEXT_TAIL]
+        return self.identity.head + role + b'"content":' + orjson.dumps(text) + TEXT_TAIL
 
     def _identify(self, response: GeminiResponse, data: bytes) -> StreamIdentity:
         if self.identity is None:
@@ -204,28 +198,6 @@ class GeminiStreamTranslator:
         if self.blocked and state.finish is None:
             return BLOCKED_FINISH
         return finish_reason(state.finish, state.calls > 0)
-
-
-def data_events(piece: bytes) -> list[bytes] | None:
-    """The data of each event when `piece` is whole events of one `data: ` line each, all ended by
-    CRLF CRLF (as Gemini ends them) or all by LF LF; else None, for the decoder."""
-    if not piece.startswith(b"data: "):
-        return None
-    last, lf = piece.find(b"\r"), piece.find(b"\n")
-    if last < 0:
-        last, end = lf, b"\n\n"
-    else:
-        end, lf = EVENT_END, lf - 1
-    if last + len(end) == len(piece) and lf == last and piece.endswith(end):
-        return [piece[6:last]]  # one event, its end the only line end in the piece: the common case
-    if not piece.endswith(end):
-        return None
-    datas = piece[:-len(end)].split(end)
-    for i, line in enumerate(datas):
-        if not line.startswith(b"data: ") or line.find(b"\n") >= 0 or line.find(b"\r") >= 0:
-            return None
-        datas[i] = line[6:]
-    return datas
 
 
 def _pieces_delta(candidate: Candidate, state: CandidateStream, response_id: str | None) -> dict[str, Any]:
