@@ -83,7 +83,8 @@ def test_every_text_comes_out_as_the_decoder_and_full_parse_write_it(
     pieces = text_stream(["Open", *TEXTS], named)
     took = counting_chunk(monkeypatch)
     out = sent(pieces)
-    assert len([r for r in took if r is not None]) == len(TEXTS)  # all but the first delta (the role chunk's)
+    # all but the first delta (the role chunk's), and with its `event:` line the block's stop
+    assert len([r for r in took if r is not None]) == len(TEXTS) + named
     assert out == decoded(pieces)
     spaced = [sse(orjson.loads(p.split(b"data: ", 1)[1]), named, lambda e: json.dumps(e).encode()) for p in pieces]
     assert out == decoded(spaced)  # spaced JSON never matches a shortcut: the full parse, event by event
@@ -192,3 +193,22 @@ def test_after_message_stop_nothing_takes_chunk() -> None:
     for p in text_stream(["Open", "a"]):
         pump.feed(p)
     assert pump.end.done and t.fast is None
+
+
+def test_a_blocks_stop_is_taken_by_its_bytes_unless_it_sends_the_thinking_block() -> None:
+    t = translator()
+    for p in text_stream(["Open"])[:3]:
+        TranslatedPump(t).feed(p)
+    stop = sse({"type": "content_block_stop", "index": 0})[:-2]
+    assert t.fast is not None
+    assert t.fast(stop, len(stop)) == b""
+    assert t.fast(stop + b"\n\n", len(stop)) == b""
+    for other in [sse({"type": "content_block_stop", "index": 1})[:-2], sse({"type": "content_block_stop",
+                  "index": 0}, named=False)[:-2], stop.replace(b'"index":0', b'"index": 0'), stop + b" "]:
+        assert t.fast(other, len(other)) is None, other
+    thinking = translator()
+    block = {"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": ""}}
+    for p in [sse(START), sse(block), sse(delta(0, "thinking_delta", "thinking", "Hmm"))]:
+        TranslatedPump(thinking).feed(p)
+    assert thinking.fast is not None
+    assert thinking.fast(stop, len(stop)) is None

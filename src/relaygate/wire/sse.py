@@ -80,13 +80,13 @@ class SSEDecoder:
         """The event of `block`, a whole event without its blank line, when the decoder is between
         events and the block is one `data:` line or an `event:` line then a `data:` line, LF only
         (as most upstreams frame every event); else None, for `feed`. The same Event `feed` makes."""
-        newline = block.find(b"\n")
-        if newline < 0:
-            if block[:6] == b"data: " and block.find(b"\r") < 0:
-                return Event(block[6:], None, self._id)
-        elif block[:7] == b"event: " and block[newline + 1:newline + 7] == b"data: " \
-                and block.find(b"\n", newline + 1) < 0 and block.find(b"\r") < 0:
-            return Event(block[newline + 7:], block[7:newline].decode("utf-8", "replace"), self._id)
+        if block.startswith(b"event: "):
+            newline = block.find(b"\n")
+            if block.startswith(b"data: ", newline + 1) and block.find(b"\n", newline + 1) < 0 \
+                    and block.find(b"\r") < 0:
+                return Event(block[newline + 7:], block[7:newline].decode("utf-8", "replace"), self._id)
+        elif block.startswith(b"data: ") and block.find(b"\n") < 0 and block.find(b"\r") < 0:
+            return Event(block[6:], None, self._id)
         return None
 
     def _feed_lines(self, chunk: bytes) -> list[Event]:

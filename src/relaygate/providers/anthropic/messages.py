@@ -203,8 +203,12 @@ def _append(turns: list[Turn], role: str, blocks: list[Block]) -> None:
 def _compact(turn: Turn) -> Turn:
     """Tool results first in a user turn; a lone plain text block as a string, as SDKs send it."""
     blocks = turn["content"]
-    if turn["role"] == "user":
-        blocks.sort(key=lambda block: block["type"] != "tool_result")
+    if turn["role"] == "user" and len(blocks) > 1:
+        blocks.sort(key=_not_tool_result)
     if len(blocks) == 1 and blocks[0].keys() == {"type", "text"}:
         return {"role": turn["role"], "content": blocks[0]["text"]}
     return turn
+
+
+def _not_tool_result(block: Block) -> bool:
+    return block["type"] != "tool_result"

@@ -71,6 +71,9 @@ PARAMS: dict[str, ParamRule] = {
     "stop": ParamRule("stop_sequences", stop_sequences),
     "user": ParamRule("metadata", user_metadata),
 }
+# What `tool_params` reads (`parallel_tool_calls` too, but that only counts with tools): without any,
+# there are no tools to send.
+TOOL_FIELDS = frozenset({"tools", "tool_choice", "response_format"})
 TOOL_CHOICES: dict[str, dict[str, str]] = {
     "auto": {"type": "auto"}, "none": {"type": "none"}, "required": {"type": "any"},
 }
@@ -82,7 +85,7 @@ def chat_request_to_messages(request: dict[str, Any], model: str, stream: bool) 
     body: dict[str, Any] = {"model": model, "max_tokens": max_tokens(request), "messages": turns}
     body.update(mapped_params(request))
     budget = thinking_budget(request)
-    tools, instruct = tool_params(request, thinking=budget is not None)
+    tools, instruct = tool_params(request, budget is not None) if TOOL_FIELDS & request.keys() else ({}, False)
     body.update(tools)
     if instruct:
         system.append({"type": "text", "text": INSTRUCTION})

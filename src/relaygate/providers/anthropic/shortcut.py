@@ -39,6 +39,7 @@ class DeltaShortcut:
     bare_end: int = 0
     framed_head: bytes = b""  # `head` and `tail` with the SSE framing around the chunk
     framed_tail: bytes = b""
+    stop: bytes | None = None  # the block's `content_block_stop` event, when it sends nothing
 
     def __post_init__(self) -> None:
         self.named, self.bare = EVENT_LINE + self.prefix, b"data: " + self.prefix
@@ -47,9 +48,11 @@ class DeltaShortcut:
 
     @classmethod
     def of(cls, index: int, delta_type: str, field: str, head: bytes, tail: bytes,
-           kept: list[str] | None = None) -> DeltaShortcut:
+           kept: list[str] | None = None, stops: bool = False) -> DeltaShortcut:
+        """`stops`: the block's stop sends nothing, so `chunk` takes that event too."""
         prefix = f'{{"type":"content_block_delta","index":{index},"delta":{{"type":"{delta_type}","{field}":"'
-        return cls(prefix.encode(), head, tail, kept)
+        stop = f'event: content_block_stop\ndata: {{"type":"content_block_stop","index":{index}}}' if stops else None
+        return cls(prefix.encode(), head, tail, kept, stop=stop and stop.encode())
 
     def chunks(self, data: bytes) -> list[bytes] | None:
         """The chat chunk for this event's data (none for an empty piece), or None when the event
@@ -71,7 +74,8 @@ class DeltaShortcut:
         elif piece.startswith(self.bare):
             start = self.bare_end
         else:
-            return None
+            stop = self.stop
+            return b"" if stop is not None and end == len(stop) and piece.startswith(stop) else None
         if piece[end - 3:end] != ENDS:
             return None
         literal = piece[start:end - 2]

@@ -108,6 +108,8 @@ class ChunkWriter:
 class MessagesStreamTranslator:
     """The StreamTranslator for one Anthropic stream (see the module docstring for the mapping)."""
 
+    decoder = None  # Anthropic frames events as plain SSE: the pump's own decoder reads them
+
     def __init__(self, model: str, created: int, client_wants_usage: bool, json_mode: bool) -> None:
         self.model, self.created = model, created
         self.client_wants_usage, self.json_mode = client_wants_usage, json_mode
@@ -218,8 +220,9 @@ class MessagesStreamTranslator:
             return None
         delta_type, name, head, tail = shape
         head = self.writer.head + head.replace(b"%d", str(block.tool_index).encode())
-        kept = block.thinking if block.kind is BlockKind.THINKING else None
-        return DeltaShortcut.of(index, delta_type, name, head, tail + DELTA_TAIL, kept)
+        thinking = block.kind is BlockKind.THINKING  # its stop sends the whole block: not a shortcut's
+        return DeltaShortcut.of(index, delta_type, name, head, tail + DELTA_TAIL, block.thinking if thinking else None,
+                                stops=not thinking)
 
     def _thinking_block(self, block: dict[str, str]) -> Delta:
         self.thinking_blocks += 1

@@ -21,7 +21,11 @@ def counts_of(usage: Any) -> dict[str, int]:
         return dict.fromkeys(COUNTS, 0)
     if not isinstance(usage, dict):
         raise UpstreamProtocolError("Anthropic sent a `usage` that is not an object.")
-    return {name: _count(usage, name) for name in COUNTS}
+    counts = {name: usage.get(name) for name in COUNTS}
+    for value in counts.values():
+        if value.__class__ is not int or value < 0:  # absent, or checked one by one for the message
+            return {name: _count(usage, name) for name in COUNTS}
+    return counts
 
 
 def merged_counts(counts: dict[str, int], update: Any) -> dict[str, int]:
