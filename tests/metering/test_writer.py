@@ -165,11 +165,11 @@ def test_records_wait_while_the_database_is_down(database_url, outage, tmp_path)
 def test_records_read_back_through_the_schema_as_they_were_written(database_url):
     """The writer hands the driver the columns' stored forms; SQLAlchemy's types read them back:
     costs written with an exponent or at the full scale, times on a whole second or not in UTC."""
-    records = mixed(5) + [record(5, cost="1E-7"), record(6, cost="0"), record(7, cost="123.0000000001")]
-    records += [replace(record(8), created_at=datetime(2026, 3, 2, 1, 15, tzinfo=timezone(timedelta(hours=9)))),
-                replace(record(9), created_at=datetime(2026, 3, 1, 23, 59, 59, 999999, tzinfo=timezone.utc))]
-    records += [replace(record(n), client_request_id="retry-1") for n in (10, 11)]  # one client id, two requests
-    previous_form = entry_of(orjson.dumps(record(12).entry()[:-1]))  # a journal line without the client id
+    records = mixed(140) + [record(5000, cost="1E-7"), record(5001, cost="0"), record(5002, cost="123.0000000001")]
+    records += [replace(record(5003), created_at=datetime(2026, 3, 2, 1, 15, tzinfo=timezone(timedelta(hours=9)))),
+                replace(record(5004), created_at=datetime(2026, 3, 1, 23, 59, 59, 999999, tzinfo=timezone.utc))]
+    records += [replace(record(n), client_request_id="retry-1") for n in (6010, 6011)]  # one client id, two requests
+    previous_form = entry_of(orjson.dumps(record(6012).entry()[:-1]))  # a journal line without the client id
 
     async def body(engine):
         assert await write_batch(engine, [*entries(records), previous_form]) == len(records) + 1
@@ -177,7 +177,7 @@ def test_records_read_back_through_the_schema_as_they_were_written(database_url)
             return {row.request_id: row for row in (await c.execute(select(usage_records))).all()}
 
     stored = run_with_engine(database_url, body)
-    assert stored[record(12).request_id].client_request_id is None
+    assert stored[record(6012).request_id].client_request_id is None
     for r in records:
         row = stored[r.request_id]
         assert row.client_request_id == r.client_request_id

@@ -16,6 +16,7 @@ twice.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from itertools import chain
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
@@ -30,6 +31,7 @@ from relaygate.store.schema import ROLLUP_COUNTS
 ROLLUP_KEY = ("day", "key_name", "model")
 REQUEST_ID, KEY, MODEL, COST, ATTEMPTS, CREATED, CLIENT_ID = 0, 1, 2, 9, 16, 17, 18  # positions in an entry and a row
 COUNTS = slice(5, 9)  # prompt, completion, reasoning and cached tokens: ROLLUP_COUNTS[1:5]
+SQLITE_CHUNK = 64  # rows per multi-row INSERT: 64 x 19 values, far below SQLite's limit of 32,766
 UTC_ISO_LENGTH = len("2026-11-23T21:51:35.485490+00:00")
 
 
@@ -37,9 +39,9 @@ def _placeholders(dialect: str, count: int) -> str:
     return ", ".join(f"${i}" for i in range(1, count + 1)) if dialect == "postgresql" else ", ".join("?" * count)
 
 
-def _insert_sql(dialect: str) -> str:
-    return (f"INSERT INTO usage_records ({', '.join(RECORD_COLUMNS)}) "
-            f"VALUES ({_placeholders(dialect, len(RECORD_COLUMNS))})")
+def _insert_sql(dialect: str, rows: int = 1) -> str:
+    values = f"({_placeholders(dialect, len(RECORD_COLUMNS))})"
+    return f"INSERT INTO usage_records ({', '.join(RECORD_COLUMNS)}) VALUES {', '.join([values] * rows)}"
 
 
 def _rollup_sql(dialect: str) -> str:
@@ -81,6 +83,7 @@ class _Dialect:
                  day: Callable[[Any], Any]) -> None:
         self.name = name
         self.insert = _insert_sql(name)
+        self.insert_chunk = _insert_sql(name, SQLITE_CHUNK) if name == "sqlite" else None
         self.rollup = _rollup_sql(name)
         self.money, self.moment, self.day = money, moment, day
         self.existing = (
@@ -92,6 +95,20 @@ class _Dialect:
         """An entry's values as the columns store them."""
         return (*e[:COST], self.money(e[COST]), *e[COST + 1 : ATTEMPTS], orjson.dumps(e[ATTEMPTS]).decode(),
                 self.moment(e[CREATED]), e[CLIENT_ID])
+
+    async def insert_rows(self, connection: AsyncConnection, rows: list[tuple[Any, ...]]) -> None:
+        """On SQLite, whole chunks of rows go as one multi-row INSERT: one statement step for many
+        rows, where `executemany` takes a step per row, and each step hands the GIL to the event
+        loop's thread and back (about a tenth less CPU alone, and far fewer thread switches on a
+        busy core). The rest, and every row on PostgreSQL (whose driver pipelines them), by executemany."""
+        done = 0
+        if self.insert_chunk is not None:
+            while len(rows) - done >= SQLITE_CHUNK:
+                flat = tuple(chain.from_iterable(rows[done : done + SQLITE_CHUNK]))
+                await connection.exec_driver_sql(self.insert_chunk, flat)
+                done += SQLITE_CHUNK
+        if done < len(rows):
+            await connection.exec_driver_sql(self.insert, rows[done:])
 
     async def stored_ids(self, connection: AsyncConnection, ids: list[str]) -> set[str]:
         if self.name == "postgresql":
@@ -145,6 +162,6 @@ async def write_batch(engine: AsyncEngine, entries: Sequence[Entry]) -> int:
         new = [dialect.row(e) for e in batch if e[REQUEST_ID] not in stored]
         if not new:
             return 0
-        await connection.exec_driver_sql(dialect.insert, new)
+        await dialect.insert_rows(connection, new)
         await connection.exec_driver_sql(dialect.rollup, rollup_rows(dialect, new))
     return len(new)
