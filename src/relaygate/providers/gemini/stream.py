@@ -79,17 +79,25 @@ class StreamIdentity:
     model: str
     created: int
     response_id: str | None
-    head: bytes = b""  # a text chunk of the first candidate up to its text, as `_chunk` writes it
+    # A text chunk of the first candidate up to its text, as `_chunk` writes it, with the role (for
+    # its first) or without, and each framed for SSE (for `chunk`) or not (for `translate`).
+    text_head: bytes = b""
+    role_head: bytes = b""
+    framed_text_head: bytes = b""
+    framed_role_head: bytes = b""
 
     def __post_init__(self) -> None:
-        self.head = (
+        head = (
             b'{"id":' + orjson.dumps(self.id) + b',"object":"chat.completion.chunk","created":'
             + str(self.created).encode() + b',"model":' + orjson.dumps(self.model)
             + b',"choices":[{"index":0,"delta":{'
         )
+        self.text_head, self.role_head = head + b'"content":', head + b'"role":"assistant","content":'
+        self.framed_text_head, self.framed_role_head = b"data: " + self.text_head, b"data: " + self.role_head
 
 
 TEXT_TAIL = b'},"logprobs":null,"finish_reason":null}]}'
+FRAMED_TEXT_TAIL = TEXT_TAIL + b"\n\n"
 
 
 @dataclass(slots=True)
@@ -134,8 +142,7 @@ class GeminiStreamTranslator:
             return None
         if plain is None:
             return None
-        chunk = self._plain(*plain)
-        return b"data: " + chunk + b"\n\n" if chunk else b""
+        return self._plain(*plain, framed=True)
 
     def close(self) -> list[bytes]:
         """At the upstream's end of stream: finish chunks, then usage if the client asked for it."""
@@ -147,9 +154,11 @@ class GeminiStreamTranslator:
         self.end.done = True
         return chunks
 
-    def _plain(self, text: str, finish: str | None, usage: dict[str, int] | None) -> bytes:
-        """`translate` for a `plain_slice`: the same state changes and chunk bytes, fewer steps."""
-        assert self.identity is not None
+    def _plain(self, text: str, finish: str | None, usage: dict[str, int] | None, framed: bool = False) -> bytes:
+        """`translate` for a `plain_slice`: the same state changes and chunk bytes, fewer steps
+        (`framed`: the chunk framed for SSE, as `chunk` sends it)."""
+        identity = self.identity
+        assert identity is not None
         if usage is not None:
             self.end.metadata = usage
         state = self.candidates.get(0) or self.candidates.setdefault(0, CandidateStream(0))
@@ -162,8 +171,10 @@ class GeminiStreamTranslator:
             state.phase = Phase.STREAMING
         if not text:
             return b""
-        role = b'"role":"assistant",' if waiting else b""
-        return self.identity.head + role + b'"content":' + orjson.dumps(text) + TEXT_TAIL
+        if framed:
+            return (identity.framed_role_head if waiting else identity.framed_text_head) + orjson.dumps(text) \
+                + FRAMED_TEXT_TAIL
+        return (identity.role_head if waiting else identity.text_head) + orjson.dumps(text) + TEXT_TAIL
 
     def _identify(self, response: GeminiResponse, data: bytes) -> StreamIdentity:
         if self.identity is None:
