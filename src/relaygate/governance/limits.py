@@ -11,6 +11,7 @@ upstream's real usage. Answers carry OpenAI's `x-ratelimit-*` headers; a refusal
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Any
 from dataclasses import dataclass, field
 
@@ -44,15 +45,12 @@ class Verdict:
 class Gcra:
     """One one-minute allowance of `limit` units per key."""
 
-    __slots__ = ("limit", "tat")
+    __slots__ = ("limit", "interval", "tat")
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
+        self.interval = WINDOW / limit  # seconds for one unit to come back
         self.tat: dict[str, float] = {}
-
-    @property
-    def interval(self) -> float:
-        return WINDOW / self.limit
 
     def take(self, key: str, units: int, now: float) -> tuple[bool, float]:
         """(allowed, seconds to wait if not); `units` above the whole allowance never fit."""
@@ -69,12 +67,18 @@ class Gcra:
         self.tat[key] = max(tat, now - WINDOW)
 
     def remaining(self, key: str, now: float) -> int:
-        used = max(self.tat.get(key, now) - now, 0.0)
-        return max(0, math.floor((WINDOW - used) / self.interval + 1e-9))
+        return self.state(key, now)[0]
 
     def reset(self, key: str, now: float) -> float:
         """Seconds until the whole allowance is back."""
-        return max(self.tat.get(key, now) - now, 0.0)
+        return self.state(key, now)[1]
+
+    def state(self, key: str, now: float) -> tuple[int, float]:
+        """(units left, seconds until the whole allowance is back), for the rate-limit headers."""
+        used = self.tat.get(key, now) - now
+        if used <= 0.0:
+            return self.limit, 0.0
+        return max(0, math.floor((WINDOW - used) / self.interval + 1e-9)), used
 
 
 class MemoryLimiter:
@@ -116,12 +120,9 @@ class MemoryLimiter:
             self._bucket(self.tokens, limits.tpm).give_back(key, min(reserved, limits.tpm) - used, now)
 
     def headers(self, key: str, limits: KeyLimits, now: float) -> list[tuple[bytes, bytes]]:
-        state = {}
-        for kind, limit, table in (("requests", limits.rpm, self.requests), ("tokens", limits.tpm, self.tokens)):
-            if limit is not None:
-                bucket = self._bucket(table, limit)
-                state[kind] = (bucket.remaining(key, now), bucket.reset(key, now))
-        return rate_headers(limits, state.get("requests"), state.get("tokens"))
+        requests = self._bucket(self.requests, limits.rpm).state(key, now) if limits.rpm is not None else None
+        tokens = self._bucket(self.tokens, limits.tpm).state(key, now) if limits.tpm is not None else None
+        return rate_headers(limits, requests, tokens)
 
 
 def rate_headers(
@@ -129,19 +130,24 @@ def rate_headers(
 ) -> list[tuple[bytes, bytes]]:
     """OpenAI's `x-ratelimit-*` headers from (remaining, seconds until the whole allowance is back)."""
     out: list[tuple[bytes, bytes]] = []
-    for kind, limit, state in (("requests", limits.rpm, requests), ("tokens", limits.tpm, tokens)):
-        if limit is None or state is None:
-            continue
-        out += [
-            (f"x-ratelimit-limit-{kind}".encode(), str(limit).encode()),
-            (f"x-ratelimit-remaining-{kind}".encode(), str(state[0]).encode()),
-            (f"x-ratelimit-reset-{kind}".encode(), duration(state[1]).encode()),
-        ]
+    if limits.rpm is not None and requests is not None:
+        out += (_limit_header("requests", limits.rpm), (b"x-ratelimit-remaining-requests", b"%d" % requests[0]),
+                (b"x-ratelimit-reset-requests", duration(requests[1]).encode()))
+    if limits.tpm is not None and tokens is not None:
+        out += (_limit_header("tokens", limits.tpm), (b"x-ratelimit-remaining-tokens", b"%d" % tokens[0]),
+                (b"x-ratelimit-reset-tokens", duration(tokens[1]).encode()))
     return out
+
+
+@lru_cache(maxsize=1024)
+def _limit_header(kind: str, limit: int) -> tuple[bytes, bytes]:
+    return f"x-ratelimit-limit-{kind}".encode(), str(limit).encode()
 
 
 def duration(seconds: float) -> str:
     """OpenAI's reset format: `1s`, `6m0s`, `120ms`."""
+    if seconds <= 0:
+        return "0ms"
     if seconds < 1:
         return f"{math.ceil(seconds * 1000)}ms"
     minutes, rest = divmod(math.ceil(seconds), 60)
