@@ -260,7 +260,8 @@ FIELDS = ["content", "tool_calls", "tool_call_id", "name", "extra_content", "goo
           "text", "image_url", "url", "input_audio", "file", "file_data", "function", "arguments", "id",
           "parameters", "properties", "json_schema", "schema"]
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    # integers as a parsed body holds them: orjson reads any wider one as a float
+    st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.text(max_size=8),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(FIELDS), inner, max_size=4),
     max_leaves=8,
 )

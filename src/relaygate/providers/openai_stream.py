@@ -40,7 +40,7 @@ def _carries_usage(data: bytes) -> bool:
 def whole_lf_events(piece: bytes) -> bool:
     """True when a piece that starts at an event boundary also ends at one, with LF line ends only,
     so that it is a run of whole events that can be looked at without decoding each one."""
-    return piece[-2:] == b"\n\n" and b"\r" not in piece
+    return piece[-2:] == b"\n\n" and piece.find(b"\r") < 0  # find: `in` on bytes costs twice as much
 
 
 class OpenAIStreamRelay:
@@ -62,12 +62,14 @@ class OpenAIStreamRelay:
     def forward_piece(self, piece: bytes) -> bytes | None:
         """Fast path for a piece of whole LF-framed events (see `whole_lf_events`): only the events
         that carry usage are taken apart. None when the piece needs the full decoder after all."""
-        if b'{"error"' in piece:
+        if piece.find(b'{"error"') >= 0:
             return None
         if piece.endswith(DONE) and (len(piece) == len(DONE) or piece[-len(DONE) - 2 : -len(DONE)] == b"\n\n"):
             self.end.done = True
-        elif b"[DONE]" in piece:
+        elif piece.find(b"[DONE]") >= 0:
             return None  # [DONE] before the end of a piece, or inside some text: look closer
+        if piece.find(b'"usage"') < 0:
+            return piece  # most pieces: nothing to take apart
         out = piece
         for match in reversed(list(_USAGE.finditer(piece))):
             before = piece.rfind(b"\n\n", 0, match.start())
