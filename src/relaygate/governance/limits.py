@@ -66,13 +66,6 @@ class Gcra:
         tat = self.tat.get(key, now) - units * self.interval
         self.tat[key] = max(tat, now - WINDOW)
 
-    def remaining(self, key: str, now: float) -> int:
-        return self.state(key, now)[0]
-
-    def reset(self, key: str, now: float) -> float:
-        """Seconds until the whole allowance is back."""
-        return self.state(key, now)[1]
-
     def state(self, key: str, now: float) -> tuple[int, float]:
         """(units left, seconds until the whole allowance is back), for the rate-limit headers."""
         used = self.tat.get(key, now) - now

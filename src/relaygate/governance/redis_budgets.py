@@ -45,22 +45,19 @@ class RedisBudgets:
         self.instance = instance
         self.alive_us = alive_us
 
-    def _keys(self, key: str, day: date) -> list[str]:
-        return budget_keys(key, day)
-
     async def reserve(self, key: str, budget: Budget, amount: Decimal, day: date) -> tuple[bool, Decimal, Decimal]:
         """(reserved?, spent in the budget's period, held by requests in flight) as they were."""
-        ok, spent, held = await self.batch.call(BUDGETS, self._keys(key, day), [
+        ok, spent, held = await self.batch.call(BUDGETS, budget_keys(key, day), [
             "reserve", self.instance, self.alive_us, PERIODS[budget.period], units(budget.amount), units(amount)])
         return bool(ok), usd(spent), usd(held)
 
     def settle(self, key: str, reserved: Decimal, cost: Decimal, day: date) -> asyncio.Future[Any]:
         """Release a reservation and book the real cost; sent with the next batch, nobody waits for it."""
-        return self.batch.send(BUDGETS, self._keys(key, day), ["settle", self.instance, self.alive_us,
+        return self.batch.send(BUDGETS, budget_keys(key, day), ["settle", self.instance, self.alive_us,
                                                                units(reserved), units(cost)])
 
     async def seed(self, key: str, day: date, total: Decimal, month: Decimal, today: Decimal) -> None:
-        await self.batch.call(BUDGETS, self._keys(key, day), ["seed", self.instance, self.alive_us, units(total), units(month),
+        await self.batch.call(BUDGETS, budget_keys(key, day), ["seed", self.instance, self.alive_us, units(total), units(month),
                                                  units(today)])
 
 

@@ -62,7 +62,7 @@ class DeltaShortcut:
         end = len(data.rstrip(JSON_SPACE))
         if data[end - 3:end] != ENDS:
             return None
-        chunk = self._write(data[len(self.prefix) - 1:end - 2])
+        chunk = self._write(data[len(self.prefix) - 1:end - 2], self.head, self.tail)
         return None if chunk is None else [chunk] if chunk else []
 
     def chunk(self, piece: bytes, end: int) -> bytes | None:
@@ -78,21 +78,11 @@ class DeltaShortcut:
             return b"" if stop is not None and end == len(stop) and piece.startswith(stop) else None
         if piece[end - 3:end] != ENDS:
             return None
-        literal = piece[start:end - 2]
-        try:
-            value = orjson.loads(literal)
-        except orjson.JSONDecodeError:
-            return None
-        if value.__class__ is not str:
-            return None
-        if self.kept is not None:
-            self.kept.append(value)
-        if not value:
-            return b""
-        return self.framed_head + (literal if literal.find(b"\\") < 0 else orjson.dumps(value)) + self.framed_tail
+        return self._write(piece[start:end - 2], self.framed_head, self.framed_tail)
 
-    def _write(self, literal: bytes) -> bytes | None:
-        """The chunk around `literal` when it is exactly one JSON string (b"" when that is empty)."""
+    def _write(self, literal: bytes, head: bytes, tail: bytes) -> bytes | None:
+        """The chunk between `head` and `tail` around `literal` when it is exactly one JSON string
+        (b"" when that is empty)."""
         try:
             value = orjson.loads(literal)
         except orjson.JSONDecodeError:
@@ -103,4 +93,4 @@ class DeltaShortcut:
             self.kept.append(value)
         if not value:
             return b""
-        return self.head + (literal if literal.find(b"\\") < 0 else orjson.dumps(value)) + self.tail
+        return head + (literal if literal.find(b"\\") < 0 else orjson.dumps(value)) + tail
