@@ -11,8 +11,9 @@ from sqlalchemy import func, select
 
 from _databases import run_with_engine
 from relaygate.metering.journal import Journal, JournalCursor
-from relaygate.metering.sink import write_batch
-from relaygate.metering.usage import entry_of
+from relaygate.metering import writer as writer_module
+from relaygate.metering.sink import _DIALECTS, write_batch, write_records
+from relaygate.metering.usage import UsageRecord, entry_of
 from relaygate.metering.writer import BatchWriter
 from relaygate.store import db as store_db
 from relaygate.store.schema import usage_daily, usage_records
@@ -162,17 +163,37 @@ def test_records_wait_while_the_database_is_down(database_url, outage, tmp_path)
     assert len(ids) == requests == 21
 
 
-def test_records_read_back_through_the_schema_as_they_were_written(database_url):
-    """The writer hands the driver the columns' stored forms; SQLAlchemy's types read them back:
-    costs written with an exponent or at the full scale, times on a whole second or not in UTC."""
+def _awkward_records():
+    """Costs written with an exponent or at the full scale, times on a whole second, with
+    microseconds, or not in UTC, flags both ways, a client id on two requests."""
     records = mixed(140) + [record(5000, cost="1E-7"), record(5001, cost="0"), record(5002, cost="123.0000000001")]
     records += [replace(record(5003), created_at=datetime(2026, 3, 2, 1, 15, tzinfo=timezone(timedelta(hours=9)))),
-                replace(record(5004), created_at=datetime(2026, 3, 1, 23, 59, 59, 999999, tzinfo=timezone.utc))]
+                replace(record(5004), created_at=datetime(2026, 3, 1, 23, 59, 59, 999999, tzinfo=timezone.utc)),
+                replace(record(5005, cost="0.25"), created_at=datetime(2026, 3, 1, 8, 0, 1, 5, tzinfo=timezone.utc),
+                        estimated=True, error_code="client_disconnected", status=499, ttft_ms=None)]
     records += [replace(record(n), client_request_id="retry-1") for n in (6010, 6011)]  # one client id, two requests
+    return records
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_a_record_in_memory_makes_the_row_its_journal_line_makes(dialect):
+    rows = _DIALECTS[dialect]
+    for r in _awkward_records():
+        assert rows.record_row(r) == rows.row(entry_of(r.to_json())), r.request_id
+
+
+@pytest.mark.parametrize("from_memory", [False, True], ids=["journal-lines", "records-in-memory"])
+def test_records_read_back_through_the_schema_as_they_were_written(database_url, from_memory):
+    """The writer hands the driver the columns' stored forms; SQLAlchemy's types read them back."""
+    records = _awkward_records()
     previous_form = entry_of(orjson.dumps(record(6012).entry()[:-1]))  # a journal line without the client id
 
     async def body(engine):
-        assert await write_batch(engine, [*entries(records), previous_form]) == len(records) + 1
+        if from_memory:
+            assert await write_records(engine, [*records, UsageRecord.from_json(orjson.dumps(previous_form))]) \
+                == len(records) + 1
+        else:
+            assert await write_batch(engine, [*entries(records), previous_form]) == len(records) + 1
         async with engine.connect() as c:
             return {row.request_id: row for row in (await c.execute(select(usage_records))).all()}
 
@@ -188,3 +209,41 @@ def test_records_read_back_through_the_schema_as_they_were_written(database_url)
         assert row.attempts == [asdict(a) for a in r.attempts]
         assert (row.prompt_tokens, row.completion_tokens, row.reasoning_tokens, row.cached_tokens) == (
             r.prompt_tokens, r.completion_tokens, r.reasoning_tokens, r.cached_tokens)
+
+
+def test_the_writer_stores_its_own_records_from_memory_and_the_file_when_that_fails(database_url, tmp_path,
+                                                                                   monkeypatch):
+    """Records appended since the writer caught up go from memory; a batch that fails leaves them in
+    the journal, read back from the file by the next drain, each stored once; then memory again."""
+    async def body(engine):
+        journal = Journal.open(tmp_path / "usage.jsonl")
+        writer = BatchWriter(engine, journal)
+        for n in range(5):
+            journal.append(record(n))
+        assert len(journal.tail) == 5
+        assert await writer.drain() == 5
+        assert (journal.tail, writer.cursor.offset) == ([], journal.end)
+
+        real = writer_module.write_records
+
+        async def refused(engine, records):
+            await real(engine, records[:2])  # half of it in, then the connection is lost
+            raise ConnectionError("database went away")
+
+        monkeypatch.setattr(writer_module, "write_records", refused)
+        for n in range(5, 12):
+            journal.append(record(n))
+        with pytest.raises(ConnectionError):
+            await writer.drain()
+        monkeypatch.setattr(writer_module, "write_records", real)
+        journal.append(record(12))
+        from_file = await writer.drain()  # records 5..12 from the file, 5 and 6 already stored
+        following = None if journal.tail is None else list(journal.tail)
+        journal.append(record(13))
+        from_memory = await writer.drain()
+        return from_file, following, from_memory, writer.written, await _stored(engine)
+
+    from_file, following, from_memory, written, (ids, (requests, _)) = run_with_engine(database_url, body)
+    assert (from_file, following, from_memory) == (6, [], 1)
+    assert written == 12  # the two stored by the failed batch were counted by no drain
+    assert len(ids) == requests == 14 and max(ids.values()) == 1

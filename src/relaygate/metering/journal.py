@@ -12,6 +12,11 @@ or `<stem>.<n><suffix>` when another live process (another `--workers` process) 
 that is free means its owner died; its file is an orphan the batch writer replays. Appends must
 come from one thread (the event loop), which is what lets the writer truncate a drained file
 without racing an append.
+
+The journal also keeps the records it appended since the writer last caught up (`tail`), so that
+the writer can store them as they are instead of reading and parsing its own lines back. The file
+stays the authority: when the writer is behind (after a restart, or while the database is away) it
+reads the file, the tail is dropped, and it is kept again once the writer has caught up.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from relaygate.metering.usage import Entry, UsageRecord, entry_of
 log = logging.getLogger("relaygate.metering")
 
 MAX_SLOTS = 256  # more processes than this on one journal path is a configuration mistake
+TAIL_LIMIT = 10_000  # records kept for the writer; past this (a stalled writer) it reads the file
 
 
 def slot_path(base: Path, n: int) -> Path:
@@ -66,6 +72,9 @@ class Journal:
         self.base = base or path  # the configured path; `path` is the slot file this process holds
         self.fd = fd
         self.fsync = fsync
+        self.end = os.fstat(fd).st_size  # only this process appends (the lock), so it knows the length
+        self.tail: list[UsageRecord] | None = []  # the records in the file from `tail_start` to `end`
+        self.tail_start = self.end
 
     @classmethod
     def open(cls, base: str | Path, *, fsync: bool = False) -> Journal:
@@ -83,16 +92,40 @@ class Journal:
         """Durable against the process dying once this returns (against power loss with fsync)."""
         line = record.to_json() + b"\n"
         written = os.write(self.fd, line)
+        self.end += written
         if written != len(line):  # a regular file only writes short when the disk is full
+            self.tail = None
             raise OSError(f"usage journal {self.path}: short write ({written} of {len(line)} bytes)")
         if self.fsync:
             os.fsync(self.fd)
+        tail = self.tail
+        if tail is not None:
+            if len(tail) < TAIL_LIMIT:
+                tail.append(record)
+            else:
+                self.tail = None
+
+    def take_tail(self) -> tuple[list[UsageRecord], int]:
+        """The records appended since `tail_start`, and the offset just past them; the tail starts again there."""
+        records = self.tail or []
+        self.tail, self.tail_start = [], self.end
+        return records, self.end
+
+    def follow(self) -> None:
+        """The writer has read the file up to its end: keep the records appended from here."""
+        self.tail, self.tail_start = [], self.end
+
+    def unfollow(self) -> None:
+        """The writer reads the file: keeping records for it would only hold memory."""
+        self.tail = None
 
     def size(self) -> int:
         return os.fstat(self.fd).st_size
 
     def truncate(self) -> None:
         os.ftruncate(self.fd, 0)
+        self.end = 0
+        self.follow()
 
     def close(self) -> None:
         if self.fd >= 0:

@@ -3,18 +3,29 @@ there (by request id) are skipped, and the daily rollup grows by exactly the ins
 one transaction — so replaying a journal any number of times changes nothing twice.
 
 The batch writer runs in the serving process, so every microsecond per record is taken from the
-requests. Records therefore arrive as journal entries (usage.py: the column values, parsed from the
-line and nothing more) and go to the driver as plain tuples of the values the columns store
-(`executemany` of one prepared statement), not through SQLAlchemy's per-value type processing,
-which cost about ten times more. The stored forms are those of store/types.py: on SQLite money as
-whole 1e-10 USD and times as naive UTC text in SQLAlchemy's format; on PostgreSQL NUMERIC and
-timestamptz. A record that another writer stored between the check and the insert makes the insert
-fail on the unique request id; the transaction is rolled back and the batch retried, never counted
-twice.
+requests. Records therefore arrive as rows: tuples of the values the columns store, made from the
+records this process has just journaled (`write_records`, nothing parsed back) or from journal
+entries (`write_batch`: usage.py's column values, parsed from the line and nothing more), never
+through SQLAlchemy's per-value type processing, which cost about ten times more. The stored forms
+are those of store/types.py: on SQLite money as whole 1e-10 USD and times as naive UTC text in
+SQLAlchemy's format; on PostgreSQL NUMERIC and timestamptz. A record that another writer stored
+between the check and the insert makes the insert fail on the unique request id; the transaction is
+rolled back and the batch retried, never counted twice.
+
+On SQLite a batch is one transaction on the writer's own connection (Python's sqlite3, no
+SQLAlchemy, no aiosqlite), run as a whole in a worker thread: one hand-over per batch where the
+async driver took one per statement, and none of SQLAlchemy's work per statement, which with a
+chunk of 64 rows' parameters cost more than the insert itself (callgrind: 112k instructions per
+record before, the parse of the journal line back included). On PostgreSQL the driver (asyncpg)
+runs in the event loop and pipelines `executemany` itself.
 """
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+import threading
+import weakref
 from collections.abc import Callable, Sequence
 from itertools import chain
 from datetime import datetime, timezone
@@ -22,14 +33,16 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from relaygate.metering.money import MONEY_QUANTUM, MONEY_SCALE
-from relaygate.metering.usage import RECORD_COLUMNS, Entry
+from relaygate.metering.usage import RECORD_COLUMNS, Entry, UsageRecord
+from relaygate.store.db import SQLITE_BUSY_MS
 from relaygate.store.schema import ROLLUP_COUNTS
 
 ROLLUP_KEY = ("day", "key_name", "model")
-REQUEST_ID, KEY, MODEL, COST, ATTEMPTS, CREATED, CLIENT_ID = 0, 1, 2, 9, 16, 17, 18  # positions in an entry and a row
+REQUEST_ID, KEY, MODEL, COST, STREAM, ESTIMATED, ATTEMPTS, CREATED, CLIENT_ID = 0, 1, 2, 9, 14, 15, 16, 17, 18  # positions in an entry and a row
 COUNTS = slice(5, 9)  # prompt, completion, reasoning and cached tokens: ROLLUP_COUNTS[1:5]
 SQLITE_CHUNK = 64  # rows per multi-row INSERT: 64 x 19 values, far below SQLite's limit of 32,766
 UTC_ISO_LENGTH = len("2026-11-23T21:51:35.485490+00:00")
@@ -76,12 +89,27 @@ def _pg_time(moment: str) -> datetime:
     return datetime.fromisoformat(moment).astimezone(timezone.utc)
 
 
+def _sqlite_time_of(moment: datetime) -> str:
+    """`_sqlite_time` of a datetime rather than its text: `isoformat` is ~4x cheaper than `strftime`
+    and needs only cutting when the time is UTC with microseconds (it leaves out a zero fraction)."""
+    text = moment.isoformat(" ")
+    if len(text) == UTC_ISO_LENGTH and text.endswith("+00:00"):
+        return text[:26]
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _pg_time_of(moment: datetime) -> datetime:
+    return moment.astimezone(timezone.utc)
+
+
 class _Dialect:
     """How one database takes the values: SQL text made once, and the converters of stored forms."""
 
     def __init__(self, name: str, money: Callable[[str], Any], moment: Callable[[str], Any],
-                 day: Callable[[Any], Any]) -> None:
+                 moment_of: Callable[[datetime], Any], day: Callable[[Any], Any]) -> None:
         self.name = name
+        self.moment_of = moment_of
+        self.flag: Callable[[Any], Any] = int if name == "sqlite" else bool  # asyncpg takes only a bool
         self.insert = _insert_sql(name)
         self.insert_chunk = _insert_sql(name, SQLITE_CHUNK) if name == "sqlite" else None
         self.rollup = _rollup_sql(name)
@@ -92,23 +120,23 @@ class _Dialect:
         )
 
     def row(self, e: Entry) -> tuple[Any, ...]:
-        """An entry's values as the columns store them."""
-        return (*e[:COST], self.money(e[COST]), *e[COST + 1 : ATTEMPTS], orjson.dumps(e[ATTEMPTS]).decode(),
-                self.moment(e[CREATED]), e[CLIENT_ID])
+        """An entry's values as the columns store them (on SQLite the flags as 0/1, which its driver
+        binds directly, where a bool goes through its adapter lookup first)."""
+        flag = self.flag
+        return (*e[:COST], self.money(e[COST]), *e[COST + 1 : STREAM], flag(e[STREAM]), flag(e[ESTIMATED]),
+                orjson.dumps(e[ATTEMPTS]).decode(), self.moment(e[CREATED]), e[CLIENT_ID])
+
+    def record_row(self, r: UsageRecord) -> tuple[Any, ...]:
+        """The same row made straight from a record: equal to `row(entry_of(r.to_json()))`."""
+        flag = self.flag
+        return (r.request_id, r.key, r.model, r.provider, r.upstream_model, r.prompt_tokens, r.completion_tokens,
+                r.reasoning_tokens, r.cached_tokens, self.money(str(r.cost)), r.latency_ms, r.ttft_ms, r.status,
+                r.error_code, flag(r.stream), flag(r.estimated), orjson.dumps(r.attempts).decode(),
+                self.moment_of(r.created_at), r.client_request_id)
 
     async def insert_rows(self, connection: AsyncConnection, rows: list[tuple[Any, ...]]) -> None:
-        """On SQLite, whole chunks of rows go as one multi-row INSERT: one statement step for many
-        rows, where `executemany` takes a step per row, and each step hands the GIL to the event
-        loop's thread and back (about a tenth less CPU alone, and far fewer thread switches on a
-        busy core). The rest, and every row on PostgreSQL (whose driver pipelines them), by executemany."""
-        done = 0
-        if self.insert_chunk is not None:
-            while len(rows) - done >= SQLITE_CHUNK:
-                flat = tuple(chain.from_iterable(rows[done : done + SQLITE_CHUNK]))
-                await connection.exec_driver_sql(self.insert_chunk, flat)
-                done += SQLITE_CHUNK
-        if done < len(rows):
-            await connection.exec_driver_sql(self.insert, rows[done:])
+        """Through SQLAlchemy (PostgreSQL, whose driver pipelines the rows; an in-memory SQLite database)."""
+        await connection.exec_driver_sql(self.insert, rows)
 
     async def stored_ids(self, connection: AsyncConnection, ids: list[str]) -> set[str]:
         if self.name == "postgresql":
@@ -119,16 +147,16 @@ class _Dialect:
 
 
 _DIALECTS = {
-    "sqlite": _Dialect("sqlite", _sqlite_money, _sqlite_time, lambda moment: moment[:10]),
-    "postgresql": _Dialect("postgresql", _pg_money, _pg_time, datetime.date),
+    "sqlite": _Dialect("sqlite", _sqlite_money, _sqlite_time, _sqlite_time_of, lambda moment: moment[:10]),
+    "postgresql": _Dialect("postgresql", _pg_money, _pg_time, _pg_time_of, datetime.date),
 }
 
 
-def unique_by_request(entries: Sequence[Entry]) -> list[Entry]:
-    """The first entry of each request id (a journal can hold one twice only by a caller's bug)."""
-    seen: dict[str, Entry] = {}
-    for entry in entries:
-        seen.setdefault(entry[REQUEST_ID], entry)
+def unique_by_request(rows: Sequence[tuple[Any, ...]] | Sequence[Entry]) -> list[Any]:
+    """The first row (or entry) of each request id (a journal can hold one twice only by a caller's bug)."""
+    seen: dict[str, Any] = {}
+    for row in rows:
+        seen.setdefault(row[REQUEST_ID], row)
     return list(seen.values())
 
 
@@ -152,16 +180,109 @@ def rollup_rows(dialect: _Dialect, rows: Sequence[tuple[Any, ...]]) -> list[tupl
 
 
 async def write_batch(engine: AsyncEngine, entries: Sequence[Entry]) -> int:
-    """Store the entries not stored yet and count them in the rollup; returns how many were new."""
-    batch = unique_by_request(entries)
-    if not batch:
+    """Store the journal entries not stored yet and count them in the rollup; returns how many were new."""
+    dialect = _DIALECTS[engine.dialect.name]
+    return await _write_rows(engine, [dialect.row(e) for e in unique_by_request(entries)])
+
+
+async def write_records(engine: AsyncEngine, records: Sequence[UsageRecord]) -> int:
+    """`write_batch` of records still in memory (the ones this process just journaled)."""
+    dialect = _DIALECTS[engine.dialect.name]
+    return await _write_rows(engine, unique_by_request([dialect.record_row(r) for r in records]))
+
+
+async def _write_rows(engine: AsyncEngine, rows: list[tuple[Any, ...]]) -> int:
+    if not rows:
         return 0
+    sink = SqliteSink.of(engine)
+    if sink is not None:
+        return await asyncio.to_thread(sink.write, rows)
     dialect = _DIALECTS[engine.dialect.name]
     async with engine.begin() as connection:
-        stored = await dialect.stored_ids(connection, [e[REQUEST_ID] for e in batch])
-        new = [dialect.row(e) for e in batch if e[REQUEST_ID] not in stored]
+        stored = await dialect.stored_ids(connection, [row[REQUEST_ID] for row in rows])
+        new = [row for row in rows if row[REQUEST_ID] not in stored]
         if not new:
             return 0
         await dialect.insert_rows(connection, new)
         await connection.exec_driver_sql(dialect.rollup, rollup_rows(dialect, new))
     return len(new)
+
+
+class SqliteSink:
+    """The usage writer's own connection to a SQLite database file: one per engine, made at its first
+    batch and closed when the engine is disposed. `write` is called in a worker thread, one batch at
+    a time (the lock), and runs the batch as one `BEGIN IMMEDIATE` transaction. Commits do not wait
+    for the disk (`synchronous = NORMAL`, which in WAL mode still never corrupts the database): the
+    journal is what holds a record until it is in the database, and it is read again from the saved
+    position after a crash."""
+
+    _sinks: weakref.WeakKeyDictionary[Any, SqliteSink | None] = weakref.WeakKeyDictionary()
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.lock = threading.Lock()
+        self.connection: sqlite3.Connection | None = None
+        self.dialect = _DIALECTS["sqlite"]
+        self.exists_sql = {n: self.dialect.existing.format(", ".join("?" * n)) for n in (SQLITE_CHUNK,)}
+
+    @classmethod
+    def of(cls, engine: AsyncEngine) -> SqliteSink | None:
+        """The engine's sink; None for PostgreSQL and for an in-memory SQLite database (which a second
+        connection would not see)."""
+        sync_engine = engine.sync_engine
+        if sync_engine in cls._sinks:
+            return cls._sinks[sync_engine]
+        path = engine.url.database
+        sink = cls(path) if engine.dialect.name == "sqlite" and path and path != ":memory:" else None
+        cls._sinks[sync_engine] = sink
+        if sink is not None:
+            event.listen(sync_engine, "engine_disposed", lambda _engine: sink.close())
+        return sink
+
+    def _connect(self) -> sqlite3.Connection:
+        if self.connection is None:
+            connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            connection.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute("PRAGMA synchronous = NORMAL")
+            self.connection = connection
+        return self.connection
+
+    def write(self, rows: list[tuple[Any, ...]]) -> int:
+        with self.lock:
+            connection = self._connect()
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                new = self._new(connection, rows)
+                if new:
+                    self._insert(connection, new)
+                    connection.executemany(self.dialect.rollup, rollup_rows(self.dialect, new))
+                connection.execute("COMMIT")
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            return len(new)
+
+    def _new(self, connection: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """The rows whose request ids are not stored yet, asked about a chunk at a time."""
+        stored: set[str] = set()
+        for start in range(0, len(rows), SQLITE_CHUNK):
+            ids = [row[REQUEST_ID] for row in rows[start : start + SQLITE_CHUNK]]
+            sql = self.exists_sql.get(len(ids)) or self.dialect.existing.format(", ".join("?" * len(ids)))
+            stored.update(found for (found,) in connection.execute(sql, ids))
+        return [row for row in rows if row[REQUEST_ID] not in stored] if stored else rows
+
+    def _insert(self, connection: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+        """Whole chunks as one multi-row INSERT each (one statement step for 64 rows), the rest by executemany."""
+        done = 0
+        while len(rows) - done >= SQLITE_CHUNK:
+            connection.execute(self.dialect.insert_chunk, tuple(chain.from_iterable(rows[done : done + SQLITE_CHUNK])))
+            done += SQLITE_CHUNK
+        if done < len(rows):
+            connection.executemany(self.dialect.insert, rows[done:])
+
+    def close(self) -> None:
+        with self.lock:
+            if self.connection is not None:
+                self.connection.close()
+                self.connection = None

@@ -1,7 +1,9 @@
 """The batch writer: moves records from this process's journal to the database.
 
-It reads complete lines after its saved position, writes them in batches (`sink.write_batch`),
-then saves the new position. On start it first replays what an earlier owner of the journal file
+It writes the records after its saved position in batches, then saves the new position: the
+records this process appended since the last batch straight from memory (`Journal.tail`,
+`sink.write_records`), anything else (a restart, a database outage) by reading the journal's
+complete lines (`sink.write_batch`). On start it first replays what an earlier owner of the journal file
 left behind, and the files of dead processes (orphans, see `journal.py`). When the database is
 unreachable it logs, waits with backoff and tries again; records wait in the journal meanwhile.
 """
@@ -15,7 +17,7 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relaygate.metering.journal import Journal, JournalCursor, slot_paths, try_lock
-from relaygate.metering.sink import write_batch
+from relaygate.metering.sink import write_batch, write_records
 
 log = logging.getLogger("relaygate.metering")
 
@@ -38,7 +40,17 @@ class BatchWriter:
 
     async def drain(self) -> int:
         """Write every complete record of the journal; raises when the database fails."""
-        inserted = await drain_file(self.engine, self.cursor, self.batch_size)
+        journal, cursor, inserted = self.journal, self.cursor, 0
+        if journal.tail is None or cursor.offset != journal.tail_start:
+            journal.unfollow()
+            inserted = await drain_file(self.engine, cursor, self.batch_size)
+            if cursor.offset == journal.end:  # no await since the last read: nothing appended after it
+                journal.follow()
+        else:
+            records, end = journal.take_tail()
+            if records:  # on failure the position stays, and the next drain reads these from the file
+                inserted = await write_records(self.engine, records)
+                cursor.advance(end)
         self.written += inserted
         if self.cursor.offset >= self.compact_bytes and self.cursor.offset == self.journal.size():
             self.cursor.rewind_and_truncate(self.journal)  # no await since the size check: no append between
