@@ -43,13 +43,18 @@ def max_cost(prices: Iterable[ModelPrice | None], prompt_tokens: int, output_tok
     return (worst / PER_TOKENS).quantize(MONEY_QUANTUM)
 
 
-def output_allowance(body: dict, default: int | None = None) -> int:
-    """The output tokens a request may produce: its own cap, else the deployment's default, else ours."""
+def requested_output(body: dict) -> int | None:
+    """The request's own cap on output tokens, if it set one."""
     for name in ("max_completion_tokens", "max_tokens"):
         value = body.get(name)
         if isinstance(value, int) and not isinstance(value, bool) and value > 0:
             return value
-    return default or DEFAULT_OUTPUT_CAP
+    return None
+
+
+def output_allowance(body: dict, default: int | None = None) -> int:
+    """The output tokens a request may produce: its own cap, else the deployment's default, else ours."""
+    return requested_output(body) or default or DEFAULT_OUTPUT_CAP
 
 
 class _Account:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import orjson
 
 from relaygate.errors import GatewayError, InvalidRequest, RateLimited, UpstreamProtocolError
-from relaygate.governance.budgets import ZERO, max_cost, output_allowance
+from relaygate.governance.budgets import ZERO, max_cost, output_allowance, requested_output
 from relaygate.governance.limits import estimate_prompt_tokens
 from relaygate.ingress.disconnect import cancel_on_disconnect
 from relaygate.ingress.errors import error_frame
@@ -67,9 +67,10 @@ class ChatCompletions:
             groups, aliased = self._candidates(body, prefs, key)
             plan = gateway.router.plan(groups, prefs, body)
             hedge = gateway.router.hedge_delay(gateway.config.routing.hedge.get(body["model"]), plan)
-            budget = await self._reserve(key, body, raw, plan)
+            estimate = estimate_prompt_tokens(raw)
+            budget = await self._reserve(key, body, estimate, plan)
             try:
-                admission = await self._admit(key, raw, headers)
+                admission = await self._admit(key, estimate, headers)
             except RateLimited:
                 if budget is not None:
                     gateway.budgets.settle(key.name, budget, ZERO, datetime.now(timezone.utc))
@@ -140,22 +141,27 @@ class ChatCompletions:
             log.warning("model %s: %s", call.body["model"], exc.message)
             raise
 
-    async def _reserve(self, key: ClientKey, body: dict[str, Any], raw: bytes, plan: list[Target]) -> Hold | None:
-        """A key with a budget reserves the request's most possible cost (governance/budgets.py)."""
+    async def _reserve(self, key: ClientKey, body: dict[str, Any], estimate: int, plan: list[Target]) -> Hold | None:
+        """A key with a budget reserves the request's most possible cost (governance/budgets.py):
+        nothing where no deployment it may reach has a price."""
         budgets = self.gateway.budgets
         if key.budget is None or budgets is None:
             return None
-        defaults = [(t.upstream.defaults_for(t.model) or {}).get("max_tokens") for t in plan]
-        default = max((d for d in defaults if isinstance(d, int)), default=None)
-        amount = max_cost((t.model_price for t in plan), estimate_prompt_tokens(raw), output_allowance(body, default))
+        amount = ZERO
+        if any(t.model_price is not None for t in plan):
+            allowance = requested_output(body)
+            if allowance is None:
+                defaults = [(t.upstream.defaults_for(t.model) or {}).get("max_tokens") for t in plan]
+                allowance = output_allowance(body, max((d for d in defaults if isinstance(d, int)), default=None))
+            amount = max_cost((t.model_price for t in plan), estimate, allowance)
         return await budgets.reserve(key.name, key.budget, amount, datetime.now(timezone.utc))
 
-    async def _admit(self, key: ClientKey, raw: bytes, headers: Headers) -> Verdict | None:
+    async def _admit(self, key: ClientKey, estimate: int, headers: Headers) -> Verdict | None:
         """The key's rate limits: refuse with 429, or admit and add the `x-ratelimit-*` headers.
         The admission (with the tokens reserved for the TPM limit) is settled at the end."""
         if not key.limits:
             return None
-        verdict = await self.gateway.limiter.admit(key.name, key.limits, estimate_prompt_tokens(raw))
+        verdict = await self.gateway.limiter.admit(key.name, key.limits, estimate)
         if not verdict.allowed:
             raise RateLimited(f"Rate limit reached for this key: {LIMIT_NAMES[verdict.reason]}.",
                               verdict.reason, verdict.retry_after, verdict.headers)
