@@ -27,28 +27,78 @@ def test_appended_records_are_read_back_in_order(tmp_path):
 
 
 def test_a_line_without_its_newline_waits(tmp_path):
-    journal = Journal.open(tmp_path / "usage.jsonl")
-    journal.append(record(1))
-    line = record(2).to_json()
-    os.write(journal.fd, line[:10])
-    cursor = JournalCursor(journal.path)
-    records, end = cursor.read(limit=100)
-    assert request_ids(records) == ["req-000001"]
-    cursor.advance(end)
-    os.write(journal.fd, line[10:] + b"\n")
-    assert request_ids(cursor.read(limit=100)[0]) == ["req-000002"]
-
-
-def test_a_torn_last_line_is_ended_and_skipped(tmp_path):
+    """A reader stops before a line not finished yet, whether the room after it is zeros or not."""
     path = tmp_path / "usage.jsonl"
-    first = Journal.open(path)
-    first.append(record(1))
-    os.write(first.fd, b'{"request_id": "torn')  # as a power loss could leave it
-    first.close()
+    line = record(2).to_json()
+    for room in (b"", b"\0" * 5000):
+        path.write_bytes(record(1).to_json() + b"\n" + line[:10] + room)
+        cursor = JournalCursor(path)
+        cursor.advance(0)
+        records, end = cursor.read(limit=100)
+        assert request_ids(records) == ["req-000001"]
+        cursor.advance(end)
+        path.write_bytes(record(1).to_json() + b"\n" + line + b"\n" + room)
+        assert request_ids(cursor.read(limit=100)[0]) == ["req-000002"]
+
+
+@pytest.mark.parametrize("room", [0, 3000, 200_000], ids=["no-room", "room", "room-past-a-scan-step"])
+def test_a_torn_last_line_is_ended_and_skipped(tmp_path, room):
+    """As a power loss could leave a file: a record cut short, then the zeros of unwritten room."""
+    path = tmp_path / "usage.jsonl"
+    path.write_bytes(record(1).to_json() + b"\n" + b'["torn' + b"\0" * room)
     second = Journal.open(path)
     second.append(record(2))
     records, _ = JournalCursor(path).read(limit=100)
     assert request_ids(records) == ["req-000001", "req-000002"]
+    second.close()
+    assert path.read_bytes().endswith(record(2).to_json() + b"\n")  # a clean close leaves no room
+
+
+def test_appends_survive_the_process_dying_and_go_on_after_the_records(tmp_path):
+    """A process killed holding the file leaves its records, then zeros; the next owner finds the
+    end of the records and appends there, across growing the file more than once."""
+    path = tmp_path / "usage.jsonl"
+    script = (
+        "import os, sys\n"
+        "sys.path.insert(0, sys.argv[2])\n"
+        "from records import record\n"
+        "from relaygate.metering.journal import Journal\n"
+        "journal = Journal.open(sys.argv[1])\n"
+        "for n in range(3000):\n"
+        "    journal.append(record(n))\n"
+        "os._exit(0)  # no close: the room stays, as after kill -9\n"
+    )
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    subprocess.run([sys.executable, "-c", script, str(path), str(Path(__file__).parent)], check=True)
+    assert path.stat().st_size > path.read_bytes().rstrip(b"\0").__len__()  # the room is there
+    journal = Journal.open(path)
+    for n in range(3000, 3010):
+        journal.append(record(n))
+    records, end = JournalCursor(path).read(limit=10_000)
+    assert request_ids(records) == [f"req-{n:06d}" for n in range(3010)]
+    assert end == journal.size()
+    journal.close()
+
+
+def test_a_full_disk_is_an_error_at_the_append_not_a_crash(tmp_path, monkeypatch):
+    journal = Journal.open(tmp_path / "usage.jsonl")
+    journal.append(record(1))
+
+    def no_room(*_args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "posix_fallocate", no_room)
+    with pytest.raises(OSError):
+        for n in range(2, 5000):  # past the room the first append made
+            journal.append(record(n))
+    monkeypatch.undo()
+    journal.append(record(9999))  # room again: appends go on after what was written
+    records, _ = JournalCursor(journal.path).read(limit=10_000)
+    assert request_ids(records)[0] == "req-000001" and request_ids(records)[-1] == "req-009999"
+    assert len(records) == len(set(request_ids(records)))
 
 
 def test_each_live_process_gets_its_own_file(tmp_path):

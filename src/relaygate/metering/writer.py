@@ -21,10 +21,16 @@ from relaygate.metering.sink import write_batch, write_records
 
 log = logging.getLogger("relaygate.metering")
 
+# Seconds between batches. A batch's fixed cost (its transaction, the index pages it dirties, the
+# commit) is a large part of SQLite's work at a few hundred records: on the project's machine ~12 µs
+# per record in batches of 600 (0.2 s at 3,000 requests/s), ~7 µs in batches of 3,000. Records are
+# safe in the journal meanwhile; the database and the admin API see them up to this much later.
+INTERVAL = 1.0
+
 
 class BatchWriter:
     def __init__(
-        self, engine: AsyncEngine, journal: Journal, *, batch_size: int = 1000, interval: float = 0.2,
+        self, engine: AsyncEngine, journal: Journal, *, batch_size: int = 1000, interval: float = INTERVAL,
         retry_initial: float = 0.5, retry_max: float = 10.0, compact_bytes: int = 4 << 20,
     ) -> None:
         self.engine = engine
