@@ -123,6 +123,8 @@ class BudgetLedger:
 
     def settle(self, key: str, reserved: Decimal, cost: Decimal, now: datetime) -> None:
         """The request is over: its reservation is released and its real cost booked."""
+        if not reserved and not cost:
+            return  # an unpriced request: nothing held, nothing spent
         account = self._account(key, now)
         account.reserved = max(account.reserved - reserved, ZERO)
         account.book(cost)

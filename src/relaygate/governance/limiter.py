@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from relaygate.governance.leases import LeasedLimits, blocks
 from relaygate.governance.limits import KeyLimits, MemoryLimiter, Verdict
 
 if TYPE_CHECKING:
@@ -33,8 +34,10 @@ class Limiter:
         self.memory = MemoryLimiter()
         self.url = redis_url
         self.shared: RedisLimiter | None = None
+        self.leases: LeasedLimits | None = None  # blocks of large limits, taken through `shared`
         self.budgets: RedisBudgets | None = None  # the same connection and instance, for budgets
         self.on_connect: list[Callable[[RedisBudgets], Awaitable[None]]] = []  # run before going shared
+        self.on_beat: list[Callable[[], None]] = []  # run on the watcher's round while Redis answers
         self.redis_up: bool | None = None  # None: no Redis configured; else whether it answers
         self._client: Any = None
         self.errors: tuple[type[BaseException], ...] = ()
@@ -64,6 +67,9 @@ class Limiter:
     async def admit(self, key: str, limits: KeyLimits, tokens: int) -> Verdict:
         if self.redis_up:
             try:
+                sizes = blocks(limits)
+                if sizes is not None:
+                    return await self.leases.admit(key, limits, sizes, tokens, time.monotonic())  # type: ignore[union-attr]
                 verdict = await self.shared.admit(key, limits, tokens)  # type: ignore[union-attr]
             except self.errors as exc:
                 self.lost(exc)
@@ -77,9 +83,12 @@ class Limiter:
     def settle(self, key: str, limits: KeyLimits, verdict: Verdict, used: int | None) -> None:
         """The request is over: its slot is freed and its token estimate corrected, where it was admitted.
         Through Redis this is sent in the background; the request does not wait for it."""
-        shared: RedisLimiter | None = verdict.shared
+        shared: RedisLimiter | LeasedLimits | None = verdict.shared
         if shared is None:
             self.memory.settle(key, limits, verdict.reserved, used, time.monotonic())
+            return
+        if isinstance(shared, LeasedLimits):
+            shared.settle(key, limits, verdict.reserved, used)
             return
         give_back = min(verdict.reserved, limits.tpm) - used if limits.tpm is not None and used is not None else 0
         if limits.max_concurrency is not None or give_back:
@@ -98,7 +107,7 @@ class Limiter:
         budgets = RedisBudgets(batch, instance, shared.alive_us)
         for hook in self.on_connect:
             await hook(budgets)
-        self.shared, self.budgets, self.redis_up = shared, budgets, True
+        self.shared, self.leases, self.budgets, self.redis_up = shared, LeasedLimits(shared), budgets, True
 
     def _failed(self, instance: str, exc: BaseException) -> None:
         """A settlement did not reach Redis: what it would have released is forgotten with its
@@ -120,6 +129,9 @@ class Limiter:
             try:
                 if self.redis_up:
                     await self.shared.beat()  # type: ignore[union-attr]
+                    self.leases.give_back(time.monotonic())  # type: ignore[union-attr]
+                    for hook in self.on_beat:
+                        hook()
                 else:
                     await self._connect()
                     log.info("Redis answers again: rate limits and budgets are shared with the other instances again")

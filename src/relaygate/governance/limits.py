@@ -89,21 +89,24 @@ class MemoryLimiter:
         return bucket
 
     def admit(self, key: str, limits: KeyLimits, tokens: int, now: float) -> Verdict:
+        requests = self._bucket(self.requests, limits.rpm) if limits.rpm is not None else None
+        budget = self._bucket(self.tokens, limits.tpm) if limits.tpm is not None else None
+        refusal = None
         if limits.max_concurrency is not None and self.in_flight.get(key, 0) >= limits.max_concurrency:
-            return Verdict(False, self.headers(key, limits, now), 1.0, "concurrency")
-        if limits.rpm is not None:
-            ok, wait = self._bucket(self.requests, limits.rpm).take(key, 1, now)
-            if not ok:
-                return Verdict(False, self.headers(key, limits, now), wait, "requests")
-        if limits.tpm is not None:
-            ok, wait = self._bucket(self.tokens, limits.tpm).take(key, min(tokens, limits.tpm), now)
-            if not ok:
-                if limits.rpm is not None:
-                    self._bucket(self.requests, limits.rpm).give_back(key, 1, now)
-                return Verdict(False, self.headers(key, limits, now), wait, "tokens")
-        if limits.max_concurrency is not None:
+            refusal = 1.0, "concurrency"
+        elif requests is not None and not (taken := requests.take(key, 1, now))[0]:
+            refusal = taken[1], "requests"
+        elif budget is not None and not (taken := budget.take(key, min(tokens, budget.limit), now))[0]:
+            if requests is not None:
+                requests.give_back(key, 1, now)
+            refusal = taken[1], "tokens"
+        elif limits.max_concurrency is not None:
             self.in_flight[key] = self.in_flight.get(key, 0) + 1
-        return Verdict(True, self.headers(key, limits, now))
+        headers = rate_headers(limits, requests.state(key, now) if requests is not None else None,
+                               budget.state(key, now) if budget is not None else None)
+        if refusal is not None:
+            return Verdict(False, headers, *refusal)
+        return Verdict(True, headers)
 
     def settle(self, key: str, limits: KeyLimits, reserved: int, used: int | None, now: float) -> None:
         """The request is over: free its concurrency slot and correct the token estimate."""
@@ -111,11 +114,6 @@ class MemoryLimiter:
             self.in_flight[key] = max(self.in_flight.get(key, 1) - 1, 0)
         if limits.tpm is not None and used is not None:
             self._bucket(self.tokens, limits.tpm).give_back(key, min(reserved, limits.tpm) - used, now)
-
-    def headers(self, key: str, limits: KeyLimits, now: float) -> list[tuple[bytes, bytes]]:
-        requests = self._bucket(self.requests, limits.rpm).state(key, now) if limits.rpm is not None else None
-        tokens = self._bucket(self.tokens, limits.tpm).state(key, now) if limits.tpm is not None else None
-        return rate_headers(limits, requests, tokens)
 
 
 def rate_headers(

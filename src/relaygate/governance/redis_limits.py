@@ -26,6 +26,7 @@ import asyncio
 import uuid
 from typing import Any
 
+from relaygate.governance.leases import Share, lease_result, wanted
 from relaygate.governance.limits import KeyLimits, Verdict, rate_headers
 from relaygate.store.redis_batch import Script, ScriptBatch
 
@@ -66,6 +67,25 @@ class RedisLimiter:
         release = "1" if limits.max_concurrency is not None else "0"
         return self.batch.send(LIMITS, self._keys(key), ["settle", self.instance, self.alive_us, limits.tpm or 0,
                                                          give_back, release])
+
+    async def lease(self, key: str, limits: KeyLimits, share: Share, need: tuple[int, int, int],
+                    sizes: tuple[int, int, int], now: float) -> Verdict | None:
+        """Top a key's block up (governance/leases.py): None when the needs were granted (with as much
+        of a block more as was left), else the refusal."""
+        want = (wanted(need[0], share.requests, sizes[0]), wanted(need[1], share.tokens, sizes[1]),
+                wanted(need[2], share.slots - share.busy, sizes[2]))
+        result = await self.batch.call(LIMITS, self._keys(key), [
+            "lease", self.instance, self.alive_us, limits.rpm or 0, limits.tpm or 0, limits.max_concurrency or 0,
+            *need, *want])
+        verdict, wait = lease_result(share, result, now)
+        if verdict:
+            return Verdict(False, share.headers(limits, now), wait, REASONS[verdict])
+        return None
+
+    def give_back(self, key: str, limits: KeyLimits, requests: int, tokens: int, slots: int) -> asyncio.Future[Any]:
+        """Unused requests, tokens and slots of a block go back (negative tokens: owed ones charged)."""
+        return self.batch.send(LIMITS, self._keys(key), ["return", self.instance, self.alive_us, limits.rpm or 0,
+                                                         limits.tpm or 0, requests, tokens, slots])
 
     async def beat(self) -> None:
         """This instance is alive (and Redis answers): its slots keep counting."""

@@ -4,11 +4,19 @@ process's BudgetLedger (the same rules; governance/budgets.py and governance/red
 A reservation is settled where it was made. Every cost is booked in the local ledger as well, so
 that if Redis goes away this instance carries on from its own spend (and what the database said at
 start); the other instances' spend since then is not seen until Redis is back.
+
+Small requests against a large budget (at most BUDGET_PARTS-th of it, as most are) are reserved in
+blocks, as governance/leases.py does for large rate limits: the instance holds a block of the budget
+in Redis (held, like any reservation: the other instances cannot spend it) and reserves against it
+locally; costs are booked into Redis's counters on the watcher's round, once a second, and a key idle
+for IDLE seconds gives its block back. So a key may be refused while another instance holds an unused
+block, by at most one block each; the budget itself is never passed.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from relaygate.errors import QuotaExceeded
 from relaygate.governance.budgets import ZERO, Budget, BudgetLedger, refusal
+from relaygate.governance.leases import IDLE
+from relaygate.metering.money import MONEY_QUANTUM
 
 if TYPE_CHECKING:
     from relaygate.governance.limiter import Limiter
@@ -24,13 +34,32 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("relaygate.budgets")
 
+BUDGET_PARTS = 1000  # a block of budget is this fraction of it
+
+
+class BudgetShare:
+    """This instance's block of one key's budget: `granted` is held in Redis for this instance."""
+
+    __slots__ = ("shared", "granted", "reserved", "owed", "last")
+
+    def __init__(self, shared: RedisBudgets) -> None:
+        self.shared = shared  # the connection the block was taken on
+        self.granted = ZERO  # held in Redis for this instance
+        self.reserved = ZERO  # of which requests in flight reserved
+        self.owed = ZERO  # of which settled requests spent, not booked in Redis yet
+        self.last = 0.0  # when it last reserved (monotonic)
+
+    @property
+    def free(self) -> Decimal:
+        return self.granted - self.reserved - self.owed
+
 
 @dataclass(frozen=True, slots=True)
 class Hold:
     """A request's reservation: how much, and the RedisBudgets holding it (None: this process's ledger)."""
 
     amount: Decimal
-    shared: RedisBudgets | None = None
+    shared: RedisBudgets | BudgetShare | None = None
 
 
 class Budgets:
@@ -38,13 +67,20 @@ class Budgets:
         self.ledger = ledger
         self.limiter = limiter
         self.engine = engine
+        self.shares: dict[str, BudgetShare] = {}
         limiter.on_connect.append(self.reconcile)
+        limiter.on_beat.append(self.book)
 
     async def reserve(self, key: str, budget: Budget, amount: Decimal, now: datetime) -> Hold:
         """Reserve `amount` USD for a request, or raise QuotaExceeded."""
         shared = self.limiter.budgets if self.limiter.redis_up else None
         if shared is not None:
             try:
+                block = (budget.amount / BUDGET_PARTS).quantize(MONEY_QUANTUM)
+                if ZERO < block and amount <= block:
+                    hold = await self._from_block(key, budget, amount, block, shared, now)
+                    if hold is not None:
+                        return hold
                 ok, spent, held = await shared.reserve(key, budget, amount, now.date())
             except self.limiter.errors as exc:
                 self.limiter.lost(exc)
@@ -54,9 +90,30 @@ class Budgets:
                 return Hold(amount, shared)
         return Hold(self.ledger.reserve(key, budget, amount, now))
 
+    async def _from_block(self, key: str, budget: Budget, amount: Decimal, block: Decimal, shared: RedisBudgets,
+                          now: datetime) -> Hold | None:
+        """A hold on this instance's block of the key's budget, topped up by a block when short; None
+        when Redis has no block left to give (the request then asks for its own amount)."""
+        share = self.shares.get(key)
+        if share is None or share.shared is not shared:
+            share = self.shares[key] = BudgetShare(shared)
+        while share.free <= 0 or share.free < amount:
+            ok, _, _ = await shared.reserve(key, budget, block, now.date())
+            if not ok:
+                return None
+            share.granted += block
+        share.reserved += amount
+        share.last = time.monotonic()
+        return Hold(amount, share)
+
     def settle(self, key: str, hold: Hold | None, cost: Decimal, now: datetime) -> None:
         """The request is over: its reservation is released and its real cost booked (in Redis in the
         background: the request does not wait)."""
+        if hold is not None and isinstance(hold.shared, BudgetShare):
+            hold.shared.reserved -= hold.amount
+            hold.shared.owed += cost
+            self.ledger.settle(key, ZERO, cost, now)
+            return
         if hold is not None and hold.shared is not None:
             shared, release = hold.shared, hold.amount
             self.ledger.settle(key, ZERO, cost, now)
@@ -65,6 +122,24 @@ class Budgets:
             self.ledger.settle(key, hold.amount if hold is not None else ZERO, cost, now)
         if shared is not None and (release or cost):
             shared.settle(key, release, cost, now.date())
+
+    def book(self) -> None:
+        """The watcher's round: what blocks' requests spent goes into Redis's counters; the blocks of
+        keys idle for IDLE seconds, with nothing in flight, go back."""
+        now = time.monotonic()
+        today = datetime.now(UTC).date()
+        for key, share in list(self.shares.items()):
+            if share.shared is not self.limiter.budgets:  # taken on a connection since lost: held no more
+                del self.shares[key]
+                continue
+            release = share.owed
+            if now - share.last >= IDLE and not share.reserved:
+                release = share.granted
+                del self.shares[key]
+            if release or share.owed:
+                share.shared.settle(key, release, share.owed, today)
+                share.granted -= release
+                share.owed = ZERO
 
     async def reconcile(self, shared: RedisBudgets) -> None:
         """Bring Redis's counters up to the database's figures (the authority) before sharing them."""

@@ -101,7 +101,7 @@ class ChatCompletions:
             used = (call.usage or {}).get("total_tokens")
             gateway.limiter.settle(key.name, key.limits, admission, used if isinstance(used, int) else None)
         record = self._record(call, status, error_code)
-        if gateway.budgets is not None:
+        if gateway.budgets is not None and (record.cost or (budget is not None and budget.amount)):
             gateway.budgets.settle(key.name, budget, record.cost, datetime.now(timezone.utc))
         gateway.observer.finished(record, call.body, call.attempts, call.began)
 

@@ -10,6 +10,12 @@
 --               requests remaining, requests reset us, tokens remaining, tokens reset us}
 --   settle: 4 tpm, 5 tokens to give back (negative: charge more), 6 "1" to free a concurrency slot
 --   beat:   (nothing more) the instance is alive; instances whose time ran out are forgotten
+--   lease:  4 rpm, 5 tpm, 6 max concurrency, 7 requests, 8 tokens and 9 slots needed now, 10 requests,
+--           11 tokens and 12 slots wanted (at least the needs): the needs are granted whole or the
+--           lease is refused as `admit` refuses; beyond them, as much of the wants as is left
+--           -> {verdict, wait us, requests granted, tokens granted, slots granted,
+--               requests remaining, requests reset us, tokens remaining, tokens reset us}
+--   return: 4 rpm, 5 tpm, 6 requests, 7 tokens (negative: charge more) and 8 slots given back
 
 local WINDOW = 60000000
 local TOLERANCE = 0.001 -- microseconds, as MemoryLimiter's 1e-9 s
@@ -107,6 +113,60 @@ elseif op == 'settle' then
   local tpm, back = tonumber(ARGV[4]), tonumber(ARGV[5])
   if tpm > 0 and back ~= 0 then
     keep(KEYS[2], tpm, math.min(tpm, level_of(KEYS[2], tpm) + back))
+  end
+  return 0
+elseif op == 'lease' then
+  beat()
+  local rpm, tpm, slots = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+  local need_r, need_t, need_s = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
+  local want_r, want_t, want_s = tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12])
+  local requests = rpm > 0 and level_of(KEYS[1], rpm) or 0
+  local budget = tpm > 0 and level_of(KEYS[2], tpm) or 0
+  local busy = slots > 0 and in_flight() or 0
+  local verdict, wait, got_r, got_t, got_s = 0, 0, 0, 0, 0
+  if slots > 0 and busy + need_s > slots then
+    verdict, wait = 1, 1000000
+  elseif rpm > 0 and wait_for(rpm, requests, need_r) > TOLERANCE then
+    verdict, wait = 2, wait_for(rpm, requests, need_r)
+  elseif tpm > 0 and wait_for(tpm, budget, need_t) > TOLERANCE then
+    verdict, wait = 3, wait_for(tpm, budget, need_t)
+  else
+    if rpm > 0 then
+      got_r = math.max(need_r, math.min(want_r, math.floor(requests + 1e-9)))
+      requests = requests - got_r
+      keep(KEYS[1], rpm, requests)
+    end
+    if tpm > 0 then
+      got_t = math.max(need_t, math.min(want_t, math.floor(budget + 1e-9)))
+      budget = budget - got_t
+      keep(KEYS[2], tpm, budget)
+    end
+    if slots > 0 then
+      got_s = math.max(need_s, math.min(want_s, slots - busy))
+      if got_s > 0 then
+        redis.call('HINCRBY', KEYS[3], instance, got_s)
+      end
+    end
+  end
+  local left_requests, reset_requests = report(rpm, requests)
+  local left_tokens, reset_tokens = report(tpm, budget)
+  return {verdict, math.ceil(wait), got_r, got_t, got_s, left_requests, reset_requests, left_tokens, reset_tokens}
+elseif op == 'return' then
+  local rpm, tpm = tonumber(ARGV[4]), tonumber(ARGV[5])
+  local back_r, back_t, back_s = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+  if rpm > 0 and back_r ~= 0 then
+    keep(KEYS[1], rpm, math.min(rpm, level_of(KEYS[1], rpm) + back_r))
+  end
+  if tpm > 0 and back_t ~= 0 then
+    keep(KEYS[2], tpm, math.min(tpm, level_of(KEYS[2], tpm) + back_t))
+  end
+  if back_s > 0 then
+    local count = tonumber(redis.call('HGET', KEYS[3], instance) or 0)
+    if count > back_s then
+      redis.call('HINCRBY', KEYS[3], instance, -back_s)
+    elseif count > 0 then
+      redis.call('HDEL', KEYS[3], instance)
+    end
   end
   return 0
 elseif op == 'beat' then

@@ -1,0 +1,205 @@
+"""governance/leases.py against a real redis-server: a key with large limits takes its allowance from
+Redis in blocks and spends them locally; instances still share the limits, to within a block."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+from relaygate.governance.leases import IDLE, LeasedLimits, blocks
+from relaygate.governance.limits import KeyLimits
+from relaygate.governance.redis_limits import LIMITS, RedisLimiter, new_instance
+from relaygate.store.redis import connect
+from relaygate.store.redis_batch import ScriptBatch
+
+
+class Counted(ScriptBatch):
+    """A ScriptBatch that counts the script calls this instance makes."""
+
+    calls = 0
+
+    def call(self, script, keys, args):
+        self.calls += 1
+        return super().call(script, keys, args)
+
+
+def instance(client) -> LeasedLimits:
+    return LeasedLimits(RedisLimiter(Counted(client, [LIMITS], on_error=print), new_instance()))
+
+
+def run(redis_server, body):
+    async def main():
+        client = connect(redis_server.url)
+        try:
+            return await body(client, f"key-{uuid.uuid4().hex[:8]}")
+        finally:
+            await client.aclose()
+    return asyncio.run(main())
+
+
+async def admit(leases: LeasedLimits, key: str, limits: KeyLimits, tokens: int = 1):
+    return await leases.admit(key, limits, blocks(limits), tokens, time.monotonic())
+
+
+def test_only_keys_whose_every_limit_is_large_are_leased():
+    assert blocks(KeyLimits(rpm=100_000, tpm=10_000_000, max_concurrency=1000)) == (100, 10_000, 10)
+    assert blocks(KeyLimits(rpm=60)) is None  # per request, exactly
+    assert blocks(KeyLimits(rpm=100_000, max_concurrency=10)) is None  # one small limit is enough
+    assert blocks(KeyLimits()) is None
+
+
+def test_a_leased_key_asks_redis_once_a_block_and_the_headers_count_down(redis_server):
+    limits = KeyLimits(rpm=10_000, tpm=1_000_000)  # blocks of 10 requests and 1,000 tokens
+
+    async def body(client, key):
+        leases = instance(client)
+        verdicts = [await admit(leases, key, limits, 50) for _ in range(30)]
+        return verdicts, leases.shared.batch.calls
+
+    verdicts, calls = run(redis_server, body)
+    assert all(v.allowed for v in verdicts)
+    assert calls == 3  # 30 requests in blocks of 10 (the tokens' blocks of 1,000 cover 20 requests each)
+    remaining = [int(dict(v.headers)[b"x-ratelimit-remaining-requests"]) for v in verdicts]
+    assert remaining[0] >= remaining[-1] and 9_960 <= remaining[-1] <= 9_972
+    assert all(dict(v.headers)[b"x-ratelimit-limit-tokens"] == b"1000000" for v in verdicts)
+
+
+def test_two_instances_share_a_leased_limit_to_within_a_block_each(redis_server):
+    limits = KeyLimits(rpm=4000)  # blocks of 4
+
+    async def body(client, key):
+        first, second = instance(client), instance(client)
+        admitted, started = 0, time.monotonic()
+        for n in range(4200):
+            admitted += (await admit(first if n % 2 else second, key, limits)).allowed
+        return admitted, time.monotonic() - started
+
+    admitted, elapsed = run(redis_server, body)
+    refilled = elapsed * 4000 / 60 + 1  # the minute's allowance comes back meanwhile
+    assert 4000 - 2 * 4 <= admitted <= 4000 + refilled
+
+
+def test_an_idle_keys_block_goes_back_and_owed_tokens_are_charged(redis_server):
+    limits = KeyLimits(tpm=10_000, max_concurrency=300)  # blocks of 10 tokens and 3 slots
+
+    async def body(client, key):
+        first, second = instance(client), instance(client)
+        verdict = await admit(first, key, limits, 5)
+        first.settle(key, limits, verdict.reserved, 45)  # used 40 more than it reserved: owed
+        held = (first.shares[key].tokens, first.shares[key].slots, first.shares[key].busy)
+        first.give_back(time.monotonic() + IDLE)
+        await first.shared.batch.drain()
+        probe = await admit(second, key, limits, 1)
+        return held, key in first.shares, probe
+
+    (tokens, slots, busy), kept, probe = run(redis_server, body)
+    assert (tokens, slots, busy) == (5 - 40, 3, 0)
+    assert not kept  # idle and nothing in flight: the share is gone, its block given back
+    # everything the first instance took or owed is charged: 45 tokens, then the second's block of 10
+    assert 10_000 - 45 - 10 <= int(dict(probe.headers)[b"x-ratelimit-remaining-tokens"]) <= 10_000 - 45
+
+
+def test_concurrency_blocks_refuse_past_the_shared_limit(redis_server):
+    limits = KeyLimits(rpm=100_000, max_concurrency=200)  # blocks of 2 slots
+
+    async def body(client, key):
+        first, second = instance(client), instance(client)
+        verdicts = [await admit(first if n % 2 else second, key, limits) for n in range(201)]
+        return verdicts
+
+    verdicts = run(redis_server, body)
+    assert [v.allowed for v in verdicts[:200]] == [True] * 200
+    assert verdicts[200].reason == "concurrency"
+
+
+# Budgets: small requests against a large budget are reserved from blocks of it (shared_budgets.py)
+
+from datetime import UTC, datetime  # noqa: E402
+from decimal import Decimal  # noqa: E402
+
+from relaygate.errors import QuotaExceeded  # noqa: E402
+from relaygate.governance.budgets import Budget, BudgetLedger  # noqa: E402
+from relaygate.governance.limiter import Limiter  # noqa: E402
+from relaygate.governance.shared_budgets import Budgets  # noqa: E402
+
+NOW = datetime(2026, 12, 7, 12, tzinfo=UTC)
+
+
+async def fronts(redis_server, count: int) -> list[Budgets]:
+    made = [Budgets(BudgetLedger(), Limiter(redis_server.url), engine=None) for _ in range(count)]
+    for front in made:
+        front.limiter.on_connect.clear()  # no database here to reconcile with
+        await front.limiter.start()
+    return made
+
+
+async def shared_state(front: Budgets, key: str, budget: Budget) -> tuple[Decimal, Decimal]:
+    """(spent, held by requests in flight) as Redis has them."""
+    _, spent, held = await front.limiter.budgets.reserve(key, budget, Decimal(0), NOW.date())
+    return spent, held
+
+
+def test_a_large_budget_is_reserved_in_blocks_and_booked_exactly(redis_server):
+    key, budget = f"key-{uuid.uuid4().hex[:8]}", Budget(Decimal("10"))  # blocks of $0.01
+
+    async def main():
+        front, = await fronts(redis_server, 1)
+        calls = []
+        real = front.limiter.budgets.reserve
+
+        async def counted(*args):
+            calls.append(args)
+            return await real(*args)
+
+        front.limiter.budgets.reserve = counted
+        for _ in range(100):
+            hold = await front.reserve(key, budget, Decimal("0.0004"), NOW)
+            front.settle(key, hold, Decimal("0.0003"), NOW)
+        before = len(calls)
+        front.book()  # the watcher's round: costs into Redis's counters
+        await front.limiter.shared.batch.drain()
+        booked = await shared_state(front, key, budget)
+        front.shares[key].last -= IDLE  # idle since: its block goes back
+        front.book()
+        await front.limiter.shared.batch.drain()
+        returned = await shared_state(front, key, budget)
+        await front.limiter.stop()
+        return before, booked, returned, front.ledger.spent(key, None, NOW)
+
+    calls, (spent, held), (spent_after, held_after), local = asyncio.run(main())
+    # a block of $0.01 covers a request while $0.0004 of it is free: 33 requests ($0.0003 each) a block
+    assert calls == 4
+    assert spent == Decimal("0.03") == local and held == Decimal("0.01")  # booked; the rest of the blocks held
+    assert (spent_after, held_after) == (Decimal("0.03"), 0)
+
+
+def test_blocks_on_two_instances_never_pass_the_budget(redis_server):
+    key, budget = f"key-{uuid.uuid4().hex[:8]}", Budget(Decimal("0.50"))  # blocks of $0.0005
+
+    async def main():
+        first, second = await fronts(redis_server, 2)
+
+        async def one(front: Budgets) -> bool:
+            try:
+                hold = await front.reserve(key, budget, Decimal("0.0002"), NOW)
+            except QuotaExceeded:
+                return False
+            await asyncio.sleep(0.01)
+            front.settle(key, hold, Decimal("0.0002"), NOW)
+            return True
+
+        admitted = 0
+        for _ in range(30):  # rounds of 100 requests at once, booked between rounds
+            admitted += sum(await asyncio.gather(*(one((first, second)[n % 2]) for n in range(100))))
+            for front in (first, second):
+                front.book()
+                await front.limiter.shared.batch.drain()
+        spent, _ = await shared_state(first, key, budget)
+        for front in (first, second):
+            await front.limiter.stop()
+        return admitted, spent
+
+    admitted, spent = asyncio.run(main())
+    assert spent == Decimal("0.0002") * admitted <= budget.amount
+    assert spent >= budget.amount - 2 * Decimal("0.0005") - Decimal("0.0002")  # at most a block each unused
