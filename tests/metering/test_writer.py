@@ -224,18 +224,18 @@ def test_the_writer_stores_its_own_records_from_memory_and_the_file_when_that_fa
         assert await writer.drain() == 5
         assert (journal.tail, writer.cursor.offset) == ([], journal.end)
 
-        real = writer_module.write_rows
+        real = writer_module.write_records
 
-        async def refused(engine, rows):
-            await real(engine, rows[:2])  # part of it in, then the connection is lost
+        async def refused(engine, records):
+            await real(engine, records[:2])  # half of it in, then the connection is lost
             raise ConnectionError("database went away")
 
-        monkeypatch.setattr(writer_module, "write_rows", refused)
+        monkeypatch.setattr(writer_module, "write_records", refused)
         for n in range(5, 12):
             journal.append(record(n))
         with pytest.raises(ConnectionError):
             await writer.drain()
-        monkeypatch.setattr(writer_module, "write_rows", real)
+        monkeypatch.setattr(writer_module, "write_records", real)
         journal.append(record(12))
         from_file = await writer.drain()  # records 5..12 from the file, 5 and 6 already stored
         following = None if journal.tail is None else list(journal.tail)

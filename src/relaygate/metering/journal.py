@@ -21,11 +21,12 @@ that is free means its owner died; its file is an orphan the batch writer replay
 come from one thread (the event loop), which is what lets the writer truncate a drained file
 without racing an append.
 
-The journal also keeps the records it appended since the writer last caught up (`tail`), as the
-database rows the writer hands on (`row_of`, set by the writer), so that the writer stores them as
-they are instead of reading and parsing its own lines back. Rows of plain values are also what the
-garbage collector stops looking at after one glance, where a record held for a second is three
-objects to trace on every older-generation collection. The file stays the authority: when the writer is behind (after a restart, or while the database is away) it
+The journal also keeps the records it appended since the writer last caught up (`tail`), so that
+the writer can store them as they are instead of reading and parsing its own lines back. They are
+kept as records, and the writer makes their database rows a whole batch at a time: the same work
+costs less in one tight loop than spread over the requests (measured side by side against making
+each row at its append: about 1% of a governed request's CPU). The file
+stays the authority: when the writer is behind (after a restart, or while the database is away) it
 reads the file, the tail is dropped, and it is kept again once the writer has caught up.
 """
 
@@ -35,9 +36,8 @@ import fcntl
 import logging
 import mmap
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from relaygate.metering.usage import Entry, UsageRecord, entry_of
 
@@ -72,10 +72,6 @@ def try_lock(path: Path) -> int | None:
     return fd
 
 
-def _as_is(record: UsageRecord) -> UsageRecord:
-    return record
-
-
 def records_end(fd: int, size: int) -> int:
     """Where the records of a journal file end: before the zeros of its unwritten room, if any."""
     end = size
@@ -98,9 +94,8 @@ class Journal:
         self.map: mmap.mmap | None = mmap.mmap(fd, self.room) if self.room else None
         if self.end and os.pread(fd, 1, self.end - 1) != b"\n":  # cut short by a power loss
             self._put(b"\n")
-        self.tail: list[Any] | None = []  # the records in the file from `tail_start` to `end`, as `row_of` made them
+        self.tail: list[UsageRecord] | None = []  # the records in the file from `tail_start` to `end`
         self.tail_start = self.end
-        self.row_of: Callable[[UsageRecord], Any] = _as_is
 
     @classmethod
     def open(cls, base: str | Path, *, fsync: bool = False) -> Journal:
@@ -119,7 +114,7 @@ class Journal:
         tail = self.tail
         if tail is not None:
             if len(tail) < TAIL_LIMIT:
-                tail.append(self.row_of(record))
+                tail.append(record)
             else:
                 self.tail = None
 
@@ -148,9 +143,8 @@ class Journal:
         self.map = mmap.mmap(self.fd, room)
         self.room = room
 
-    def take_tail(self) -> tuple[list[Any], int]:
-        """The records appended since `tail_start` (as `row_of` made them), and the offset just past them;
-        the tail starts again there."""
+    def take_tail(self) -> tuple[list[UsageRecord], int]:
+        """The records appended since `tail_start`, and the offset just past them; the tail starts again there."""
         records = self.tail or []
         self.tail, self.tail_start = [], self.end
         return records, self.end

@@ -4,7 +4,7 @@ one transaction — so replaying a journal any number of times changes nothing t
 
 The batch writer runs in the serving process, so every microsecond per record is taken from the
 requests. Records therefore arrive as rows: tuples of the values the columns store, made from the
-records this process has just journaled (`write_rows`, nothing parsed back) or from journal
+records this process has just journaled (`write_records`, nothing parsed back) or from journal
 entries (`write_batch`: usage.py's column values, parsed from the line and nothing more), never
 through SQLAlchemy's per-value type processing, which cost about ten times more. The stored forms
 are those of store/types.py: on SQLite money as whole 1e-10 USD and times as naive UTC text in
@@ -186,20 +186,11 @@ async def write_batch(engine: AsyncEngine, entries: Sequence[Entry]) -> int:
 
 
 async def write_records(engine: AsyncEngine, records: Sequence[UsageRecord]) -> int:
-    """`write_batch` of records still in memory."""
-    return await write_rows(engine, [row_maker(engine)(r) for r in records])
-
-
-def row_maker(engine: AsyncEngine) -> Callable[[UsageRecord], tuple[Any, ...]]:
-    """What makes a record's row for this engine's database."""
-    return _DIALECTS[engine.dialect.name].record_row
-
-
-async def write_rows(engine: AsyncEngine, rows: Sequence[tuple[Any, ...]]) -> int:
-    """Rows of the records this process just journaled (`row_maker`): their request ids are this
-    process's own (a prefix drawn at start and a counter), so no earlier write can hold them and
-    SQLite is not asked first. (PostgreSQL's check costs one round trip per batch; kept.)"""
-    return await _write_rows(engine, unique_by_request(rows), fresh=True)
+    """`write_batch` of records still in memory, the ones this process just journaled: their request
+    ids are this process's own (a prefix drawn at start and a counter), so no earlier write can hold
+    them and SQLite is not asked first. (PostgreSQL's check costs one round trip per batch; kept.)"""
+    dialect = _DIALECTS[engine.dialect.name]
+    return await _write_rows(engine, unique_by_request([dialect.record_row(r) for r in records]), fresh=True)
 
 
 async def _write_rows(engine: AsyncEngine, rows: list[tuple[Any, ...]], fresh: bool = False) -> int:

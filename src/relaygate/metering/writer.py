@@ -1,8 +1,8 @@
 """The batch writer: moves records from this process's journal to the database.
 
 It writes the records after its saved position in batches, then saves the new position: the
-records this process appended since the last batch straight from memory (`Journal.tail`, kept
-as rows, `sink.write_rows`), anything else (a restart, a database outage) by reading the journal's
+records this process appended since the last batch straight from memory (`Journal.tail`,
+`sink.write_records`), anything else (a restart, a database outage) by reading the journal's
 complete lines (`sink.write_batch`). On start it first replays what an earlier owner of the journal file
 left behind, and the files of dead processes (orphans, see `journal.py`). When the database is
 unreachable it logs, waits with backoff and tries again; records wait in the journal meanwhile.
@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relaygate.metering.journal import Journal, JournalCursor, slot_paths, try_lock
-from relaygate.metering.sink import row_maker, write_batch, write_rows
+from relaygate.metering.sink import write_batch, write_records
 
 log = logging.getLogger("relaygate.metering")
 
@@ -35,7 +35,6 @@ class BatchWriter:
     ) -> None:
         self.engine = engine
         self.journal = journal
-        journal.row_of = row_maker(engine)  # the journal keeps its tail as rows for this database
         self.cursor = JournalCursor(journal.path)
         self.batch_size = batch_size
         self.interval = interval
@@ -54,9 +53,9 @@ class BatchWriter:
             if cursor.offset == journal.end:  # no await since the last read: nothing appended after it
                 journal.follow()
         else:
-            rows, end = journal.take_tail()
-            if rows:  # on failure the position stays, and the next drain reads these from the file
-                inserted = await write_rows(self.engine, rows)
+            records, end = journal.take_tail()
+            if records:  # on failure the position stays, and the next drain reads these from the file
+                inserted = await write_records(self.engine, records)
                 cursor.advance(end)
         self.written += inserted
         if self.cursor.offset >= self.compact_bytes and self.cursor.offset == self.journal.size():
