@@ -76,6 +76,10 @@ class Limiter:
             else:
                 verdict.reserved = tokens
                 return verdict
+        return self.admit_here(key, limits, tokens)
+
+    def admit_here(self, key: str, limits: KeyLimits, tokens: int) -> Verdict:
+        """This process's own limits (no Redis configured, or Redis away)."""
         verdict = self.memory.admit(key, limits, tokens, time.monotonic())
         verdict.reserved = tokens
         return verdict

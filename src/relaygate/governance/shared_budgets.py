@@ -88,6 +88,10 @@ class Budgets:
                 if not ok:
                     raise QuotaExceeded(refusal(budget, spent, held, amount))
                 return Hold(amount, shared)
+        return self.reserve_here(key, budget, amount, now)
+
+    def reserve_here(self, key: str, budget: Budget, amount: Decimal, now: datetime) -> Hold:
+        """A reservation in this process's ledger (no Redis configured, or Redis away)."""
         return Hold(self.ledger.reserve(key, budget, amount, now))
 
     async def _from_block(self, key: str, budget: Budget, amount: Decimal, block: Decimal, shared: RedisBudgets,

@@ -68,13 +68,10 @@ class ChatCompletions:
             plan = gateway.router.plan(groups, prefs, body)
             hedge = gateway.router.hedge_delay(gateway.config.routing.hedge.get(body["model"]), plan)
             estimate = estimate_prompt_tokens(raw)
-            budget = await self._reserve(key, body, estimate, plan)
-            try:
-                admission = await self._admit(key, estimate, headers)
-            except RateLimited:
-                if budget is not None:
-                    gateway.budgets.settle(key.name, budget, ZERO, datetime.now(timezone.utc))
-                raise
+            if gateway.limiter.redis_up:
+                budget, admission = await self._govern_shared(key, body, estimate, plan, headers)
+            else:
+                budget, admission = self._govern_here(key, body, estimate, plan, headers)
         except GatewayError as exc:
             gateway.observer.refused(headers, key, body, exc, began)
             raise
@@ -141,32 +138,54 @@ class ChatCompletions:
             log.warning("model %s: %s", call.body["model"], exc.message)
             raise
 
-    async def _reserve(self, key: ClientKey, body: dict[str, Any], estimate: int, plan: list[Target]) -> Hold | None:
-        """A key with a budget reserves the request's most possible cost (governance/budgets.py):
-        nothing where no deployment it may reach has a price."""
-        budgets = self.gateway.budgets
-        if key.budget is None or budgets is None:
-            return None
-        amount = ZERO
-        if any(t.model_price is not None for t in plan):
-            allowance = requested_output(body)
-            if allowance is None:
-                defaults = [(t.upstream.defaults_for(t.model) or {}).get("max_tokens") for t in plan]
-                allowance = output_allowance(body, max((d for d in defaults if isinstance(d, int)), default=None))
-            amount = max_cost((t.model_price for t in plan), estimate, allowance)
-        return await budgets.reserve(key.name, key.budget, amount, datetime.now(timezone.utc))
-
-    async def _admit(self, key: ClientKey, estimate: int, headers: Headers) -> Verdict | None:
-        """The key's rate limits: refuse with 429, or admit and add the `x-ratelimit-*` headers.
-        The admission (with the tokens reserved for the TPM limit) is settled at the end."""
+    def _govern_here(self, key: ClientKey, body: dict[str, Any], estimate: int, plan: list[Target],
+                     headers: Headers) -> tuple[Hold | None, Verdict | None]:
+        """The key's budget and rate limits in this process (no Redis, or Redis away), with no await:
+        reserve the request's most possible cost (governance/budgets.py), then admit it or refuse
+        with 429; an admission adds the `x-ratelimit-*` headers. Both are settled at the end."""
+        gateway = self.gateway
+        budget = None
+        if key.budget is not None and gateway.budgets is not None:
+            budget = gateway.budgets.reserve_here(key.name, key.budget, self._most_cost(body, estimate, plan),
+                                                  datetime.now(timezone.utc))
         if not key.limits:
-            return None
-        verdict = await self.gateway.limiter.admit(key.name, key.limits, estimate)
+            return budget, None
+        verdict = gateway.limiter.admit_here(key.name, key.limits, estimate)
         if not verdict.allowed:
-            raise RateLimited(f"Rate limit reached for this key: {LIMIT_NAMES[verdict.reason]}.",
-                              verdict.reason, verdict.retry_after, verdict.headers)
+            if budget is not None:
+                gateway.budgets.settle(key.name, budget, ZERO, datetime.now(timezone.utc))
+            raise refusal(verdict)
         headers += verdict.headers
-        return verdict
+        return budget, verdict
+
+    async def _govern_shared(self, key: ClientKey, body: dict[str, Any], estimate: int, plan: list[Target],
+                             headers: Headers) -> tuple[Hold | None, Verdict | None]:
+        """`_govern_here` through Redis (each step may fall back to this process's own)."""
+        gateway = self.gateway
+        budget = None
+        if key.budget is not None and gateway.budgets is not None:
+            budget = await gateway.budgets.reserve(key.name, key.budget, self._most_cost(body, estimate, plan),
+                                                   datetime.now(timezone.utc))
+        if not key.limits:
+            return budget, None
+        verdict = await gateway.limiter.admit(key.name, key.limits, estimate)
+        if not verdict.allowed:
+            if budget is not None:
+                gateway.budgets.settle(key.name, budget, ZERO, datetime.now(timezone.utc))
+            raise refusal(verdict)
+        headers += verdict.headers
+        return budget, verdict
+
+    @staticmethod
+    def _most_cost(body: dict[str, Any], estimate: int, plan: list[Target]) -> Decimal:
+        """The most the request can cost; nothing where no deployment it may reach has a price."""
+        if not any(t.model_price is not None for t in plan):
+            return ZERO
+        allowance = requested_output(body)
+        if allowance is None:
+            defaults = [(t.upstream.defaults_for(t.model) or {}).get("max_tokens") for t in plan]
+            allowance = output_allowance(body, max((d for d in defaults if isinstance(d, int)), default=None))
+        return max_cost((t.model_price for t in plan), estimate, allowance)
 
     def _candidates(
         self, body: dict[str, Any], prefs: Preferences, key: ClientKey
@@ -363,6 +382,11 @@ def _stream_outcome(stream: ClientStream, pump: Pump, started: float, broke_off:
     tokens = usage.get("completion_tokens") if isinstance(usage.get("completion_tokens"), int) else 0
     first = (stream.committed_at or time.monotonic()) - started
     return Outcome(ttft=first, duration=time.monotonic() - started, tokens=tokens, broke_off=broke_off)
+
+
+def refusal(verdict: Verdict) -> RateLimited:
+    return RateLimited(f"Rate limit reached for this key: {LIMIT_NAMES[verdict.reason]}.",
+                       verdict.reason, verdict.retry_after, verdict.headers)
 
 
 def upstream_fetches_images(target: Target) -> bool:

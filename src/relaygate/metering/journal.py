@@ -39,6 +39,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import orjson
+
 from relaygate.metering.usage import Entry, UsageRecord, entry_of
 
 log = logging.getLogger("relaygate.metering")
@@ -110,7 +112,7 @@ class Journal:
 
     def append(self, record: UsageRecord) -> None:
         """Durable against the process dying once this returns (against power loss with fsync)."""
-        self._put(record.to_json() + b"\n")
+        self._put(record.to_json(orjson.OPT_APPEND_NEWLINE))
         tail = self.tail
         if tail is not None:
             if len(tail) < TAIL_LIMIT:

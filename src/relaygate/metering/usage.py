@@ -99,15 +99,16 @@ class UsageRecord:
         """The rollup's day: the UTC date the request finished."""
         return self.created_at.astimezone(timezone.utc).date()
 
-    def to_json(self) -> bytes:
-        """One journal line (without its newline): an array in `RECORD_COLUMNS` order. Cost is text so
-        that no digit is lost; orjson writes the time and the attempts (dataclasses) itself."""
+    def to_json(self, option: int = 0) -> bytes:
+        """One journal line (without its newline unless `option` has OPT_APPEND_NEWLINE): an array in
+        `RECORD_COLUMNS` order. Cost is text so that no digit is lost; orjson writes the time and the
+        attempts (dataclasses) itself."""
         return orjson.dumps((
             self.request_id, self.key, self.model, self.provider, self.upstream_model, self.prompt_tokens,
             self.completion_tokens, self.reasoning_tokens, self.cached_tokens, str(self.cost), self.latency_ms,
             self.ttft_ms, self.status, self.error_code, self.stream, self.estimated, self.attempts, self.created_at,
             self.client_request_id,
-        ))
+        ), option=option)
 
     def entry(self) -> Entry:
         """The record as the journal's reader gives it to the writer (`entry_of` of its line)."""
