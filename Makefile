@@ -24,6 +24,8 @@ test: install
 
 bench: install
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/side_by_side.py
+	$(BIN)/python bench/side_by_side.py --stream
 
 lock:
 	$(BIN)/pip install --quiet pip-tools

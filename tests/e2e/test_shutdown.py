@@ -49,9 +49,11 @@ class Stream(threading.Thread):
 
 
 def refused(base: str) -> bool:
+    """A new request is not served: the connection is refused, or (caught while the listener closes)
+    accepted and closed without an answer."""
     try:
         httpx.get(f"{base}/healthz", timeout=2)
-    except httpx.ConnectError:
+    except (httpx.ConnectError, httpx.RemoteProtocolError):
         return True
     return False
 
