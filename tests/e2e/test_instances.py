@@ -90,6 +90,27 @@ def test_a_burst_on_a_60_rpm_key_admits_60_across_both_instances(cluster):
         assert int(refused.headers["retry-after"]) >= 1 and refused.headers["x-ratelimit-limit-requests"] == "60"
 
 
+def test_a_large_rpm_key_is_shared_in_blocks_across_both_instances(cluster):
+    """A 2,000 RPM key is leased in blocks of 2 requests (governance/leases.py): each instance admits
+    from its block without asking Redis each time, and the two together still admit the key's 2,000,
+    short of it by at most a block each held unused, plus what came back during the burst."""
+    secret = cluster.new_key("leased", "--rpm", "2000")
+    started = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        responses = list(pool.map(lambda _: cluster.chat(secret), range(2200)))
+    elapsed = time.monotonic() - started
+    statuses = Counter(r.status_code for r in responses)
+    assert set(statuses) == {200, 429}
+    assert 2000 - 2 * 2 <= statuses[200] <= 2000 + int(elapsed * 2000 / 60) + 1
+    admitted = [r for r in responses if r.status_code == 200]
+    assert len({r.headers["x-served-by"] for r in admitted}) == 2
+    assert all(r.headers["x-ratelimit-limit-requests"] == "2000" for r in responses)
+    remaining = [int(r.headers["x-ratelimit-remaining-requests"]) for r in admitted]
+    assert max(remaining) > 1900 and min(remaining) < 100  # counting down across the burst
+    for refused in (r for r in responses if r.status_code == 429):
+        assert refused.json()["error"]["code"] == "rate_limit_exceeded" and int(refused.headers["retry-after"]) >= 1
+
+
 def test_a_concurrency_limit_holds_across_both_instances(cluster, emulator):
     secret = cluster.new_key("slots", "--max-concurrency", "2")
     emulator.script({"times": -1, "delay": 2.0})
