@@ -123,16 +123,23 @@ def rate_headers(
     out: list[tuple[bytes, bytes]] = []
     if limits.rpm is not None and requests is not None:
         out += (_limit_header("requests", limits.rpm), (b"x-ratelimit-remaining-requests", b"%d" % requests[0]),
-                (b"x-ratelimit-reset-requests", duration(requests[1]).encode()))
+                (b"x-ratelimit-reset-requests", _reset(math.ceil(requests[1] * 1000))))
     if limits.tpm is not None and tokens is not None:
         out += (_limit_header("tokens", limits.tpm), (b"x-ratelimit-remaining-tokens", b"%d" % tokens[0]),
-                (b"x-ratelimit-reset-tokens", duration(tokens[1]).encode()))
+                (b"x-ratelimit-reset-tokens", _reset(math.ceil(tokens[1] * 1000))))
     return out
 
 
 @lru_cache(maxsize=1024)
 def _limit_header(kind: str, limit: int) -> tuple[bytes, bytes]:
     return f"x-ratelimit-limit-{kind}".encode(), str(limit).encode()
+
+
+@lru_cache(maxsize=4096)
+def _reset(milliseconds: int) -> bytes:
+    """`duration` of a whole number of milliseconds, as a header value; most resets under load are a
+    few milliseconds (a large allowance comes back fast), so the text is made once for each."""
+    return duration(milliseconds / 1000).encode()
 
 
 def duration(seconds: float) -> str:
