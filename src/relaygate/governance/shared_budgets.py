@@ -54,7 +54,7 @@ class BudgetShare:
         return self.granted - self.reserved - self.owed
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ sets each field through object.__setattr__
 class Hold:
     """A request's reservation: how much, and the RedisBudgets holding it (None: this process's ledger)."""
 

@@ -179,7 +179,10 @@ class ChatCompletions:
     @staticmethod
     def _most_cost(body: dict[str, Any], estimate: int, plan: list[Target]) -> Decimal:
         """The most the request can cost; nothing where no deployment it may reach has a price."""
-        if not any(t.model_price is not None for t in plan):
+        for target in plan:
+            if target.model_price is not None:
+                break
+        else:
             return ZERO
         allowance = requested_output(body)
         if allowance is None:
