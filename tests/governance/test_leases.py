@@ -7,6 +7,8 @@ import asyncio
 import time
 import uuid
 
+from _redis import RedisServer
+
 from relaygate.governance.leases import IDLE, LeasedLimits, blocks
 from relaygate.governance.limits import KeyLimits
 from relaygate.governance.redis_limits import LIMITS, RedisLimiter, new_instance
@@ -121,7 +123,7 @@ from decimal import Decimal  # noqa: E402
 from relaygate.errors import QuotaExceeded  # noqa: E402
 from relaygate.governance.budgets import Budget, BudgetLedger  # noqa: E402
 from relaygate.governance.limiter import Limiter  # noqa: E402
-from relaygate.governance.shared_budgets import Budgets  # noqa: E402
+from relaygate.governance.shared_budgets import BudgetShare, Budgets  # noqa: E402
 
 NOW = datetime(2026, 12, 7, 12, tzinfo=UTC)
 
@@ -203,3 +205,48 @@ def test_blocks_on_two_instances_never_pass_the_budget(redis_server):
     admitted, spent = asyncio.run(main())
     assert spent == Decimal("0.0002") * admitted <= budget.amount
     assert spent >= budget.amount - 2 * Decimal("0.0005") - Decimal("0.0002")  # at most a block each unused
+
+
+def test_blocks_through_a_redis_outage_fall_back_and_start_afresh():
+    """Redis goes away while a key holds blocks: admissions and reservations go on in memory, what was
+    admitted from a block still settles, and once Redis answers again new blocks are taken on the new
+    connection (the old ones are forgotten with it: their slots and held budget expire by heartbeat)."""
+    server = RedisServer()
+    server.start()
+    limits, budget = KeyLimits(rpm=100_000, tpm=10_000_000), Budget(Decimal("100"))
+
+    async def main():
+        front, = await fronts(server, 1)
+        limiter = front.limiter
+        before = await limiter.admit("k", limits, 10)
+        hold = await front.reserve("k", budget, Decimal("0.01"), NOW)
+        server.stop()
+        during = await limiter.admit("k", limits, 10)  # the lease's block still covers it...
+        limiter.lost(ConnectionError("gone"))  # ...until a call fails; here the watcher's beat would
+        local = await limiter.admit("k", limits, 10)
+        local_hold = await front.reserve("k", budget, Decimal("0.01"), NOW)
+        limiter.settle("k", limits, before, 12)  # settled where admitted: no call, no error
+        front.settle("k", hold, Decimal("0.005"), NOW)
+        server.start()
+        deadline = time.monotonic() + 10
+        while not limiter.redis_up:
+            assert time.monotonic() < deadline, "the limiter did not come back to Redis"
+            await asyncio.sleep(0.05)
+        after = await limiter.admit("k", limits, 10)
+        after_hold = await front.reserve("k", budget, Decimal("0.01"), NOW)
+        front.book()
+        current = limiter.budgets
+        await limiter.stop()
+        return before, during, local, local_hold, after, hold, after_hold, front, current
+
+    try:
+        before, during, local, local_hold, after, hold, after_hold, front, current = asyncio.run(main())
+    finally:
+        server.destroy()
+    assert isinstance(before.shared, LeasedLimits) and during.shared is before.shared
+    assert local.allowed and local.shared is None and local_hold.shared is None  # this process's own
+    assert isinstance(after.shared, LeasedLimits) and after.shared is not before.shared
+    assert isinstance(hold.shared, BudgetShare) and isinstance(after_hold.shared, BudgetShare)
+    assert after_hold.shared.shared is current is not hold.shared.shared  # a new block, on the new connection
+    assert front.shares == {"k": after_hold.shared}
+    assert front.ledger.spent("k", None, NOW) == Decimal("0.005")  # every cost is in the local ledger too
