@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import signal
 import sys
@@ -182,6 +183,7 @@ def _run(config: Config, config_path: str, host: str, port: int, workers: int, l
         os.environ[LOG_LEVEL_ENV] = log_level  # for the workers, which configure their own logging
     configure_logging(config.logging, configured_secrets(config), log_level)
     signal.signal(signal.SIGTERM, _exit_cleanly)
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1`: every thread's stack to stderr
     # On SIGTERM uvicorn stops listening, lets requests and streams in flight finish (up to
     # shutdown_timeout), then runs the lifespan shutdown: the usage journal is written out.
     uvicorn.run(

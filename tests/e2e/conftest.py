@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -227,7 +228,21 @@ def start_gateway(config_text: str, workdir: Path, env: dict[str, str] | None = 
         yield Gateway(port, log_path, env, proc)
     finally:
         proc.terminate()
-        proc.wait(10)
+        stop(proc, log_path)
+
+
+def stop(proc: subprocess.Popen, log_path: Path, timeout: float = 10) -> None:
+    """Wait for a terminated gateway to exit; one that does not is made to print every thread's
+    stack into its log (SIGUSR1, see cli.py), killed, and reported with that log's end."""
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGUSR1)
+        time.sleep(1)
+        proc.kill()
+        proc.wait()
+        raise AssertionError(f"the gateway did not exit within {timeout} s of SIGTERM; its log ends:\n"
+                             + log_path.read_text()[-6000:]) from None
 
 
 GATEWAY_ENV = {"TEST_DASHSCOPE_KEY": UPSTREAM_KEYS["alibaba"]}
