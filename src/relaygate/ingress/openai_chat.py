@@ -150,13 +150,7 @@ class ChatCompletions:
                                                   datetime.now(timezone.utc))
         if not key.limits:
             return budget, None
-        verdict = gateway.limiter.admit_here(key.name, key.limits, estimate)
-        if not verdict.allowed:
-            if budget is not None:
-                gateway.budgets.settle(key.name, budget, ZERO, datetime.now(timezone.utc))
-            raise refusal(verdict)
-        headers += verdict.headers
-        return budget, verdict
+        return budget, self._admitted(key, budget, gateway.limiter.admit_here(key.name, key.limits, estimate), headers)
 
     async def _govern_shared(self, key: ClientKey, body: dict[str, Any], estimate: int, plan: list[Target],
                              headers: Headers) -> tuple[Hold | None, Verdict | None]:
@@ -168,13 +162,17 @@ class ChatCompletions:
                                                    datetime.now(timezone.utc))
         if not key.limits:
             return budget, None
-        verdict = await gateway.limiter.admit(key.name, key.limits, estimate)
+        return budget, self._admitted(key, budget, await gateway.limiter.admit(key.name, key.limits, estimate), headers)
+
+    def _admitted(self, key: ClientKey, budget: Hold | None, verdict: Verdict, headers: Headers) -> Verdict:
+        """An admission's `x-ratelimit-*` headers join the answer's; a refusal gives back the budget just
+        reserved and is a 429."""
         if not verdict.allowed:
             if budget is not None:
-                gateway.budgets.settle(key.name, budget, ZERO, datetime.now(timezone.utc))
+                self.gateway.budgets.settle(key.name, budget, ZERO, datetime.now(timezone.utc))
             raise refusal(verdict)
         headers += verdict.headers
-        return budget, verdict
+        return verdict
 
     @staticmethod
     def _most_cost(body: dict[str, Any], estimate: int, plan: list[Target]) -> Decimal:
