@@ -102,6 +102,24 @@ def test_an_idle_keys_block_goes_back_and_owed_tokens_are_charged(redis_server):
     assert 10_000 - 45 - 10 <= int(dict(probe.headers)[b"x-ratelimit-remaining-tokens"]) <= 10_000 - 45
 
 
+def test_a_request_that_outlives_its_keys_block_settles_with_redis_itself(redis_server):
+    """A long request on a key that went idle meanwhile: its block went back, so its real usage
+    (here 400 tokens more than it reserved) is charged in Redis directly."""
+    limits = KeyLimits(tpm=100_000)  # blocks of 100 tokens
+
+    async def body(client, key):
+        first, second = instance(client), instance(client)
+        verdict = await admit(first, key, limits, 50)
+        first.give_back(time.monotonic() + IDLE)  # idle while the request ran: the block goes back
+        first.settle(key, limits, verdict.reserved, 450)
+        await first.shared.batch.drain()
+        return await admit(second, key, limits, 1)
+
+    probe = run(redis_server, body)
+    # 450 used by the first instance, then the second's block of 100
+    assert 100_000 - 450 - 100 <= int(dict(probe.headers)[b"x-ratelimit-remaining-tokens"]) <= 100_000 - 450
+
+
 def test_concurrency_blocks_refuse_past_the_shared_limit(redis_server):
     limits = KeyLimits(rpm=100_000, max_concurrency=200)  # blocks of 2 slots
 

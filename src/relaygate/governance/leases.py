@@ -105,8 +105,10 @@ class LeasedLimits:
     def settle(self, key: str, limits: KeyLimits, reserved: int, used: int | None) -> None:
         """Locally: the slot goes back to the block, unused tokens too (more used: the block owes them)."""
         share = self.shares.get(key)
-        if share is None:
-            return  # its block went back already
+        if share is None:  # its block went back while the request ran (idle key, long request)
+            if limits.tpm is not None and used is not None and used != reserved:
+                self.shared.give_back(key, limits, 0, reserved - used, 0)  # settled with Redis itself
+            return
         if limits.max_concurrency is not None:
             share.busy = max(share.busy - 1, 0)
         if limits.tpm is not None and used is not None:
