@@ -83,5 +83,7 @@ def test_the_most_a_request_can_cost_is_taken_at_the_dearest_deployment():
     assert max_cost([None], 1000, 2000) == 0
     assert output_allowance({"max_tokens": 50}) == 50
     assert output_allowance({"max_completion_tokens": 70, "max_tokens": 50}) == 70
-    assert output_allowance({}, 777) == 777
+    assert output_allowance({}, [777]) == 777
+    assert output_allowance({}, [None, 300, 777]) == 777  # the largest of the deployments' defaults
+    assert output_allowance({"max_tokens": 50}, iter([])) == 50
     assert output_allowance({"max_tokens": True}) == 4096

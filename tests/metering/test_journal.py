@@ -1,11 +1,11 @@
 import os
-import time
 
 from dataclasses import replace
 
 import orjson
 import pytest
 
+from relaygate.metering import journal as journal_module
 from relaygate.metering.journal import Journal, JournalCursor
 from relaygate.metering.usage import RECORD_COLUMNS, entry_of
 
@@ -121,22 +121,18 @@ def test_the_position_is_kept_and_checked(tmp_path):
     assert JournalCursor(journal.path).offset == 0  # a position past the end means a truncated file
 
 
-def _per_append(journal, count):
-    line = record(1)
-    started = time.perf_counter()
-    for _ in range(count):
-        journal.append(line)
-    return (time.perf_counter() - started) / count
-
-
-def test_append_cost(tmp_path):
-    """Appending hands the line to the kernel and returns; fsync waits for the disk. The numbers
-    (printed with -s) are the ones quoted in journal.py's docstring."""
-    plain = _per_append(Journal.open(tmp_path / "plain.jsonl"), 5000)
-    synced = _per_append(Journal.open(tmp_path / "synced.jsonl", fsync=True), 300)
-    print(f"\nappend: {plain * 1e6:.1f} µs per record; with fsync: {synced * 1e6:.1f} µs")
-    assert plain < 100e-6
-    assert synced > plain
+def test_appends_with_fsync_flush_every_page_they_touch_across_growth(tmp_path, monkeypatch):
+    """With fsync, each append flushes the pages its line lies on (msync wants a page-aligned start):
+    lines that start mid-page, cross a page boundary or land in room just grown all go through."""
+    monkeypatch.setattr(journal_module, "GROW", 1000)  # grow often: a new mapping every few lines
+    journal = Journal.open(tmp_path / "synced.jsonl", fsync=True)
+    for n in range(300):
+        journal.append(record(n))
+    records, end = JournalCursor(journal.path).read(limit=1000)
+    assert request_ids(records) == [f"req-{n:06d}" for n in range(300)]
+    assert end == journal.size() > 10 * os.sysconf("SC_PAGE_SIZE")  # many pages, many growths
+    journal.close()
+    assert (tmp_path / "synced.jsonl").stat().st_size == end  # closed: no room left after the records
 
 
 def test_lines_of_the_earlier_object_form_are_still_read(tmp_path):

@@ -43,18 +43,15 @@ def max_cost(prices: Iterable[ModelPrice | None], prompt_tokens: int, output_tok
     return (worst / PER_TOKENS).quantize(MONEY_QUANTUM)
 
 
-def requested_output(body: dict) -> int | None:
-    """The request's own cap on output tokens, if it set one."""
+def output_allowance(body: dict, defaults: Iterable[int | None] = ()) -> int:
+    """The output tokens a request may produce: its own cap, else the largest of its deployments'
+    defaults, else ours. `defaults` is only looked at when the request set no cap (pass a generator
+    and nothing is worked out for a request that did)."""
     for name in ("max_completion_tokens", "max_tokens"):
         value = body.get(name)
         if isinstance(value, int) and not isinstance(value, bool) and value > 0:
             return value
-    return None
-
-
-def output_allowance(body: dict, default: int | None = None) -> int:
-    """The output tokens a request may produce: its own cap, else the deployment's default, else ours."""
-    return requested_output(body) or default or DEFAULT_OUTPUT_CAP
+    return max((d for d in defaults if isinstance(d, int)), default=None) or DEFAULT_OUTPUT_CAP
 
 
 class _Account:

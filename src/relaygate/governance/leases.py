@@ -18,6 +18,7 @@ headers of a leased admission are those of its last lease, less what this instan
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from relaygate.governance.limits import KeyLimits, Verdict, rate_headers
@@ -31,9 +32,10 @@ LEASED_BELOW = 2  # blocks smaller than this: the key goes to Redis per request
 IDLE = 1.0  # seconds without an admission after which a key's unused block goes back
 
 
+@lru_cache(maxsize=4096)
 def blocks(limits: KeyLimits) -> tuple[int, int, int] | None:
     """(requests, tokens, slots) per block, or None when the key is not leased (some limit too small,
-    or no limit at all)."""
+    or no limit at all); worked out once per set of limits, not per request."""
     sizes = (limits.rpm // RATE_PARTS if limits.rpm is not None else None,
              limits.tpm // RATE_PARTS if limits.tpm is not None else None,
              limits.max_concurrency // SLOT_PARTS if limits.max_concurrency is not None else None)

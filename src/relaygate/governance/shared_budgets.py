@@ -21,6 +21,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from relaygate.errors import QuotaExceeded
@@ -35,6 +36,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("relaygate.budgets")
 
 BUDGET_PARTS = 1000  # a block of budget is this fraction of it
+
+
+@lru_cache(maxsize=4096)
+def block_of(budget: Budget) -> Decimal:
+    """A block of this budget, worked out once per budget rather than per request."""
+    return (budget.amount / BUDGET_PARTS).quantize(MONEY_QUANTUM)
 
 
 class BudgetShare:
@@ -76,7 +83,7 @@ class Budgets:
         shared = self.limiter.budgets if self.limiter.redis_up else None
         if shared is not None:
             try:
-                block = (budget.amount / BUDGET_PARTS).quantize(MONEY_QUANTUM)
+                block = block_of(budget)
                 if ZERO < block and amount <= block:
                     hold = await self._from_block(key, budget, amount, block, shared, now)
                     if hold is not None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import orjson
 
 from relaygate.errors import GatewayError, InvalidRequest, RateLimited, UpstreamProtocolError
-from relaygate.governance.budgets import ZERO, max_cost, output_allowance, requested_output
+from relaygate.governance.budgets import ZERO, max_cost, output_allowance
 from relaygate.governance.limits import estimate_prompt_tokens
 from relaygate.ingress.disconnect import cancel_on_disconnect
 from relaygate.ingress.errors import error_frame
@@ -98,7 +98,7 @@ class ChatCompletions:
             used = (call.usage or {}).get("total_tokens")
             gateway.limiter.settle(key.name, key.limits, admission, used if isinstance(used, int) else None)
         record = self._record(call, status, error_code)
-        if gateway.budgets is not None and (record.cost or (budget is not None and budget.amount)):
+        if gateway.budgets is not None:
             gateway.budgets.settle(key.name, budget, record.cost, datetime.now(timezone.utc))
         gateway.observer.finished(record, call.body, call.attempts, call.began)
 
@@ -170,7 +170,7 @@ class ChatCompletions:
         if not verdict.allowed:
             if budget is not None:
                 self.gateway.budgets.settle(key.name, budget, ZERO, datetime.now(timezone.utc))
-            raise refusal(verdict)
+            raise rate_limited(verdict)
         headers += verdict.headers
         return verdict
 
@@ -182,11 +182,8 @@ class ChatCompletions:
                 break
         else:
             return ZERO
-        allowance = requested_output(body)
-        if allowance is None:
-            defaults = [(t.upstream.defaults_for(t.model) or {}).get("max_tokens") for t in plan]
-            allowance = output_allowance(body, max((d for d in defaults if isinstance(d, int)), default=None))
-        return max_cost((t.model_price for t in plan), estimate, allowance)
+        defaults = ((t.upstream.defaults_for(t.model) or {}).get("max_tokens") for t in plan)  # looked at lazily
+        return max_cost((t.model_price for t in plan), estimate, output_allowance(body, defaults))
 
     def _candidates(
         self, body: dict[str, Any], prefs: Preferences, key: ClientKey
@@ -385,7 +382,7 @@ def _stream_outcome(stream: ClientStream, pump: Pump, started: float, broke_off:
     return Outcome(ttft=first, duration=time.monotonic() - started, tokens=tokens, broke_off=broke_off)
 
 
-def refusal(verdict: Verdict) -> RateLimited:
+def rate_limited(verdict: Verdict) -> RateLimited:
     return RateLimited(f"Rate limit reached for this key: {LIMIT_NAMES[verdict.reason]}.",
                        verdict.reason, verdict.retry_after, verdict.headers)
 

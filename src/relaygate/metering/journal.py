@@ -2,11 +2,11 @@
 
 `append` copies the line into the file through a shared memory map before it returns, so once it
 returns the record survives the process being killed (`kill -9`, OOM): the bytes are in the
-kernel's page cache, which writes them out itself, as it would after a `write(2)` (which the journal
-used to make per record: a system call and a trip through the filesystem, where the copy is well
-under a microsecond; about 3% of the governed path's CPU per request, measured side by side). What it does not survive, unless `fsync=True`
-(each append then flushes its pages with `msync` and waits for the disk), is the machine losing
-power before the kernel flushed; so `fsync` is off by default.
+kernel's page cache, which writes them out itself, as it would after a `write(2)`. The journal used
+to make that system call per record; the copy costs less (about 3% of the governed path's CPU per
+request, measured side by side). What it does not survive, unless `fsync=True` (each append then
+flushes its pages with `msync` and waits for the disk), is the machine losing power before the
+kernel flushed; so `fsync` is off by default.
 
 The file grows a chunk at a time (GROW), with its blocks allocated up front (`posix_fallocate`), so a
 full disk is an OSError at the append that needs the room, never a fault while copying. Past the

@@ -225,7 +225,7 @@ class SqliteSink:
         self.lock = threading.Lock()
         self.connection: sqlite3.Connection | None = None
         self.dialect = _DIALECTS["sqlite"]
-        self.exists_sql = {n: self.dialect.existing.format(", ".join("?" * n)) for n in (SQLITE_CHUNK,)}
+        self.exists_chunk = self.dialect.existing.format(", ".join("?" * SQLITE_CHUNK))
 
     @classmethod
     def of(cls, engine: AsyncEngine) -> SqliteSink | None:
@@ -271,7 +271,8 @@ class SqliteSink:
         stored: set[str] = set()
         for start in range(0, len(rows), SQLITE_CHUNK):
             ids = [row[REQUEST_ID] for row in rows[start : start + SQLITE_CHUNK]]
-            sql = self.exists_sql.get(len(ids)) or self.dialect.existing.format(", ".join("?" * len(ids)))
+            sql = self.exists_chunk if len(ids) == SQLITE_CHUNK else self.dialect.existing.format(
+                ", ".join("?" * len(ids)))
             stored.update(found for (found,) in connection.execute(sql, ids))
         return [row for row in rows if row[REQUEST_ID] not in stored] if stored else rows
 
