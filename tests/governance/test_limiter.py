@@ -34,7 +34,7 @@ def test_without_redis_limits_are_local_and_nothing_is_reported():
         return limiter, verdict
     limiter, verdict = asyncio.run(main())
     assert limiter.redis_up is None and verdict.allowed and not verdict.shared
-    assert limiter.memory.in_flight["k"] == 0
+    assert limiter.memory.in_flight("k") == 0
 
 
 def test_unreachable_at_start_then_shared_once_redis_answers_and_local_again_when_it_goes(caplog, monkeypatch):

@@ -247,3 +247,21 @@ def test_the_writer_stores_its_own_records_from_memory_and_the_file_when_that_fa
     assert (from_file, following, from_memory) == (6, [], 1)
     assert written == 12  # the two stored by the failed batch were counted by no drain
     assert len(ids) == requests == 14 and max(ids.values()) == 1
+
+
+def test_a_record_journaled_twice_is_stored_once(database_url, tmp_path):
+    """Records from memory are not checked for repeats (their ids are this process's own): a record
+    appended twice by mistake fails that batch on its unique id, and the next drain reads the
+    journal file, where repeats are dropped. Nothing is lost or counted twice."""
+    async def body(engine):
+        journal = Journal.open(tmp_path / "usage.jsonl")
+        writer = BatchWriter(engine, journal)
+        for n in (1, 2, 2, 3):
+            journal.append(record(n))
+        with pytest.raises(Exception, match="(?i)unique|duplicate"):
+            await writer.drain()
+        return await writer.drain(), await _stored(engine)
+
+    from_file, (ids, (requests, cost)) = run_with_engine(database_url, body)
+    assert from_file == 3 and sorted(ids) == sorted(record(n).request_id for n in (1, 2, 3))
+    assert max(ids.values()) == 1 and requests == 3 and cost == sum((record(n).cost for n in (1, 2, 3)), Decimal(0))

@@ -104,10 +104,10 @@ def test_stop_reasons(stop_reason: str | None, finish: str) -> None:
     assert out["usage"]["total_tokens"] == 0 and out["model"] == "m"
 
 
-def test_adapter_answers_bytes_with_a_created_time_from_its_clock() -> None:
+def test_adapter_answers_with_a_created_time_from_its_clock() -> None:
     adapter = AnthropicAdapter(clock=lambda: 1_700_000_123.9)
-    out = orjson.loads(adapter.chat_response(raw("message_json_tool.json"),
-                                             {**REQUEST, "response_format": {"type": "json_object"}}, "claude"))
+    out = orjson.loads(orjson.dumps(adapter.chat_response(raw("message_json_tool.json"),
+                                             {**REQUEST, "response_format": {"type": "json_object"}}, "claude")))
     assert out["created"] == 1_700_000_123
     assert orjson.loads(out["choices"][0]["message"]["content"])["founded"] == 794
 

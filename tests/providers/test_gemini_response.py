@@ -117,7 +117,7 @@ def test_odd_shapes_never_crash(raw):
 
 
 def test_adapter_shell_serialises_the_completion():
-    out = orjson.loads(ADAPTER.chat_response(fixture("generate_text.json"), {}, "gemini-2.0-flash"))
+    out = orjson.loads(orjson.dumps(ADAPTER.chat_response(fixture("generate_text.json"), {}, "gemini-2.0-flash")))
     assert out["object"] == "chat.completion" and isinstance(out["created"], int) and out["created"] > CREATED
 
 

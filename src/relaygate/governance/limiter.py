@@ -80,9 +80,7 @@ class Limiter:
 
     def admit_here(self, key: str, limits: KeyLimits, tokens: int) -> Verdict:
         """This process's own limits (no Redis configured, or Redis away)."""
-        verdict = self.memory.admit(key, limits, tokens, time.monotonic())
-        verdict.reserved = tokens
-        return verdict
+        return self.memory.admit(key, limits, tokens, time.monotonic())
 
     def settle(self, key: str, limits: KeyLimits, verdict: Verdict, used: int | None) -> None:
         """The request is over: its slot is freed and its token estimate corrected, where it was admitted.

@@ -23,10 +23,15 @@ class KeyLimits:
     rpm: int | None = None
     tpm: int | None = None
     max_concurrency: int | None = None
-    active: bool = field(init=False, default=False)  # any limit set: worked out once, read per request
+    # worked out once, read per request: any limit set; seconds for one request and one token to come back
+    active: bool = field(init=False, default=False)
+    per_request: float = field(init=False, default=0.0, compare=False, repr=False)
+    per_token: float = field(init=False, default=0.0, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "active", any(v is not None for v in (self.rpm, self.tpm, self.max_concurrency)))
+        object.__setattr__(self, "per_request", WINDOW / self.rpm if self.rpm else 0.0)
+        object.__setattr__(self, "per_token", WINDOW / self.tpm if self.tpm else 0.0)
 
     def __bool__(self) -> bool:
         return self.active
@@ -42,78 +47,84 @@ class Verdict:
     reserved: int = 0  # tokens reserved for the TPM limit, settled with the real usage
 
 
-class Gcra:
-    """One one-minute allowance of `limit` units per key."""
+class _Allowance:
+    """One key's state in this process: the theoretical arrival time of its requests and of its
+    tokens (each for the limit it was kept for: a changed limit starts afresh), and its requests in flight."""
 
-    __slots__ = ("limit", "interval", "tat")
+    __slots__ = ("rpm", "tpm", "requests", "tokens", "in_flight")
 
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.interval = WINDOW / limit  # seconds for one unit to come back
-        self.tat: dict[str, float] = {}
+    def __init__(self) -> None:
+        self.rpm: int | None = None
+        self.tpm: int | None = None
+        self.requests = self.tokens = -math.inf  # nothing used: the whole allowance is there
+        self.in_flight = 0
 
-    def take(self, key: str, units: int, now: float) -> tuple[bool, float]:
-        """(allowed, seconds to wait if not); `units` above the whole allowance never fit."""
-        tat = max(self.tat.get(key, now), now) + units * self.interval
-        over = tat - now - WINDOW
-        if over > 1e-9:
-            return False, over
-        self.tat[key] = tat
-        return True, 0.0
 
-    def give_back(self, key: str, units: int, now: float) -> None:
-        """Settlement: units reserved but not used return to the allowance (negative: charge more)."""
-        tat = self.tat.get(key, now) - units * self.interval
-        self.tat[key] = max(tat, now - WINDOW)
-
-    def state(self, key: str, now: float) -> tuple[int, float]:
-        """(units left, seconds until the whole allowance is back), for the rate-limit headers."""
-        used = self.tat.get(key, now) - now
-        if used <= 0.0:
-            return self.limit, 0.0
-        return max(0, math.floor((WINDOW - used) / self.interval + 1e-9)), used
+def _left(tat: float, limit: int, per_unit: float, now: float) -> tuple[int, float]:
+    """(units left, seconds until the whole allowance is back) of a theoretical arrival time."""
+    used = tat - now
+    if used <= 0.0:
+        return limit, 0.0
+    return max(0, math.floor((WINDOW - used) / per_unit + 1e-9)), used
 
 
 class MemoryLimiter:
-    """Limits of one process; `now` is passed in so every rule is tested without sleeping."""
+    """Limits of one process; `now` is passed in so every rule is tested without sleeping. Each key's
+    state is one object (`_Allowance`), worked on in one pass per admission: this runs for every request."""
 
     def __init__(self) -> None:
-        self.requests: dict[int, Gcra] = {}
-        self.tokens: dict[int, Gcra] = {}
-        self.in_flight: dict[str, int] = {}
+        self.keys: dict[str, _Allowance] = {}
 
-    def _bucket(self, table: dict[int, Gcra], limit: int) -> Gcra:
-        bucket = table.get(limit)
-        if bucket is None:
-            bucket = table[limit] = Gcra(limit)
-        return bucket
+    def _state(self, key: str, limits: KeyLimits) -> _Allowance:
+        state = self.keys.get(key)
+        if state is None:
+            state = self.keys[key] = _Allowance()
+        if state.rpm != limits.rpm:
+            state.rpm, state.requests = limits.rpm, -math.inf
+        if state.tpm != limits.tpm:
+            state.tpm, state.tokens = limits.tpm, -math.inf
+        return state
 
     def admit(self, key: str, limits: KeyLimits, tokens: int, now: float) -> Verdict:
-        requests = self._bucket(self.requests, limits.rpm) if limits.rpm is not None else None
-        budget = self._bucket(self.tokens, limits.tpm) if limits.tpm is not None else None
+        state = self._state(key, limits)
+        rpm, tpm, most = limits.rpm, limits.tpm, limits.max_concurrency
         refusal = None
-        if limits.max_concurrency is not None and self.in_flight.get(key, 0) >= limits.max_concurrency:
+        requests, spent = state.requests, state.tokens
+        if most is not None and state.in_flight >= most:
             refusal = 1.0, "concurrency"
-        elif requests is not None and not (taken := requests.take(key, 1, now))[0]:
-            refusal = taken[1], "requests"
-        elif budget is not None and not (taken := budget.take(key, min(tokens, budget.limit), now))[0]:
-            if requests is not None:
-                requests.give_back(key, 1, now)
-            refusal = taken[1], "tokens"
-        elif limits.max_concurrency is not None:
-            self.in_flight[key] = self.in_flight.get(key, 0) + 1
-        headers = rate_headers(limits, requests.state(key, now) if requests is not None else None,
-                               budget.state(key, now) if budget is not None else None)
+        else:
+            if rpm is not None:  # GCRA: the arrival time moves on by one request; more than a minute ahead is over
+                requests = max(requests, now) + limits.per_request
+                if (over := requests - now - WINDOW) > 1e-9:
+                    refusal, requests = (over, "requests"), state.requests
+            if tpm is not None and refusal is None:  # units above the whole allowance never fit
+                spent = max(spent, now) + min(tokens, tpm) * limits.per_token
+                if (over := spent - now - WINDOW) > 1e-9:
+                    refusal, requests, spent = (over, "tokens"), state.requests, state.tokens
+            if refusal is None:
+                state.requests, state.tokens = requests, spent
+                if most is not None:
+                    state.in_flight += 1
+        headers = rate_headers(limits, _left(requests, rpm, limits.per_request, now) if rpm is not None else None,
+                               _left(spent, tpm, limits.per_token, now) if tpm is not None else None)
         if refusal is not None:
             return Verdict(False, headers, *refusal)
-        return Verdict(True, headers)
+        return Verdict(True, headers, reserved=tokens)
 
     def settle(self, key: str, limits: KeyLimits, reserved: int, used: int | None, now: float) -> None:
-        """The request is over: free its concurrency slot and correct the token estimate."""
-        if limits.max_concurrency is not None:
-            self.in_flight[key] = max(self.in_flight.get(key, 1) - 1, 0)
-        if limits.tpm is not None and used is not None:
-            self._bucket(self.tokens, limits.tpm).give_back(key, min(reserved, limits.tpm) - used, now)
+        """The request is over: free its concurrency slot and correct the token estimate (units
+        reserved but not used come back; more used than reserved are charged)."""
+        state = self.keys.get(key)
+        if state is None:
+            return
+        if limits.max_concurrency is not None and state.in_flight:
+            state.in_flight -= 1
+        if limits.tpm is not None and used is not None and state.tpm == limits.tpm:
+            state.tokens = max(state.tokens - (min(reserved, limits.tpm) - used) * limits.per_token, now - WINDOW)
+
+    def in_flight(self, key: str) -> int:
+        state = self.keys.get(key)
+        return state.in_flight if state is not None else 0
 
 
 def rate_headers(

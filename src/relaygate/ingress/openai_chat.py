@@ -32,7 +32,7 @@ from relaygate.routing.resolve import Target, Upstream
 from relaygate.upstream.client import transport_errors, whole_answer_timeout
 from relaygate.upstream.fetch import inline_remote_images, policy_for
 from relaygate.wire.openai_chat import check_chat_request, wants_usage
-from relaygate.wire.usage_cost import read_usage, with_cost
+from relaygate.wire.usage_cost import cost_text, read_usage, with_cost
 
 if TYPE_CHECKING:
     from relaygate.app import Gateway
@@ -99,7 +99,7 @@ class ChatCompletions:
             gateway.limiter.settle(key.name, key.limits, admission, used if isinstance(used, int) else None)
         record = self._record(call, status, error_code)
         if gateway.budgets is not None:
-            gateway.budgets.settle(key.name, budget, record.cost, datetime.now(timezone.utc))
+            gateway.budgets.settle(key.name, budget, record.cost, record.created_at)
         gateway.observer.finished(record, call.body, call.attempts, call.began)
 
     def _record(self, call: _Call, status: int, error_code: str | None) -> UsageRecord:
@@ -275,8 +275,16 @@ class _Call:
         self.ttft = time.monotonic() - self.began
         return data, Outcome(ttft=time.monotonic() - started)
 
-    def _account(self, data: bytes, price: ModelPrice | None) -> bytes:
-        """A whole answer's usage is read; with a price, its cost is written into it."""
+    def _account(self, data: bytes | dict[str, Any], price: ModelPrice | None) -> bytes:
+        """A whole answer's usage is read; with a price, its cost is written into it. A translated
+        answer is still an object: its usage is at hand, and it is serialised once, cost and all."""
+        if isinstance(data, dict):
+            usage = data.get("usage")
+            self.usage = usage if isinstance(usage, dict) else None
+            if self.usage is not None and price is not None:
+                self.cost = cost(price, self.usage)
+                data["usage"] = {**self.usage, "cost": orjson.Fragment(cost_text(self.cost))}
+            return orjson.dumps(data)
         usage, bounds = read_usage(data)
         self.usage = usage
         if usage is None or bounds is None or price is None:
@@ -284,8 +292,8 @@ class _Call:
         self.cost = cost(price, usage)
         return with_cost(data, usage, bounds, self.cost)
 
-    async def _answer(self, body: dict[str, Any], raw: bytes, target: Target, key: str | None) -> bytes:
-        """One non-streaming upstream call; the answer in OpenAI shape."""
+    async def _answer(self, body: dict[str, Any], raw: bytes, target: Target, key: str | None) -> bytes | dict[str, Any]:
+        """One non-streaming upstream call; the answer in OpenAI shape (an object when translated)."""
         upstream, adapter = target.upstream, target.upstream.adapter
         payload = adapter.chat_body(body, raw, target.model, stream=False)
         data = await self._post(target, key, payload, stream=False)
@@ -295,11 +303,11 @@ class _Call:
             raise UpstreamProtocolError(f"Provider '{upstream.name}' answered with something other than JSON.")
         return data
 
-    async def _gathered(self, body: dict[str, Any], target: Target, key: str | None) -> bytes:
+    async def _gathered(self, body: dict[str, Any], target: Target, key: str | None) -> dict[str, Any]:
         """A stream-only upstream model asked for one whole answer: stream it and gather the chunks."""
         payload = target.upstream.adapter.chat_body({**body, "stream": True}, b"", target.model, stream=True)
         data = await self._post(target, key, payload, stream=True)
-        return orjson.dumps(gather_stream(target.upstream.name, data))
+        return gather_stream(target.upstream.name, data)
 
     async def _post(self, target: Target, key: str | None, payload: bytes, stream: bool) -> bytes:
         upstream = target.upstream

@@ -222,10 +222,15 @@ class JournalCursor:
         return records, end
 
     def advance(self, offset: int) -> None:
+        """Saved in place, at a fixed width so that each save covers the last: one small write, where
+        writing a new file and renaming it over the old made ext4 flush it first (~0.25 ms a batch,
+        in the event loop). A save torn by a power cut reads as unreadable or past the end: 0, a replay."""
         self.offset = offset
-        temporary = self.pos_path.with_name(self.pos_path.name + ".tmp")
-        temporary.write_text(str(offset))
-        os.replace(temporary, self.pos_path)
+        fd = os.open(self.pos_path, os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            os.pwrite(fd, b"%20d\n" % offset, 0)
+        finally:
+            os.close(fd)
 
     def rewind_and_truncate(self, journal: Journal) -> None:
         """Empty a fully written journal file. The position is reset first: a crash in between

@@ -90,12 +90,21 @@ def _pg_time(moment: str) -> datetime:
 
 
 def _sqlite_time_of(moment: datetime) -> str:
-    """`_sqlite_time` of a datetime rather than its text: `isoformat` is ~4x cheaper than `strftime`
-    and needs only cutting when the time is UTC with microseconds (it leaves out a zero fraction)."""
-    text = moment.isoformat(" ")
-    if len(text) == UTC_ISO_LENGTH and text.endswith("+00:00"):
-        return text[:26]
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+    """`_sqlite_time` of a datetime rather than its text, formatted from its fields: a third of the
+    cost of `isoformat`, which looks up the offset of an aware time (~2 µs a record)."""
+    if moment.tzinfo is not timezone.utc:
+        moment = moment.astimezone(timezone.utc)
+    return "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (
+        moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second, moment.microsecond)
+
+
+def _sqlite_money_of(amount: Decimal) -> int:
+    """`_sqlite_money` of a Decimal rather than its text."""
+    return int(amount.quantize(MONEY_QUANTUM).scaleb(MONEY_SCALE))
+
+
+def _pg_money_of(amount: Decimal) -> Decimal:
+    return amount.quantize(MONEY_QUANTUM)
 
 
 def _pg_time_of(moment: datetime) -> datetime:
@@ -106,9 +115,10 @@ class _Dialect:
     """How one database takes the values: SQL text made once, and the converters of stored forms."""
 
     def __init__(self, name: str, money: Callable[[str], Any], moment: Callable[[str], Any],
-                 moment_of: Callable[[datetime], Any], day: Callable[[Any], Any]) -> None:
+                 money_of: Callable[[Decimal], Any], moment_of: Callable[[datetime], Any],
+                 day: Callable[[Any], Any]) -> None:
         self.name = name
-        self.moment_of = moment_of
+        self.money_of, self.moment_of = money_of, moment_of
         self.flag: Callable[[Any], Any] = int if name == "sqlite" else bool  # asyncpg takes only a bool
         self.insert = _insert_sql(name)
         self.insert_chunk = _insert_sql(name, SQLITE_CHUNK) if name == "sqlite" else None
@@ -130,7 +140,7 @@ class _Dialect:
         """The same row made straight from a record: equal to `row(entry_of(r.to_json()))`."""
         flag = self.flag
         return (r.request_id, r.key, r.model, r.provider, r.upstream_model, r.prompt_tokens, r.completion_tokens,
-                r.reasoning_tokens, r.cached_tokens, self.money(str(r.cost)), r.latency_ms, r.ttft_ms, r.status,
+                r.reasoning_tokens, r.cached_tokens, self.money_of(r.cost), r.latency_ms, r.ttft_ms, r.status,
                 r.error_code, flag(r.stream), flag(r.estimated), orjson.dumps(r.attempts).decode(),
                 self.moment_of(r.created_at), r.client_request_id)
 
@@ -147,8 +157,9 @@ class _Dialect:
 
 
 _DIALECTS = {
-    "sqlite": _Dialect("sqlite", _sqlite_money, _sqlite_time, _sqlite_time_of, lambda moment: moment[:10]),
-    "postgresql": _Dialect("postgresql", _pg_money, _pg_time, _pg_time_of, datetime.date),
+    "sqlite": _Dialect("sqlite", _sqlite_money, _sqlite_time, _sqlite_money_of, _sqlite_time_of,
+                       lambda moment: moment[:10]),
+    "postgresql": _Dialect("postgresql", _pg_money, _pg_time, _pg_money_of, _pg_time_of, datetime.date),
 }
 
 
@@ -188,9 +199,11 @@ async def write_batch(engine: AsyncEngine, entries: Sequence[Entry]) -> int:
 async def write_records(engine: AsyncEngine, records: Sequence[UsageRecord]) -> int:
     """`write_batch` of records still in memory, the ones this process just journaled: their request
     ids are this process's own (a prefix drawn at start and a counter), so no earlier write can hold
-    them and SQLite is not asked first. (PostgreSQL's check costs one round trip per batch; kept.)"""
-    dialect = _DIALECTS[engine.dialect.name]
-    return await _write_rows(engine, unique_by_request([dialect.record_row(r) for r in records]), fresh=True)
+    them and SQLite is not asked first, nor are they checked for repeats (a repeat would fail the
+    insert, and the writer would then read the batch from the journal file, where both are checked).
+    PostgreSQL's check costs one round trip per batch; kept."""
+    row = _DIALECTS[engine.dialect.name].record_row
+    return await _write_rows(engine, [row(r) for r in records], fresh=True)
 
 
 async def _write_rows(engine: AsyncEngine, rows: list[tuple[Any, ...]], fresh: bool = False) -> int:

@@ -48,8 +48,8 @@ class AnthropicAdapter:
     ) -> GatewayError:
         return errors.error_from_status(provider, status, raw, retry_after, secrets)
 
-    def chat_response(self, raw: bytes, request: dict[str, Any], model: str) -> bytes:
-        return orjson.dumps(messages_response_to_chat(raw, wants_json(request), model, int(self.clock())))
+    def chat_response(self, raw: bytes, request: dict[str, Any], model: str) -> dict[str, Any]:
+        return messages_response_to_chat(raw, wants_json(request), model, int(self.clock()))
 
     def stream_translator(self, request: dict[str, Any], model: str) -> MessagesStreamTranslator:
         return MessagesStreamTranslator(model, int(self.clock()), wants_usage(request), wants_json(request))

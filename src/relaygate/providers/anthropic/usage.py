@@ -21,11 +21,12 @@ def counts_of(usage: Any) -> dict[str, int]:
         return dict.fromkeys(COUNTS, 0)
     if not isinstance(usage, dict):
         raise UpstreamProtocolError("Anthropic sent a `usage` that is not an object.")
-    counts = {name: usage.get(name) for name in COUNTS}
-    for value in counts.values():
-        if value.__class__ is not int or value < 0:  # absent, or checked one by one for the message
-            return {name: _count(usage, name) for name in COUNTS}
-    return counts
+    get = usage.get
+    inputs, reads, writes, output = get("input_tokens"), get(COUNTS[1]), get(COUNTS[2]), get("output_tokens")
+    if (inputs.__class__ is int and reads.__class__ is int and writes.__class__ is int and output.__class__ is int
+            and inputs >= 0 and reads >= 0 and writes >= 0 and output >= 0):
+        return {"input_tokens": inputs, COUNTS[1]: reads, COUNTS[2]: writes, "output_tokens": output}
+    return {name: _count(usage, name) for name in COUNTS}  # absent, or checked one by one for the message
 
 
 def merged_counts(counts: dict[str, int], update: Any) -> dict[str, int]:

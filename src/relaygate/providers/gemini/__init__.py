@@ -58,8 +58,8 @@ class GeminiAdapter:
 
     # The two answer transforms are pure and take `created` as an argument; this shell is the
     # one place that reads the clock, since Gemini's answer carries no creation time.
-    def chat_response(self, raw: bytes, request: dict[str, Any], model: str) -> bytes:
-        return orjson.dumps(generate_content_to_chat(raw, model, int(time.time())))
+    def chat_response(self, raw: bytes, request: dict[str, Any], model: str) -> dict[str, Any]:
+        return generate_content_to_chat(raw, model, int(time.time()))
 
     def stream_translator(self, request: dict[str, Any], model: str) -> GeminiStreamTranslator:
         return GeminiStreamTranslator(model, int(time.time()), wants_usage(request))
