@@ -8,10 +8,11 @@ from decimal import Decimal
 import pytest
 
 from relaygate.errors import QuotaExceeded
-from relaygate.governance.budgets import Budget, BudgetLedger, max_cost, output_allowance
+from relaygate.governance import budgets as budgets_module
+from relaygate.governance.budgets import Budget, BudgetLedger, max_cost, output_allowance, utc_today
 from relaygate.metering.price_table import ModelPrice
 
-NOV_23 = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+NOV_23 = date(2026, 11, 23)  # budgets are counted per UTC day
 D = Decimal
 
 
@@ -56,8 +57,7 @@ def test_an_exhausted_key_is_refused_even_for_a_request_priced_at_nothing():
 def test_daily_and_monthly_spend_start_again_with_their_period():
     ledger = BudgetLedger()
     ledger.settle("k", D(0), D("2"), NOV_23)
-    next_day = datetime(2026, 11, 24, 0, 0, 1, tzinfo=timezone.utc)
-    next_month = datetime(2026, 12, 1, 0, 0, 1, tzinfo=timezone.utc)
+    next_day, next_month = date(2026, 11, 24), date(2026, 12, 1)
     assert ledger.spent("k", "daily", NOV_23) == 2
     assert ledger.spent("k", "daily", next_day) == 0
     assert ledger.spent("k", "monthly", next_day) == 2
@@ -66,12 +66,25 @@ def test_daily_and_monthly_spend_start_again_with_their_period():
     ledger.reserve("k", Budget(D("2"), "daily"), D("1.5"), next_month)
 
 
+def test_the_utc_day_follows_the_clock_across_midnight_and_back(monkeypatch):
+    assert utc_today() == datetime.now(timezone.utc).date()
+    clock = [datetime(2026, 11, 23, 23, 59, 59, 900000, tzinfo=timezone.utc).timestamp()]
+    monkeypatch.setattr(budgets_module.time, "time", lambda: clock[0])
+    assert utc_today() == date(2026, 11, 23)
+    clock[0] += 0.2  # 00:00:00.1
+    assert utc_today() == date(2026, 11, 24)
+    clock[0] -= 0.2  # the clock was stepped back
+    assert utc_today() == date(2026, 11, 23)
+    clock[0] += 40 * 86400
+    assert utc_today() == date(2027, 1, 2)
+
+
 def test_spend_is_loaded_from_the_rollup():
     ledger = BudgetLedger()
     ledger.load(
         totals=[("a", D("10")), ("b", D("1"))],
         days=[("a", date(2026, 11, 23), D("3")), ("a", date(2026, 11, 2), D("4")), ("b", date(2026, 11, 1), D("1"))],
-        now=NOV_23,
+        now=datetime(2026, 11, 23, 12, tzinfo=timezone.utc),
     )
     assert [ledger.spent("a", p, NOV_23) for p in ("daily", "monthly", None)] == [3, 7, 10]
     assert [ledger.spent("b", p, NOV_23) for p in ("daily", "monthly", None)] == [0, 1, 1]

@@ -135,7 +135,7 @@ def test_concurrency_blocks_refuse_past_the_shared_limit(redis_server):
 
 # Budgets: small requests against a large budget are reserved from blocks of it (shared_budgets.py)
 
-from datetime import UTC, datetime  # noqa: E402
+from datetime import date  # noqa: E402
 from decimal import Decimal  # noqa: E402
 
 from relaygate.errors import QuotaExceeded  # noqa: E402
@@ -143,7 +143,7 @@ from relaygate.governance.budgets import Budget, BudgetLedger  # noqa: E402
 from relaygate.governance.limiter import Limiter  # noqa: E402
 from relaygate.governance.shared_budgets import BudgetShare, Budgets  # noqa: E402
 
-NOW = datetime(2026, 12, 7, 12, tzinfo=UTC)
+NOW = date(2026, 12, 7)  # the UTC day budgets are counted on
 
 
 async def fronts(redis_server, count: int) -> list[Budgets]:
@@ -156,7 +156,7 @@ async def fronts(redis_server, count: int) -> list[Budgets]:
 
 async def shared_state(front: Budgets, key: str, budget: Budget) -> tuple[Decimal, Decimal]:
     """(spent, held by requests in flight) as Redis has them."""
-    _, spent, held = await front.limiter.budgets.reserve(key, budget, Decimal(0), NOW.date())
+    _, spent, held = await front.limiter.budgets.reserve(key, budget, Decimal(0), NOW)
     return spent, held
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -96,7 +96,7 @@ def test_seeding_raises_counts_to_the_databases_figures_and_never_lowers_them(re
 
 def test_fifty_concurrent_requests_on_two_instances_spend_at_most_the_budget(redis_server):
     """The front (shared_budgets.Budgets) of two gateways on one Redis, fifty requests at once."""
-    now = datetime(2026, 11, 23, 12, tzinfo=UTC)
+    now = TODAY
     key, budget = f"key-{uuid.uuid4().hex[:8]}", Budget(D("0.10"))
 
     async def main():
@@ -115,7 +115,7 @@ def test_fifty_concurrent_requests_on_two_instances_spend_at_most_the_budget(red
             return True
         admitted = await asyncio.gather(*(one(instances[i % 2]) for i in range(50)))
         await asyncio.sleep(0.2)  # the settlements went out in the background
-        shared = (await instances[0].limiter.budgets.reserve(key, budget, D(0), now.date()))[1:]
+        shared = (await instances[0].limiter.budgets.reserve(key, budget, D(0), now))[1:]
         for front in instances:
             await front.limiter.stop()
         return sum(admitted), shared, [front.ledger.spent(key, None, now) for front in instances]

@@ -14,6 +14,7 @@ instance starts from what all have written) and then follow this process's own s
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -26,6 +27,28 @@ from relaygate.metering.price_table import ModelPrice
 PER_TOKENS = Decimal(1_000_000)
 DEFAULT_OUTPUT_CAP = 4096  # output tokens reserved for a request that sets no max_tokens
 ZERO = Decimal(0)
+DAY = 86_400  # seconds in a UTC day: Unix time counts none for leap seconds
+
+
+class _UtcDay:
+    """Today's UTC date, worked out again only when the clock leaves the day it was worked out for:
+    `datetime.now(timezone.utc).date()` per request cost more than a microsecond in the serving process."""
+
+    __slots__ = ("day", "start", "end")
+
+    def __init__(self) -> None:
+        self.day, self.start, self.end = date(1970, 1, 1), 0.0, 0.0
+
+    def __call__(self) -> date:
+        now = time.time()
+        if not self.start <= now < self.end:
+            self.start = now - now % DAY
+            self.end = self.start + DAY
+            self.day = datetime.fromtimestamp(self.start, timezone.utc).date()
+        return self.day
+
+
+utc_today = _UtcDay()
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,31 +109,30 @@ class BudgetLedger:
     def __init__(self) -> None:
         self.accounts: dict[str, _Account] = {}
 
-    def _account(self, key: str, now: datetime) -> _Account:
+    def _account(self, key: str, day: date) -> _Account:
         account = self.accounts.get(key)
         if account is None:
-            account = self.accounts[key] = _Account(now.date())
+            account = self.accounts[key] = _Account(day)
         else:
-            account.roll(now.date())
+            account.roll(day)
         return account
 
     def load(self, totals: Iterable[tuple[str, Decimal]], days: Iterable[tuple[str, date, Decimal]],
              now: datetime | None = None) -> None:
         """Spend so far, from the daily rollup: each key's total, and its spend per day this month."""
-        now = now or datetime.now(timezone.utc)
-        today = now.date()
+        today = (now or datetime.now(timezone.utc)).date()
         for key, spent in totals:
-            self._account(key, now).total += spent
+            self._account(key, today).total += spent
         for key, day, spent in days:
             if (day.year, day.month) == (today.year, today.month):
-                account = self._account(key, now)
+                account = self._account(key, today)
                 account.this_month += spent
                 if day == today:
                     account.today += spent
 
-    def reserve(self, key: str, budget: Budget, amount: Decimal, now: datetime) -> Decimal:
-        """Reserve `amount` USD, or raise QuotaExceeded. Returns the amount to settle later."""
-        account = self._account(key, now)
+    def reserve(self, key: str, budget: Budget, amount: Decimal, day: date) -> Decimal:
+        """Reserve `amount` USD on the UTC `day`, or raise QuotaExceeded. Returns the amount to settle later."""
+        account = self._account(key, day)
         spent = account.spent(budget.period)
         left = budget.amount - spent - account.reserved
         if left <= 0 or amount > left:
@@ -118,16 +140,16 @@ class BudgetLedger:
         account.reserved += amount
         return amount
 
-    def settle(self, key: str, reserved: Decimal, cost: Decimal, now: datetime) -> None:
-        """The request is over: its reservation is released and its real cost booked."""
+    def settle(self, key: str, reserved: Decimal, cost: Decimal, day: date) -> None:
+        """The request is over: its reservation is released and its real cost booked on the UTC `day`."""
         if not reserved and not cost:
             return  # an unpriced request: nothing held, nothing spent
-        account = self._account(key, now)
+        account = self._account(key, day)
         account.reserved = max(account.reserved - reserved, ZERO)
         account.book(cost)
 
-    def spent(self, key: str, period: str | None, now: datetime | None = None) -> Decimal:
-        account = self._account(key, now or datetime.now(timezone.utc))
+    def spent(self, key: str, period: str | None, day: date | None = None) -> Decimal:
+        account = self._account(key, day or utc_today())
         return account.spent(period)
 
 

@@ -19,7 +19,7 @@ import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -78,38 +78,38 @@ class Budgets:
         limiter.on_connect.append(self.reconcile)
         limiter.on_beat.append(self.book)
 
-    async def reserve(self, key: str, budget: Budget, amount: Decimal, now: datetime) -> Hold:
-        """Reserve `amount` USD for a request, or raise QuotaExceeded."""
+    async def reserve(self, key: str, budget: Budget, amount: Decimal, day: date) -> Hold:
+        """Reserve `amount` USD for a request on the UTC `day`, or raise QuotaExceeded."""
         shared = self.limiter.budgets if self.limiter.redis_up else None
         if shared is not None:
             try:
                 block = block_of(budget)
                 if ZERO < block and amount <= block:
-                    hold = await self._from_block(key, budget, amount, block, shared, now)
+                    hold = await self._from_block(key, budget, amount, block, shared, day)
                     if hold is not None:
                         return hold
-                ok, spent, held = await shared.reserve(key, budget, amount, now.date())
+                ok, spent, held = await shared.reserve(key, budget, amount, day)
             except self.limiter.errors as exc:
                 self.limiter.lost(exc)
             else:
                 if not ok:
                     raise QuotaExceeded(refusal(budget, spent, held, amount))
                 return Hold(amount, shared)
-        return self.reserve_here(key, budget, amount, now)
+        return self.reserve_here(key, budget, amount, day)
 
-    def reserve_here(self, key: str, budget: Budget, amount: Decimal, now: datetime) -> Hold:
+    def reserve_here(self, key: str, budget: Budget, amount: Decimal, day: date) -> Hold:
         """A reservation in this process's ledger (no Redis configured, or Redis away)."""
-        return Hold(self.ledger.reserve(key, budget, amount, now))
+        return Hold(self.ledger.reserve(key, budget, amount, day))
 
     async def _from_block(self, key: str, budget: Budget, amount: Decimal, block: Decimal, shared: RedisBudgets,
-                          now: datetime) -> Hold | None:
+                          day: date) -> Hold | None:
         """A hold on this instance's block of the key's budget, topped up by a block when short; None
         when Redis has no block left to give (the request then asks for its own amount)."""
         share = self.shares.get(key)
         if share is None or share.shared is not shared:
             share = self.shares[key] = BudgetShare(shared)
         while share.free <= 0 or share.free < amount:
-            ok, _, _ = await shared.reserve(key, budget, block, now.date())
+            ok, _, _ = await shared.reserve(key, budget, block, day)
             if not ok:
                 return None
             share.granted += block
@@ -117,22 +117,22 @@ class Budgets:
         share.last = time.monotonic()
         return Hold(amount, share)
 
-    def settle(self, key: str, hold: Hold | None, cost: Decimal, now: datetime) -> None:
+    def settle(self, key: str, hold: Hold | None, cost: Decimal, day: date) -> None:
         """The request is over: its reservation is released and its real cost booked (in Redis in the
         background: the request does not wait)."""
         if hold is not None and isinstance(hold.shared, BudgetShare):
             hold.shared.reserved -= hold.amount
             hold.shared.owed += cost
-            self.ledger.settle(key, ZERO, cost, now)
+            self.ledger.settle(key, ZERO, cost, day)
             return
         if hold is not None and hold.shared is not None:
             shared, release = hold.shared, hold.amount
-            self.ledger.settle(key, ZERO, cost, now)
+            self.ledger.settle(key, ZERO, cost, day)
         else:
             shared, release = self.limiter.budgets if self.limiter.redis_up else None, ZERO
-            self.ledger.settle(key, hold.amount if hold is not None else ZERO, cost, now)
+            self.ledger.settle(key, hold.amount if hold is not None else ZERO, cost, day)
         if shared is not None and (release or cost):
-            shared.settle(key, release, cost, now.date())
+            shared.settle(key, release, cost, day)
 
     def book(self) -> None:
         """The watcher's round: what blocks' requests spent goes into Redis's counters; the blocks of

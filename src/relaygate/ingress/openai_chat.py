@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import datetime, timezone
 from decimal import Decimal
 from functools import partial
 from typing import TYPE_CHECKING, Any, Callable
@@ -13,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import orjson
 
 from relaygate.errors import GatewayError, InvalidRequest, RateLimited, UpstreamProtocolError
-from relaygate.governance.budgets import ZERO, max_cost, output_allowance
+from relaygate.governance.budgets import ZERO, max_cost, output_allowance, utc_today
 from relaygate.governance.limits import estimate_prompt_tokens
 from relaygate.ingress.disconnect import cancel_on_disconnect
 from relaygate.ingress.errors import error_frame
@@ -99,7 +98,7 @@ class ChatCompletions:
             gateway.limiter.settle(key.name, key.limits, admission, used if isinstance(used, int) else None)
         record = self._record(call, status, error_code)
         if gateway.budgets is not None:
-            gateway.budgets.settle(key.name, budget, record.cost, record.created_at)
+            gateway.budgets.settle(key.name, budget, record.cost, utc_today())
         gateway.observer.finished(record, call.body, call.attempts, call.began)
 
     def _record(self, call: _Call, status: int, error_code: str | None) -> UsageRecord:
@@ -147,7 +146,7 @@ class ChatCompletions:
         budget = None
         if key.budget is not None and gateway.budgets is not None:
             budget = gateway.budgets.reserve_here(key.name, key.budget, self._most_cost(body, estimate, plan),
-                                                  datetime.now(timezone.utc))
+                                                  utc_today())
         if not key.limits:
             return budget, None
         return budget, self._admitted(key, budget, gateway.limiter.admit_here(key.name, key.limits, estimate), headers)
@@ -159,7 +158,7 @@ class ChatCompletions:
         budget = None
         if key.budget is not None and gateway.budgets is not None:
             budget = await gateway.budgets.reserve(key.name, key.budget, self._most_cost(body, estimate, plan),
-                                                   datetime.now(timezone.utc))
+                                                   utc_today())
         if not key.limits:
             return budget, None
         return budget, self._admitted(key, budget, await gateway.limiter.admit(key.name, key.limits, estimate), headers)
@@ -169,7 +168,7 @@ class ChatCompletions:
         reserved and is a 429."""
         if not verdict.allowed:
             if budget is not None:
-                self.gateway.budgets.settle(key.name, budget, ZERO, datetime.now(timezone.utc))
+                self.gateway.budgets.settle(key.name, budget, ZERO, utc_today())
             raise rate_limited(verdict)
         headers += verdict.headers
         return verdict
