@@ -75,6 +75,8 @@ class Price(_Strict):
     input: float = Field(ge=0)
     output: float = Field(ge=0)
     cached_input: float | None = Field(None, ge=0)
+    cache_write: float | None = Field(None, ge=0)  # prompt tokens written to the provider's cache
+    cache_write_1h: float | None = Field(None, ge=0)  # ... to a one-hour cache (Anthropic)
 
 
 class Deployment(_Strict):

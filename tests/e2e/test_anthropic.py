@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import base64
 import json
+from decimal import Decimal
 from typing import Any, Iterator
 
 import httpx
 import openai
 import pytest
 
-from tests.e2e.conftest import CLIENT_KEY, UPSTREAM_KEYS, Emulator, Gateway, start_gateway
+from tests.e2e.conftest import (
+    CLIENT_KEY,
+    UPSTREAM_KEYS,
+    Emulator,
+    Gateway,
+    start_gateway,
+)
 
 MODEL = "claude-sonnet-4-5"
 UPSTREAM_MODEL = "claude-sonnet-4-5-20250929"
@@ -346,3 +353,45 @@ def test_malformed_answer_is_a_502(gateway, emulator) -> None:
                      "times": -1})
     response = post(gateway, {"model": MODEL, "messages": [USER]})
     assert response.status_code == 502 and response.json()["error"]["code"] == "upstream_protocol_error"
+
+
+CACHE_USAGE = {"input_tokens": 40, "cache_creation_input_tokens": 3000, "cache_read_input_tokens": 500,
+               "cache_creation": {"ephemeral_5m_input_tokens": 2000, "ephemeral_1h_input_tokens": 1000},
+               "output_tokens": 20, "service_tier": "standard"}
+# claude-sonnet-4-5 in the bundled table: input $3, 5-minute writes $3.75, 1-hour writes $6, reads $0.30,
+# output $15 per 1M tokens
+CACHE_COST = (40 * 3 + 2000 * Decimal("3.75") + 1000 * 6 + 500 * Decimal("0.3") + 20 * 15) / 1_000_000
+
+
+def test_cache_writes_are_counted_and_priced_at_anthropics_write_prices(client, emulator) -> None:
+    message = {"id": "msg_01Cached", "type": "message", "role": "assistant", "model": UPSTREAM_MODEL,
+               "content": [{"type": "text", "text": "Cached."}], "stop_reason": "end_turn", "stop_sequence": None,
+               "usage": CACHE_USAGE}
+    emulator.script({"match": {"path_prefix": PATH, "stream": False}, "body": message, "times": 1})
+    answer = client.chat.completions.create(model=MODEL, messages=[USER])
+    usage = answer.usage
+    assert usage.prompt_tokens == 3540 and usage.prompt_tokens_details.cached_tokens == 500
+    details = usage.prompt_tokens_details.model_dump()
+    assert (details["cache_write_tokens"], details["cache_write_1h_tokens"]) == (3000, 1000)
+    assert Decimal(str(usage.model_extra["cost"])) == CACHE_COST
+
+    block = {"type": "text", "text": ""}
+    start = {"type": "message_start", "message": {"id": "msg_01CachedStream", "type": "message", "role": "assistant",
+                                                  "model": UPSTREAM_MODEL, "content": [], "stop_reason": None,
+                                                  "usage": {**CACHE_USAGE, "output_tokens": 1}}}
+    final = {k: v for k, v in CACHE_USAGE.items() if k not in ("cache_creation", "service_tier")}  # as Anthropic sends it
+    raw = stream_raw([("message_start", start),
+                      ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": block}),
+                      ("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                               "delta": {"type": "text_delta", "text": "Cached."}}),
+                      ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+                      ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn",
+                                                                            "stop_sequence": None}, "usage": final}),
+                      ("message_stop", {"type": "message_stop"})])
+    emulator.script({"match": {"path_prefix": PATH, "stream": True}, "raw": raw, "times": 1})
+    chunks = list(client.chat.completions.create(model=MODEL, messages=[USER], stream=True,
+                                                 stream_options={"include_usage": True}))
+    streamed = chunks[-1].usage
+    details = streamed.prompt_tokens_details.model_dump()
+    assert (details["cache_write_tokens"], details["cache_write_1h_tokens"]) == (3000, 1000)
+    assert Decimal(str(streamed.model_extra["cost"])) == CACHE_COST

@@ -94,6 +94,9 @@ def test_the_most_a_request_can_cost_is_taken_at_the_dearest_deployment():
     cheap, dear = ModelPrice(D("0.4"), D("1.2")), ModelPrice(D("3"), D("15"))
     assert max_cost([cheap, None, dear], 1000, 2000) == D("0.033")
     assert max_cost([None], 1000, 2000) == 0
+    caching = ModelPrice(D("3"), D("15"), D("0.3"), D("3.75"), D("6"))  # a prompt may all be written to the cache
+    assert max_cost([caching], 1000, 2000) == D("0.036") and max_cost([caching._replace(cache_write_1h=None)],
+                                                                    1000, 2000) == D("0.03375")
     assert output_allowance({"max_tokens": 50}) == 50
     assert output_allowance({"max_completion_tokens": 70, "max_tokens": 50}) == 70
     assert output_allowance({}, [777]) == 777

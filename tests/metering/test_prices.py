@@ -39,6 +39,25 @@ def test_cached_tokens_use_the_cached_price_when_there_is_one():
     assert cost(ModelPrice(Decimal(3), Decimal(15)), usage) == Decimal(18)
 
 
+def test_cache_writes_use_their_prices_the_one_hour_ones_theirs():
+    """Anthropic: 1M prompt tokens of which 100k read from the cache, 300k written to it (100k of
+    them for an hour): reads at 0.1x, five-minute writes at 1.25x, one-hour writes at 2x the input."""
+    usage = {"prompt_tokens": 1_000_000, "completion_tokens": 0,
+             "prompt_tokens_details": {"cached_tokens": 100_000, "cache_write_tokens": 300_000,
+                                       "cache_write_1h_tokens": 100_000}}
+    sonnet = PRICES["claude-sonnet-4-5"]
+    assert (sonnet.cache_write, sonnet.cache_write_1h) == (Decimal("3.75"), Decimal(6))
+    assert cost(sonnet, usage) == Decimal("1.8") + Decimal("0.03") + Decimal("0.75") + Decimal("0.6")
+    five_minutes = ModelPrice(Decimal(3), Decimal(15), Decimal("0.3"), Decimal("3.75"))
+    assert cost(five_minutes, usage) == Decimal("1.8") + Decimal("0.03") + Decimal("1.125")  # 1h at the write price
+    assert cost(ModelPrice(Decimal(3), Decimal(15), Decimal("0.3")), usage) == Decimal("2.7") + Decimal("0.03")
+    overstated = {"prompt_tokens": 10, "completion_tokens": 0,
+                  "prompt_tokens_details": {"cached_tokens": 8, "cache_write_tokens": 50, "cache_write_1h_tokens": 90}}
+    assert cost(sonnet, overstated) == (8 * Decimal("0.3") + 2 * 6) / 1_000_000  # never more tokens than the prompt
+    configured = price_for("claude-x", Price(input=3, output=15, cache_write=3.75, cache_write_1h=6))
+    assert (configured.cache_write, configured.cache_write_1h) == (Decimal("3.75"), Decimal("6"))
+
+
 def test_reasoning_tokens_are_not_billed_twice():
     usage = {"prompt_tokens": 0, "completion_tokens": 1000, "completion_tokens_details": {"reasoning_tokens": 900}}
     assert cost(ModelPrice(Decimal(1), Decimal(10)), usage) == Decimal("0.01")
@@ -53,3 +72,4 @@ def test_table_entries_are_sane(model):
     price = PRICES[model]
     assert 0 < price.input <= price.output
     assert price.cached_input is None or 0 < price.cached_input < price.input
+    assert price.cache_write is None or price.input < price.cache_write <= (price.cache_write_1h or price.cache_write)

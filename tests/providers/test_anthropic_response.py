@@ -40,7 +40,7 @@ def test_text_answer_with_cache_usage_counted_the_openai_way() -> None:
             "finish_reason": "stop",
         }],
         "usage": {"prompt_tokens": 31 + 2048 + 120, "completion_tokens": 17, "total_tokens": 31 + 2048 + 120 + 17,
-                  "prompt_tokens_details": {"cached_tokens": 2048}},
+                  "prompt_tokens_details": {"cached_tokens": 2048, "cache_write_tokens": 120}},
     }
 
 

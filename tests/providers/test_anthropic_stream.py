@@ -62,7 +62,7 @@ def test_text_stream_role_first_then_text_then_finish_and_no_usage_unless_asked(
     assert all("usage" not in c for c in chunks)
     assert t.end.done and t.end.usage == {
         "prompt_tokens": 25 + 1024, "completion_tokens": 9, "total_tokens": 25 + 1024 + 9,
-        "prompt_tokens_details": {"cached_tokens": 1024},
+        "prompt_tokens_details": {"cached_tokens": 1024, "cache_write_tokens": 0},
     }
     assert final(chunks).choices[0].message.content == "Kyoto is in Japan — 京都."
 
@@ -182,7 +182,7 @@ def test_message_delta_usage_keeps_the_input_counts_it_leaves_out() -> None:
     t.translate(Event(b'{"type":"message_start","message":{"id":"m","usage":' + usage + b"}}"))
     t.translate(Event(b'{"type":"message_delta","delta":{"stop_reason":"max_tokens"},"usage":{"output_tokens":12}}'))
     assert t.end.usage == {"prompt_tokens": 35, "completion_tokens": 12, "total_tokens": 47,
-                           "prompt_tokens_details": {"cached_tokens": 5}}
+                           "prompt_tokens_details": {"cached_tokens": 5, "cache_write_tokens": 0}}
     finish = orjson.loads(t.translate(Event(b'{"type":"message_stop"}'))[-1])
     assert finish["choices"][0]["finish_reason"] == "length"
 

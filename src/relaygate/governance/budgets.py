@@ -1,7 +1,8 @@
 """Per-key budgets in USD that hold under concurrency: reserve at admission, book at settlement.
 
-Admission reserves the most a request can cost (its prompt estimate at the input price plus its
-`max_tokens`, or a cap, at the output price, at the dearest deployment it may reach). A request is
+Admission reserves the most a request can cost (its prompt estimate at the input price, or at the
+price of writing to the provider's prompt cache where that is dearer, plus its `max_tokens`, or a
+cap, at the output price, at the dearest deployment it may reach). A request is
 refused with 429 `insufficient_quota` when what the key has spent in its period, plus what requests
 in flight have reserved, plus this reservation, would pass the budget. Settlement releases the
 reservation and books the real cost. So fifty concurrent requests on a key with one cent left spend
@@ -58,11 +59,14 @@ class Budget:
 
 
 def max_cost(prices: Iterable[ModelPrice | None], prompt_tokens: int, output_tokens: int) -> Decimal:
-    """The most a request can cost on any of the deployments it may reach (0 where none is priced)."""
+    """The most a request can cost on any of the deployments it may reach (0 where none is priced):
+    its prompt at the dearest prompt price (writing to a provider's cache costs more than input)."""
     worst = ZERO
     for price in prices:
         if price is not None:
-            worst = max(worst, prompt_tokens * price.input + output_tokens * price.output)
+            prompt = price.input if price.cache_write is None else max(price.input, price.cache_write,
+                                                                         price.cache_write_1h or ZERO)
+            worst = max(worst, prompt_tokens * prompt + output_tokens * price.output)
     return (worst / PER_TOKENS).quantize(MONEY_QUANTUM)
 
 

@@ -1,9 +1,11 @@
-"""The bundled price table: USD per 1M tokens (input, output, cached input) for well-known models.
+"""The bundled price table: USD per 1M tokens (input, output, cached input, cache writes) for
+well-known models.
 
 Configured `price:` on a deployment always wins over this table. Prices change; the date and the
 page each block was read from are given with it. Where a provider bills by prompt-length tier,
 the table holds the lowest tier (prompts up to the first threshold) — configure a price for
-long-context deployments. Anthropic's cache *writes* (1.25x input) are billed here as plain input.
+long-context deployments. Anthropic bills prompt-cache writes above the input price (1.25x for the
+default five-minute cache, 2x for the one-hour cache): those two prices are here for its models.
 """
 
 from __future__ import annotations
@@ -15,15 +17,26 @@ PRICE_TABLE_VERSION = "2026-11-23"
 
 
 class ModelPrice(NamedTuple):
-    """USD per 1M tokens; `cached_input` None bills cached prompt tokens at the input price."""
+    """USD per 1M tokens. `cached_input` None bills cached prompt tokens (cache reads) at the input
+    price; `cache_write` None bills prompt tokens written to the cache at the input price, and
+    `cache_write_1h` None those written to a one-hour cache at `cache_write`."""
 
     input: Decimal
     output: Decimal
     cached_input: Decimal | None = None
+    cache_write: Decimal | None = None
+    cache_write_1h: Decimal | None = None
 
 
 def _p(input: str, output: str, cached: str | None = None) -> ModelPrice:
     return ModelPrice(Decimal(input), Decimal(output), Decimal(cached) if cached is not None else None)
+
+
+def _claude(input: str, output: str, cached: str) -> ModelPrice:
+    """Anthropic's cache writes: 1.25x the input price for five minutes, 2x for one hour (the
+    "Prompt caching" multipliers of the pricing page)."""
+    base = Decimal(input)
+    return ModelPrice(base, Decimal(output), Decimal(cached), base * Decimal("1.25"), base * 2)
 
 
 # OpenAI — developers.openai.com/api/docs/pricing (Standard tier, text tokens), read 2026-11-23.
@@ -41,19 +54,19 @@ OPENAI = {
 }
 
 # Anthropic — platform.claude.com/docs/en/about-claude/pricing ("Model pricing": base input,
-# cache hits and refreshes, output), read 2026-11-23. Dated ids resolve by dropping the date.
+# cache hits and refreshes, output; cache writes from "Prompt caching"), read 2026-11-23. Dated ids resolve by dropping the date.
 ANTHROPIC = {
-    "claude-opus-4-5": _p("5", "25", "0.50"),
-    "claude-opus-4-1": _p("15", "75", "1.50"),
-    "claude-opus-4": _p("15", "75", "1.50"),
-    "claude-opus-4-0": _p("15", "75", "1.50"),
-    "claude-sonnet-4-5": _p("3", "15", "0.30"),
-    "claude-sonnet-4": _p("3", "15", "0.30"),
-    "claude-sonnet-4-0": _p("3", "15", "0.30"),
-    "claude-3-7-sonnet": _p("3", "15", "0.30"),
-    "claude-haiku-4-5": _p("1", "5", "0.10"),
-    "claude-3-5-haiku": _p("0.80", "4", "0.08"),
-    "claude-3-haiku": _p("0.25", "1.25", "0.03"),
+    "claude-opus-4-5": _claude("5", "25", "0.50"),
+    "claude-opus-4-1": _claude("15", "75", "1.50"),
+    "claude-opus-4": _claude("15", "75", "1.50"),
+    "claude-opus-4-0": _claude("15", "75", "1.50"),
+    "claude-sonnet-4-5": _claude("3", "15", "0.30"),
+    "claude-sonnet-4": _claude("3", "15", "0.30"),
+    "claude-sonnet-4-0": _claude("3", "15", "0.30"),
+    "claude-3-7-sonnet": _claude("3", "15", "0.30"),
+    "claude-haiku-4-5": _claude("1", "5", "0.10"),
+    "claude-3-5-haiku": _claude("0.80", "4", "0.08"),
+    "claude-3-haiku": _claude("0.25", "1.25", "0.03"),
 }
 
 # Google Gemini — ai.google.dev/gemini-api/docs/pricing (paid tier; prompts up to 200K tokens;

@@ -27,8 +27,11 @@ _SNAPSHOT = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{8}|\d{6}|latest)$")
 def configured_price(price: Price) -> ModelPrice:
     """A deployment's configured price; YAML gives floats, so they go through their shortest text
     (0.3 → Decimal("0.3"), never 0.29999999999999998889776975)."""
-    cached = Decimal(repr(price.cached_input)) if price.cached_input is not None else None
-    return ModelPrice(Decimal(repr(price.input)), Decimal(repr(price.output)), cached)
+    def exact(value: float | None) -> Decimal | None:
+        return Decimal(repr(value)) if value is not None else None
+
+    return ModelPrice(Decimal(repr(price.input)), Decimal(repr(price.output)), exact(price.cached_input),
+                      exact(price.cache_write), exact(price.cache_write_1h))
 
 
 def table_price(model: str, table: Mapping[str, ModelPrice] = PRICES) -> ModelPrice | None:
@@ -46,12 +49,17 @@ def price_for(upstream_model: str, configured: Price | None = None) -> ModelPric
 
 
 def cost_of_tokens(price: ModelPrice, tokens: Tokens) -> Decimal:
-    """Cached prompt tokens at the cached-input price when there is one, the rest at input;
-    reasoning tokens are part of completion tokens and so priced as output."""
+    """Prompt tokens read from the cache at the cached-input price and those written to it at the
+    cache-write prices, where the price has them; the rest at input. Reasoning tokens are part of
+    completion tokens and so priced as output."""
     cached = min(tokens.cached, tokens.prompt) if price.cached_input is not None else 0
+    written = min(tokens.cache_write, tokens.prompt - cached) if price.cache_write is not None else 0
+    long = min(tokens.cache_write_1h, written) if price.cache_write_1h is not None else 0
     units = (
-        (tokens.prompt - cached) * price.input
+        (tokens.prompt - cached - written) * price.input
         + cached * (price.cached_input or 0)
+        + (written - long) * (price.cache_write or 0)
+        + long * (price.cache_write_1h or 0)
         + tokens.completion * price.output
     )
     return (units / PER_TOKENS).quantize(MONEY_QUANTUM, rounding=ROUND_HALF_EVEN)

@@ -36,7 +36,9 @@ class Tokens:
     prompt: int = 0
     completion: int = 0
     reasoning: int = 0
-    cached: int = 0
+    cached: int = 0  # read from the provider's prompt cache
+    cache_write: int = 0  # written to it (part of `prompt`, as `cached` is)
+    cache_write_1h: int = 0  # of which to a one-hour cache
 
 
 def _count(value: Any) -> int:
@@ -50,13 +52,16 @@ def _details(usage: Mapping[str, Any], name: str) -> Mapping[str, Any]:
 
 def tokens_of(usage: Mapping[str, Any] | None) -> Tokens:
     """Counts from an OpenAI-shaped `usage`; missing or malformed counts are 0. DeepSeek reports
-    cache hits as `prompt_cache_hit_tokens` (https://api-docs.deepseek.com/guides/kv_cache)."""
+    cache hits as `prompt_cache_hit_tokens` (https://api-docs.deepseek.com/guides/kv_cache); cache
+    writes are `prompt_tokens_details.cache_write_tokens` (as OpenRouter reports them), the one-hour
+    ones among them `cache_write_1h_tokens` (relaygate's, from Anthropic's usage)."""
     if not usage:
         return Tokens()
-    cached = _count(_details(usage, "prompt_tokens_details").get("cached_tokens")) \
-        or _count(usage.get("prompt_cache_hit_tokens"))
+    details = _details(usage, "prompt_tokens_details")
+    cached = _count(details.get("cached_tokens")) or _count(usage.get("prompt_cache_hit_tokens"))
     return Tokens(_count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens")),
-                  _count(_details(usage, "completion_tokens_details").get("reasoning_tokens")), cached)
+                  _count(_details(usage, "completion_tokens_details").get("reasoning_tokens")), cached,
+                  _count(details.get("cache_write_tokens")), _count(details.get("cache_write_1h_tokens")))
 
 
 @dataclass  # no __slots__: orjson writes a dataclass with a __dict__ six times faster (0.2 against 1.3 µs)
