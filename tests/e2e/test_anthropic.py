@@ -395,3 +395,28 @@ def test_cache_writes_are_counted_and_priced_at_anthropics_write_prices(client, 
     details = streamed.prompt_tokens_details.model_dump()
     assert (details["cache_write_tokens"], details["cache_write_1h_tokens"]) == (3000, 1000)
     assert Decimal(str(streamed.model_extra["cost"])) == CACHE_COST
+
+
+def test_n_choices_are_n_calls_merged_into_one_answer(client, emulator) -> None:
+    single = client.chat.completions.create(model=MODEL, messages=[USER])
+    emulator.reset()
+    answer = client.chat.completions.create(model=MODEL, messages=[USER], n=3)
+    assert [c.index for c in answer.choices] == [0, 1, 2]
+    assert {c.message.content for c in answer.choices} == {single.choices[0].message.content}
+    assert len(sent(emulator)) == 3 and all("n" not in body for body in sent(emulator))
+    usage = answer.usage  # every call was billed its prompt: the usage and cost are the three calls'
+    assert (usage.prompt_tokens, usage.completion_tokens) == (3 * single.usage.prompt_tokens,
+                                                              3 * single.usage.completion_tokens)
+    assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
+    assert Decimal(str(usage.model_extra["cost"])) == 3 * Decimal(str(single.usage.model_extra["cost"]))
+
+
+def test_n_with_a_failing_call_fails_the_request_and_too_many_is_a_400(gateway, emulator) -> None:
+    emulator.script({"match": {"path_prefix": PATH}, "status": 400, "times": 1})
+    response = post(gateway, {"model": MODEL, "messages": [USER], "n": 2})
+    assert response.status_code == 400 and response.json()["error"]["type"] == "invalid_request_error"
+    response = post(gateway, {"model": MODEL, "messages": [USER], "n": 9})
+    assert response.status_code == 400 and response.json()["error"]["param"] == "n"
+    assert "at most 8" in response.json()["error"]["message"]
+    streamed = post(gateway, {"model": MODEL, "messages": [USER], "n": 2, "stream": True})
+    assert streamed.status_code == 200 and '"index":1' not in streamed.text  # a stream keeps one choice

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -166,3 +167,18 @@ def test_an_exhausted_budget_stays_exhausted_after_a_restart_and_a_raise_lets_re
         eventually(lambda: gateway.client(key=secret).chat.completions.create(
             model="priced", messages=[USER], max_tokens=10))
         assert secret not in gateway.log()
+
+
+def test_a_request_for_n_choices_reserves_n_times_what_one_could_cost(gateway):
+    """Each choice may be a call of its own (an upstream without `n`), prompt and all."""
+    secret = new_key(gateway, "--name", "choices", "--budget", "0.001")
+    client = gateway.client(key=secret)
+    eventually(lambda: client.models.list())
+
+    def most(n: int) -> Decimal:
+        with pytest.raises(openai.RateLimitError) as refused:
+            client.chat.completions.create(model="priced", messages=[USER], max_tokens=20, n=n)
+        return Decimal(re.search(r"could cost up to \$([0-9.]+)", refused.value.message).group(1))
+
+    one = most(1)
+    assert one > Decimal("0.001") and most(2) == 2 * one and most(3) == 3 * one

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from relaygate.providers.aggregate import chunks_to_completion
+from relaygate.providers.aggregate import chunks_to_completion, merged_choices
 
 
 def chunk(choices, usage=None, **extra):
@@ -55,3 +55,22 @@ def test_several_choices_interleaved():
     ])
     assert [(c["index"], c["message"]["content"], c["finish_reason"]) for c in completion["choices"]] == [
         (0, "Aa", "stop"), (1, "Bb", "length")]
+
+
+def test_answers_of_one_choice_each_merge_into_one_with_their_usage_added_up():
+    def answer(n: int, text: str, usage: dict | None) -> dict:
+        return {"id": f"msg_{n}", "object": "chat.completion", "created": 7, "model": "claude-x",
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                "usage": usage}
+
+    usage = {"prompt_tokens": 10, "completion_tokens": 4, "total_tokens": 14,
+             "prompt_tokens_details": {"cached_tokens": 6, "cache_write_tokens": 1}}
+    bigger = {**usage, "completion_tokens": 5, "total_tokens": 15, "completion_tokens_details": {"reasoning_tokens": 2}}
+    merged = merged_choices([answer(1, "a", usage), answer(2, "b", bigger)])
+    assert merged["id"] == "msg_1" and [(c["index"], c["message"]["content"]) for c in merged["choices"]] == [
+        (0, "a"), (1, "b")]
+    assert merged["usage"] == {"prompt_tokens": 20, "completion_tokens": 9, "total_tokens": 29,
+                               "prompt_tokens_details": {"cached_tokens": 12, "cache_write_tokens": 2},
+                               "completion_tokens_details": {"reasoning_tokens": 2}}
+    assert usage["prompt_tokens_details"] == {"cached_tokens": 6, "cache_write_tokens": 1}  # inputs untouched
+    assert merged_choices([answer(1, "a", usage), answer(2, "b", None)])["usage"] == usage  # not all counted: the first's

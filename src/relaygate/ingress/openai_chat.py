@@ -23,7 +23,7 @@ from relaygate.ingress.streaming import ClientStream, PassthroughPump, Pump, Tra
 from relaygate.metering.estimate import completion_estimate, usage_so_far
 from relaygate.metering.prices import ModelPrice, cost
 from relaygate.metering.record import usage_record
-from relaygate.providers.aggregate import gather_stream
+from relaygate.providers.aggregate import gather_stream, merged_choices
 from relaygate.routing.attempt import AttemptRecord, Outcome
 from relaygate.routing.hedge import Lease, LostRace
 from relaygate.routing.preferences import Preferences, parse_preferences
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from relaygate.metering.usage import UsageRecord
 
 log = logging.getLogger("relaygate.chat")
+MAX_COPIES = 8  # `n` at most, where each choice is an upstream call of its own
 LIMIT_NAMES = {"requests": "requests per minute", "tokens": "tokens per minute", "concurrency": "requests in flight"}
 
 
@@ -182,7 +183,9 @@ class ChatCompletions:
         else:
             return ZERO
         defaults = ((t.upstream.defaults_for(t.model) or {}).get("max_tokens") for t in plan)  # looked at lazily
-        return max_cost((t.model_price for t in plan), estimate, output_allowance(body, defaults))
+        n = body.get("n")
+        copies = n if n.__class__ is int and n > 1 else 1  # each choice may be a call of its own (prompt and all)
+        return max_cost((t.model_price for t in plan), estimate * copies, output_allowance(body, defaults) * copies)
 
     def _candidates(
         self, body: dict[str, Any], prefs: Preferences, key: ClientKey
@@ -295,12 +298,26 @@ class _Call:
         """One non-streaming upstream call; the answer in OpenAI shape (an object when translated)."""
         upstream, adapter = target.upstream, target.upstream.adapter
         payload = adapter.chat_body(body, raw, target.model, stream=False)
-        data = await self._post(target, key, payload, stream=False)
         if not adapter.passthrough:
-            return adapter.chat_response(data, body, target.model)
+            copies = choices_wanted(body, upstream.name) if adapter.one_choice else 1
+            if copies > 1:
+                answers = await self._copies(target, key, payload, copies)
+                return merged_choices([adapter.chat_response(data, body, target.model) for data in answers])
+            return adapter.chat_response(await self._post(target, key, payload, stream=False), body, target.model)
+        data = await self._post(target, key, payload, stream=False)
         if data.lstrip()[:1] != b"{":
             raise UpstreamProtocolError(f"Provider '{upstream.name}' answered with something other than JSON.")
         return data
+
+    async def _copies(self, target: Target, key: str | None, payload: bytes, count: int) -> list[bytes]:
+        """The same call `count` times at once, for an upstream that answers one choice per call: the
+        request's `n`. The first to fail cancels the others, and its error is the attempt's."""
+        try:
+            async with asyncio.TaskGroup() as group:
+                calls = [group.create_task(self._post(target, key, payload, stream=False)) for _ in range(count)]
+        except BaseExceptionGroup as failed:
+            raise failed.exceptions[0] from None
+        return [call.result() for call in calls]
 
     async def _gathered(self, body: dict[str, Any], target: Target, key: str | None) -> dict[str, Any]:
         """A stream-only upstream model asked for one whole answer: stream it and gather the chunks."""
@@ -392,6 +409,18 @@ def _stream_outcome(stream: ClientStream, pump: Pump, started: float, broke_off:
 def rate_limited(verdict: Verdict) -> RateLimited:
     return RateLimited(f"Rate limit reached for this key: {LIMIT_NAMES[verdict.reason]}.",
                        verdict.reason, verdict.retry_after, verdict.headers)
+
+
+def choices_wanted(body: dict[str, Any], provider: str) -> int:
+    """`n` for an upstream that answers one choice per call: that many calls, up to MAX_COPIES. A
+    stream keeps its one choice (the Messages API streams one answer)."""
+    n = body.get("n")
+    if n is None or n == 1 or body.get("stream") is True:
+        return 1
+    if n > MAX_COPIES:
+        raise InvalidRequest(f"'n' can be at most {MAX_COPIES} for models of provider '{provider}': each choice "
+                             "is a call of its own there.", param="n")
+    return n
 
 
 def upstream_fetches_images(target: Target) -> bool:

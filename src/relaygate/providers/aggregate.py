@@ -71,6 +71,33 @@ def chunks_to_completion(chunks: Iterable[dict[str, Any]]) -> dict[str, Any]:
     return builder.build()
 
 
+def merged_choices(answers: list[dict[str, Any]]) -> dict[str, Any]:
+    """Whole answers of one choice each, made by as many calls for one request's `n`, as one answer:
+    the first's id and fields, every answer's choice (numbered in order), and their usage added up
+    (each call was billed its prompt)."""
+    merged = answers[0]
+    merged["choices"] = [{**answer["choices"][0], "index": i} for i, answer in enumerate(answers)]
+    usages = [answer.get("usage") for answer in answers]
+    if all(isinstance(usage, dict) for usage in usages):
+        merged["usage"] = summed(usages)
+    return merged
+
+
+def summed(counts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Usage objects added up, key by key and inside their details; what is not a count is the first's."""
+    total: dict[str, Any] = {}
+    for usage in counts:
+        for name, value in usage.items():
+            if value.__class__ is int:
+                total[name] = total.get(name, 0) + value
+            elif isinstance(value, dict):
+                before = total.get(name)
+                total[name] = summed([before, value]) if isinstance(before, dict) else dict(value)
+            else:
+                total.setdefault(name, value)
+    return total
+
+
 def gather_stream(provider: str, data: bytes) -> dict[str, Any]:
     """A whole OpenAI-wire SSE body → one chat.completion; errors in it are the upstream's."""
     decoder = SSEDecoder()

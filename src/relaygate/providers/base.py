@@ -46,6 +46,7 @@ class Adapter(Protocol):
 
     needs_base_url: bool
     passthrough: bool  # answers are already OpenAI chat completions and are forwarded as bytes
+    one_choice: bool  # the upstream answers one choice per call: the gateway makes `n` calls (whole answers)
 
     def chat_url(self, base_url: str, model: str = "", stream: bool = False) -> str: ...
 
@@ -76,6 +77,7 @@ class OpenAIWire:
     thinking: ThinkingMap = no_thinking_params
     needs_base_url: bool = True
     passthrough: bool = True
+    one_choice: bool = False
     chat_path: str = "/chat/completions"
     extra_headers: dict[str, str] = field(default_factory=dict)
     default_key: str | None = None  # sent when the provider is configured without a key

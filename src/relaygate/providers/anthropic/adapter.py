@@ -29,6 +29,7 @@ class AnthropicAdapter:
     clock: Callable[[], float] = time.time
     needs_base_url: bool = True
     passthrough: bool = False
+    one_choice: bool = True  # the Messages API has no `n`
 
     def chat_url(self, base_url: str, model: str = "", stream: bool = False) -> str:
         """`base_url` is the API root (`https://api.anthropic.com`); one that already ends in `/v1` works too."""

@@ -22,7 +22,9 @@
     user                                 metadata.user_id
     n, seed, presence_penalty, frequency_penalty, logit_bias, logprobs, top_logprobs, stream_options,
     service_tier, store, metadata, modalities, audio, prediction, web_search_options, provider and
-    any other field                      dropped: the Messages API has no equivalent (`n` > 1 gets one choice)
+    any other field                      dropped: the Messages API has no equivalent. For `n` > 1 the
+                                         gateway makes n calls and merges their answers (whole answers,
+                                         at most 8; a stream keeps one choice)
 """
 
 from __future__ import annotations

@@ -35,6 +35,7 @@ class GeminiAdapter:
     name: str = "gemini"
     needs_base_url: bool = True
     passthrough: bool = False
+    one_choice: bool = False  # `n` is generationConfig.candidateCount
     inline_remote_images: bool = True  # Gemini takes image bytes inline, not URLs to fetch
     api_version: str = "v1beta"
 
