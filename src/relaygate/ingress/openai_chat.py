@@ -76,6 +76,7 @@ class ChatCompletions:
             gateway.observer.refused(headers, key, body, exc, began)
             raise
         call = _Call(self, key, body, raw, aliased, headers)
+        call.admission, call.budget = admission, budget
         gateway.observer.admitted(body.get("stream") is True)
         status, error_code = 200, None
         try:
@@ -87,25 +88,16 @@ class ChatCompletions:
             status, error_code = exc.status, exc.code
             raise
         finally:
-            self._settle(key, admission, budget, call, status, error_code)
-
-    def _settle(self, key: ClientKey, admission: Verdict | None, budget: Hold | None, call: _Call,
-                status: int, error_code: str | None) -> None:
-        """The request is over: the key's limits get its real usage, its budget the real cost, the
-        meter and the observer its record."""
-        gateway = self.gateway
-        if admission is not None:
-            used = (call.usage or {}).get("total_tokens")
-            gateway.limiter.settle(key.name, key.limits, admission, used if isinstance(used, int) else None)
-        record = self._record(call, status, error_code)
-        if gateway.budgets is not None:
-            gateway.budgets.settle(key.name, budget, record.cost, utc_today())
-        gateway.observer.finished(record, call.body, call.attempts, call.began)
+            record = self._record(call, status, error_code)
+            gateway.observer.finished(record, call.body, call.attempts, call.began)
 
     def _record(self, call: _Call, status: int, error_code: str | None) -> UsageRecord:
-        """The request's usage record, made and journaled once. An answer that completed is recorded
-        just before its last bytes go out, so that a process killed once the client has it still
-        has its record; any other request when it ends."""
+        """The request's usage record, made and journaled once, and the request settled with the
+        key's limits (its real usage) and budget (its real cost). An answer that completed is
+        recorded and settled just before its last bytes go out: a process killed once the client has
+        it still has its record, and a next request, on any instance, finds this one's reservation
+        given back (through Redis, on its way in the same turn of the loop). Any other request
+        when it ends."""
         if call.record is not None:
             return call.record
         attempts = call.attempts if call.answering is None else [*call.attempts, call.answering]
@@ -121,7 +113,16 @@ class ChatCompletions:
                 self.gateway.meter.record(record)
             except OSError:  # the journal's disk is full or gone: the answer still goes out
                 log.exception("usage journal: the record of request %s is lost", record.request_id)
+        self._settle(call, record)
         return record
+
+    def _settle(self, call: _Call, record: UsageRecord) -> None:
+        gateway, key = self.gateway, call.key
+        if call.admission is not None:
+            used = (call.usage or {}).get("total_tokens")
+            gateway.limiter.settle(key.name, key.limits, call.admission, used if isinstance(used, int) else None)
+        if gateway.budgets is not None:
+            gateway.budgets.settle(key.name, call.budget, record.cost, utc_today())
 
     async def _answer(self, call: _Call, plan: list[Target], hedge: float | None, send: Send,
                       guard: cancel_on_disconnect) -> None:
@@ -229,6 +230,8 @@ class _Call:
         self.estimated = False  # `usage` counted from the text sent: the upstream's never came
         self.broken: GatewayError | None = None  # what ended a stream after it began
         self.record: UsageRecord | None = None  # once made, the one record of this request
+        self.admission: Verdict | None = None  # what the key's limits admitted, and its budget held
+        self.budget: Hold | None = None
         self.began = time.monotonic()
         self.ttft: float | None = None
         self.provider = b""
