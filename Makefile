@@ -26,6 +26,8 @@ bench: install
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/side_by_side.py
 	$(BIN)/python bench/side_by_side.py --stream
+	$(BIN)/python bench/side_by_side.py --systems core,anthropic
+	$(BIN)/python bench/side_by_side.py --systems core,anthropic --stream
 
 lock:
 	$(BIN)/pip install --quiet pip-tools

@@ -10,9 +10,11 @@ answered, round by round. With a CPU-bound gateway, throughput is the inverse of
 Systems: the core path (configured key, no store), the whole governance path with limits and
 budgets in memory, and with them shared through Redis (as run.py configures them: a database key
 with RPM, TPM, concurrency limits and a budget never reached, a usage record per request through the
-journal into SQLite).
+journal into SQLite); and, with `--systems core,anthropic`, the core path asked for a model whose
+upstream speaks Anthropic's Messages API (translated both ways) next to the OpenAI-wire one.
 
     .venv/bin/python bench/side_by_side.py [--rounds 5] [--duration 6] [--connections 32] [--stream]
+                                           [--systems core,governed,redis]
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ from pathlib import Path
 
 import run as bench
 
-SYSTEMS = {"core": bench.CONFIG, "governed": bench.GOVERNED_CONFIG, "redis": bench.REDIS_CONFIG}
-PORTS = {"core": 9310, "governed": 9311, "redis": 9312}
+SYSTEMS = {"core": bench.CONFIG, "governed": bench.GOVERNED_CONFIG, "redis": bench.REDIS_CONFIG,
+           "anthropic": bench.CONFIG}
+MODELS = {"anthropic": "bench-claude"}  # the model each system is asked for, where not bench-model
+PORTS = {"core": 9310, "governed": 9311, "redis": 9312, "anthropic": 9313}
 
 
 def cpu_seconds(pid: int) -> float:
@@ -42,7 +46,13 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=6, help="seconds per round")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections per system")
     parser.add_argument("--stream", action="store_true", help="streamed answers (20 chunks) instead of whole ones")
+    parser.add_argument("--systems", default="core,governed,redis",
+                        help=f"which, the first being the one the others are compared with: {', '.join(SYSTEMS)}")
     args = parser.parse_args()
+    systems = args.systems.split(",")
+    unknown = set(systems) - set(SYSTEMS)
+    if unknown:
+        parser.error(f"unknown systems: {', '.join(sorted(unknown))}")
 
     tmp = Path(tempfile.mkdtemp(prefix="relaygate-side-by-side-"))
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
@@ -56,11 +66,12 @@ def main() -> None:
                                   **quiet))
         bench.wait_port(bench.PORTS["emulator"])
         bench.wait_port(bench.PORTS["redis"])
-        for name, config in SYSTEMS.items():
+        for name in systems:
+            config = SYSTEMS[name]
             folder = tmp / name
             folder.mkdir()
             (folder / "relaygate.yaml").write_text(config)
-            key = bench.CLIENT_KEY if name == "core" else bench.governed_key(folder / "relaygate.yaml")
+            key = bench.CLIENT_KEY if config is bench.CONFIG else bench.governed_key(folder / "relaygate.yaml")
             gateway = bench.pinned(bench.SUT_CORE, [bench.RELAYGATE, "serve", "--config", "relaygate.yaml",
                                                     "--port", str(PORTS[name]), "--log-level", "warning"],
                                    cwd=folder, **quiet)
@@ -88,7 +99,7 @@ def main() -> None:
 
 
 def load(name: str, key: str, args: argparse.Namespace, seconds: int) -> subprocess.Popen:
-    env = {**os.environ, "KEY": key, "MODEL": "bench-model", "STREAM": "1" if args.stream else "0"}
+    env = {**os.environ, "KEY": key, "MODEL": MODELS.get(name, "bench-model"), "STREAM": "1" if args.stream else "0"}
     return subprocess.Popen(
         ["taskset", "-c", bench.LOAD_CORE, "wrk", "-t1", f"-c{args.connections}", f"-d{seconds}s",
          "-s", str(bench.HERE / "post.lua"), f"http://127.0.0.1:{PORTS[name]}/v1/chat/completions"],
@@ -108,10 +119,11 @@ def finished(wrk: subprocess.Popen) -> int:
 
 def report(per_request: dict[str, list[float]], args: argparse.Namespace) -> str:
     kind = "streamed (20 chunks)" if args.stream else "whole answers"
+    first = next(iter(per_request))
     lines = [f"CPU per request, {kind}, {args.connections} connections each, medians of {args.rounds} rounds:",
-             "", "| system | CPU µs / request | core / system (throughput ratio) |", "|---|---|---|"]
+             "", f"| system | CPU µs / request | {first} / system (throughput ratio) |", "|---|---|---|"]
     for name, values in per_request.items():
-        ratios = [c / v for c, v in zip(per_request["core"], values)]
+        ratios = [c / v for c, v in zip(per_request[first], values)]
         lines.append(f"| {name} | {statistics.median(values):.1f} | {statistics.median(ratios):.2f}x |")
     return "\n".join(lines) + "\n"
 
