@@ -7,6 +7,7 @@ import asyncio
 import time
 import uuid
 
+from _budgets import fronts, spend
 from _redis import RedisServer
 
 from relaygate.governance.leases import IDLE, LeasedLimits, blocks
@@ -138,20 +139,10 @@ def test_concurrency_blocks_refuse_past_the_shared_limit(redis_server):
 from datetime import date  # noqa: E402
 from decimal import Decimal  # noqa: E402
 
-from relaygate.errors import QuotaExceeded  # noqa: E402
-from relaygate.governance.budgets import Budget, BudgetLedger  # noqa: E402
-from relaygate.governance.limiter import Limiter  # noqa: E402
+from relaygate.governance.budgets import Budget  # noqa: E402
 from relaygate.governance.shared_budgets import BudgetShare, Budgets  # noqa: E402
 
 NOW = date(2026, 12, 7)  # the UTC day budgets are counted on
-
-
-async def fronts(redis_server, count: int) -> list[Budgets]:
-    made = [Budgets(BudgetLedger(), Limiter(redis_server.url), engine=None) for _ in range(count)]
-    for front in made:
-        front.limiter.on_connect.clear()  # no database here to reconcile with
-        await front.limiter.start()
-    return made
 
 
 async def shared_state(front: Budgets, key: str, budget: Budget) -> tuple[Decimal, Decimal]:
@@ -164,7 +155,7 @@ def test_a_large_budget_is_reserved_in_blocks_and_booked_exactly(redis_server):
     key, budget = f"key-{uuid.uuid4().hex[:8]}", Budget(Decimal("10"))  # blocks of $0.01
 
     async def main():
-        front, = await fronts(redis_server, 1)
+        front, = await fronts(redis_server.url, 1)
         calls = []
         real = front.limiter.budgets.reserve
 
@@ -198,20 +189,12 @@ def test_blocks_on_two_instances_never_pass_the_budget(redis_server):
     key, budget = f"key-{uuid.uuid4().hex[:8]}", Budget(Decimal("0.50"))  # blocks of $0.0005
 
     async def main():
-        first, second = await fronts(redis_server, 2)
-
-        async def one(front: Budgets) -> bool:
-            try:
-                hold = await front.reserve(key, budget, Decimal("0.0002"), NOW)
-            except QuotaExceeded:
-                return False
-            await asyncio.sleep(0.01)
-            front.settle(key, hold, Decimal("0.0002"), NOW)
-            return True
+        first, second = await fronts(redis_server.url, 2)
 
         admitted = 0
         for _ in range(30):  # rounds of 100 requests at once, booked between rounds
-            admitted += sum(await asyncio.gather(*(one((first, second)[n % 2]) for n in range(100))))
+            admitted += sum(await asyncio.gather(*(spend((first, second)[n % 2], key, budget, Decimal("0.0002"),
+                                                         Decimal("0.0002"), NOW, 0.01) for n in range(100))))
             for front in (first, second):
                 front.book()
                 await front.limiter.shared.batch.drain()
@@ -234,7 +217,7 @@ def test_blocks_through_a_redis_outage_fall_back_and_start_afresh():
     limits, budget = KeyLimits(rpm=100_000, tpm=10_000_000), Budget(Decimal("100"))
 
     async def main():
-        front, = await fronts(server, 1)
+        front, = await fronts(server.url, 1)
         limiter = front.limiter
         before = await limiter.admit("k", limits, 10)
         hold = await front.reserve("k", budget, Decimal("0.01"), NOW)

@@ -9,13 +9,11 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from _budgets import fronts, spend
 
-from relaygate.errors import QuotaExceeded
-from relaygate.governance.budgets import Budget, BudgetLedger
-from relaygate.governance.limiter import Limiter
+from relaygate.governance.budgets import Budget
 from relaygate.governance.redis_budgets import BUDGETS, RedisBudgets
 from relaygate.governance.redis_limits import LIMITS, new_instance
-from relaygate.governance.shared_budgets import Budgets
 from relaygate.store.redis import connect
 from relaygate.store.redis_batch import ScriptBatch
 
@@ -100,20 +98,9 @@ def test_fifty_concurrent_requests_on_two_instances_spend_at_most_the_budget(red
     key, budget = f"key-{uuid.uuid4().hex[:8]}", Budget(D("0.10"))
 
     async def main():
-        instances = [Budgets(BudgetLedger(), Limiter(redis_server.url), engine=None) for _ in range(2)]
-        for front in instances:
-            front.limiter.on_connect.clear()  # no database here to reconcile with
-            await front.limiter.start()
-
-        async def one(front: Budgets) -> bool:
-            try:
-                hold = await front.reserve(key, budget, D("0.03"), now)
-            except QuotaExceeded:
-                return False
-            await asyncio.sleep(0.05)
-            front.settle(key, hold, D("0.02"), now)
-            return True
-        admitted = await asyncio.gather(*(one(instances[i % 2]) for i in range(50)))
+        instances = await fronts(redis_server.url, 2)
+        admitted = await asyncio.gather(*(spend(instances[i % 2], key, budget, D("0.03"), D("0.02"), now, 0.05)
+                                          for i in range(50)))
         await asyncio.sleep(0.2)  # the settlements went out in the background
         shared = (await instances[0].limiter.budgets.reserve(key, budget, D(0), now))[1:]
         for front in instances:

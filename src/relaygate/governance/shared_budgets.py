@@ -19,13 +19,13 @@ import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from relaygate.errors import QuotaExceeded
-from relaygate.governance.budgets import ZERO, Budget, BudgetLedger, refusal
+from relaygate.governance.budgets import ZERO, Budget, BudgetLedger, refusal, utc_today
 from relaygate.governance.leases import IDLE
 from relaygate.metering.money import MONEY_QUANTUM
 
@@ -137,8 +137,7 @@ class Budgets:
     def book(self) -> None:
         """The watcher's round: what blocks' requests spent goes into Redis's counters; the blocks of
         keys idle for IDLE seconds, with nothing in flight, go back."""
-        now = time.monotonic()
-        today = datetime.now(UTC).date()
+        now, today = time.monotonic(), utc_today()
         for key, share in list(self.shares.items()):
             if share.shared is not self.limiter.budgets:  # taken on a connection since lost: held no more
                 del self.shares[key]
@@ -156,7 +155,7 @@ class Budgets:
         """Bring Redis's counters up to the database's figures (the authority) before sharing them."""
         from relaygate.metering.report import spend_so_far
 
-        today = datetime.now(UTC).date()
+        today = utc_today()
         try:
             totals, days = await spend_so_far(self.engine, today)
         except Exception as exc:  # noqa: BLE001 - the database is away: Redis's counters are all there is

@@ -184,8 +184,7 @@ class ChatCompletions:
         else:
             return ZERO
         defaults = ((t.upstream.defaults_for(t.model) or {}).get("max_tokens") for t in plan)  # looked at lazily
-        n = body.get("n")
-        copies = n if n.__class__ is int and n > 1 else 1  # each choice may be a call of its own (prompt and all)
+        copies = choices(body)  # each choice may be a call of its own, prompt and all
         return max_cost((t.model_price for t in plan), estimate * copies, output_allowance(body, defaults) * copies)
 
     def _candidates(
@@ -414,11 +413,17 @@ def rate_limited(verdict: Verdict) -> RateLimited:
                        verdict.reason, verdict.retry_after, verdict.headers)
 
 
+def choices(body: dict[str, Any]) -> int:
+    """The choices a request asks for (`n`, checked at the ingress to be a positive integer)."""
+    n = body.get("n")
+    return n if n.__class__ is int and n > 1 else 1
+
+
 def choices_wanted(body: dict[str, Any], provider: str) -> int:
     """`n` for an upstream that answers one choice per call: that many calls, up to MAX_COPIES. A
     stream keeps its one choice (the Messages API streams one answer)."""
-    n = body.get("n")
-    if n is None or n == 1 or body.get("stream") is True:
+    n = choices(body)
+    if n == 1 or body.get("stream") is True:
         return 1
     if n > MAX_COPIES:
         raise InvalidRequest(f"'n' can be at most {MAX_COPIES} for models of provider '{provider}': each choice "

@@ -43,12 +43,11 @@ import orjson
 
 from relaygate.metering.usage import Entry, UsageRecord, entry_of
 
-MADV_POPULATE_WRITE = getattr(mmap, "MADV_POPULATE_WRITE", 23)  # Linux 5.14; Python names it from 3.12
-
 log = logging.getLogger("relaygate.metering")
 
 MAX_SLOTS = 256  # more processes than this on one journal path is a configuration mistake
 GROW = 1 << 20  # bytes the file grows by when an append needs room
+MADV_POPULATE_WRITE = getattr(mmap, "MADV_POPULATE_WRITE", 23)  # Linux 5.14; Python names it from 3.12
 SCAN = 1 << 16  # bytes looked at per step when finding the end of the records
 TAIL_LIMIT = 20_000  # records kept for the writer (~600 bytes each); past this (a stalled writer) it reads the file
 

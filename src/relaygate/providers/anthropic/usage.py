@@ -26,10 +26,12 @@ def counts_of(usage: Any) -> dict[str, int]:
     if not isinstance(usage, dict):
         raise UpstreamProtocolError("Anthropic sent a `usage` that is not an object.")
     get = usage.get
-    inputs, reads, writes, output = get("input_tokens"), get(COUNTS[1]), get(COUNTS[2]), get("output_tokens")
+    inputs, reads = get("input_tokens"), get("cache_read_input_tokens")
+    writes, output = get("cache_creation_input_tokens"), get("output_tokens")
     if (inputs.__class__ is int and reads.__class__ is int and writes.__class__ is int and output.__class__ is int
             and inputs >= 0 and reads >= 0 and writes >= 0 and output >= 0):
-        counts = {"input_tokens": inputs, COUNTS[1]: reads, COUNTS[2]: writes, "output_tokens": output}
+        counts = {"input_tokens": inputs, "cache_read_input_tokens": reads, "cache_creation_input_tokens": writes,
+                  "output_tokens": output}
     else:  # absent, or checked one by one for the message
         counts = {name: _count(usage, name) for name in COUNTS}
     counts[LONG_WRITES] = _long_writes(usage)
