@@ -49,6 +49,19 @@ def test_concurrent_migrations_do_not_collide(database_url):
     assert asyncio.run(_tables_and_revision(database_url))[1] == HEAD
 
 
+def test_instances_opening_one_new_sqlite_file_at_once_all_start(tmp_path):
+    """Switching a new file into WAL races: the loser is told "database is locked" at once, without
+    the busy timeout. Each round is a new file met by four migrations at once."""
+
+    async def four_at_once(url):
+        await asyncio.gather(*(migrate(url) for _ in range(4)))
+
+    for round in range(12):
+        url = f"sqlite:///{tmp_path / f'round-{round}.db'}"
+        asyncio.run(four_at_once(url))
+        assert asyncio.run(_tables_and_revision(url))[1] == HEAD
+
+
 def _differences(sync_connection):
     context = MigrationContext.configure(sync_connection, opts={"compare_type": True})
     return compare_metadata(context, metadata)
