@@ -28,6 +28,7 @@ WEATHER = {
 CLOCK = {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object", "properties": {
     "zone": {"type": "string", "enum": ["Europe/Oslo", "UTC"]}}}}}
 THINKING = {"thinking": {"type": "enabled", "budget_tokens": 2048}}
+LEVELS_MODEL = "gemini-3-flash-preview"  # asked to think in levels rather than budgets
 
 
 def config(emulator: Emulator, allow_images: bool) -> str:
@@ -53,6 +54,8 @@ providers:
 models:
   {MODEL}:
     - {{provider: google, model: {MODEL}}}
+  {LEVELS_MODEL}:
+    - {{provider: google, model: {LEVELS_MODEL}}}
 keys:
   - {{key: {CLIENT_KEY}, name: tests}}
 routing:
@@ -306,6 +309,39 @@ def test_tool_round_trip_with_thinking_on_streamed(gemini, emulator):
     with pytest.raises(openai.BadRequestError) as caught:
         streamed(gemini, messages=messages, tools=[WEATHER], extra_body=THINKING)
     assert "missing a thought_signature" in caught.value.body["message"]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_gemini_3_thinks_at_the_level_of_the_effort(gemini, emulator, stream):
+    fields = {"model": LEVELS_MODEL, "reasoning_effort": "low"}
+    if stream:
+        chunks = streamed(gemini, **fields, stream_options={"include_usage": True})
+        thought, usage = text_of(chunks, "reasoning_content"), chunks[-1].usage
+    else:
+        answer = chat(gemini, **fields)
+        thought, usage = answer.choices[0].message.reasoning_content, answer.usage
+    assert thought.startswith("Thinking about: Hello there") and usage.completion_tokens_details.reasoning_tokens > 0
+    seen = emulator.last()
+    assert seen["path"].startswith(f"/gemini/v1beta/models/{LEVELS_MODEL}:")
+    assert seen["body"]["generationConfig"]["thinkingConfig"] == {"thinkingLevel": "low", "includeThoughts": True}
+
+
+def test_gemini_3_asked_for_no_effort_thinks_minimally(gemini, emulator):
+    message = chat(gemini, model=LEVELS_MODEL, reasoning_effort="none").choices[0].message
+    assert message.content.startswith("Echo: Hello there")
+    assert getattr(message, "reasoning_content", None) is None
+    assert emulator.last()["body"]["generationConfig"]["thinkingConfig"] == {"thinkingLevel": "minimal"}
+
+
+def test_gemini_3_tool_round_trip_with_a_thinking_level(gemini, emulator):
+    messages: list[Any] = [{"role": "user", "content": "Weather in Oslo?"}]
+    first = chat(gemini, model=LEVELS_MODEL, messages=messages, tools=[WEATHER], reasoning_effort="high")
+    message = first.choices[0].message
+    assert message.tool_calls[0].model_extra["extra_content"]["google"]["thought_signature"]
+    messages += [message, {"role": "tool", "tool_call_id": message.tool_calls[0].id, "content": "Sunny"}]
+    second = chat(gemini, model=LEVELS_MODEL, messages=messages, tools=[WEATHER], reasoning_effort="high")
+    assert second.choices[0].message.content.startswith('Tool said: {"output":"Sunny"}')
+    assert emulator.last()["body"]["generationConfig"]["thinkingConfig"]["thinkingLevel"] == "high"
 
 
 @pytest.mark.parametrize("stream", [False, True])

@@ -66,6 +66,22 @@ def test_a_call_the_emulator_did_not_sign_is_refused_with_thinking_on(emulator):
     assert post(emulator, {"contents": contents}).status_code == 200, "not checked with thinking off"
 
 
+@pytest.mark.parametrize(("thinking", "message"), [
+    ({"thinkingLevel": "extreme"}, "Invalid value at 'generation_config.thinking_config.thinking_level'"),
+    ({"thinkingLevel": "low", "thinkingBudget": 1024}, "thinking_budget and thinking_level are not supported together"),
+])
+def test_thinking_levels_are_checked(emulator, thinking, message):
+    assert message in error_of(post(emulator, {"contents": [HELLO], "generationConfig": {"thinkingConfig": thinking}}),
+                               400)["message"]
+
+
+@pytest.mark.parametrize(("level", "thinks"), [("low", True), ("HIGH", True), ("minimal", False)])
+def test_a_thinking_level_thinks_above_minimal(emulator, level, thinks):
+    config = {"thinkingConfig": {"thinkingLevel": level, "includeThoughts": True}}
+    parts = post(emulator, {"contents": [HELLO], "generationConfig": config}).json()["candidates"][0]["content"]["parts"]
+    assert any(p.get("thought") for p in parts) is thinks
+
+
 def test_streams_are_sse_with_crlf_and_cumulative_usage(emulator):
     response = post(emulator, {"contents": [HELLO]}, "streamGenerateContent", query="?alt=sse")
     assert response.headers["content-type"].startswith("text/event-stream")

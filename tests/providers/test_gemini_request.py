@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from relaygate.errors import InvalidRequest
 from relaygate.providers.gemini import ADAPTER, model_path
-from relaygate.providers.gemini.request import chat_to_generate_content
+from relaygate.providers.gemini.request import chat_to_generate_content, thinks_in_levels
 from relaygate.providers.thinking import EFFORT_BUDGETS
 from relaygate.wire.openai_chat import check_chat_request
 
@@ -238,8 +238,37 @@ def test_one_thinking_control_becomes_thinking_config(fields, config):
     assert body(**fields)["generationConfig"]["thinkingConfig"] == config
 
 
+@pytest.mark.parametrize(("fields", "config"), [
+    ({"reasoning_effort": "low"}, {"thinkingLevel": "low", "includeThoughts": True}),
+    ({"reasoning_effort": "minimal"}, {"thinkingLevel": "minimal", "includeThoughts": True}),
+    ({"reasoning_effort": "medium"}, {"thinkingLevel": "medium", "includeThoughts": True}),
+    ({"reasoning_effort": "xhigh"}, {"thinkingLevel": "high", "includeThoughts": True}),
+    ({"reasoning_effort": "none"}, {"thinkingLevel": "minimal"}),
+    ({"thinking": {"type": "disabled"}}, {"thinkingLevel": "minimal"}),
+    ({"thinking": {"type": "enabled"}}, {"includeThoughts": True}),
+    ({"thinking": {"type": "enabled", "budget_tokens": 3000}}, {"thinkingBudget": 3000, "includeThoughts": True}),
+    ({"thinking": {"type": "enabled", "budget_tokens": 100}, "reasoning_effort": "high"},
+     {"thinkingBudget": 100, "includeThoughts": True}),
+])
+def test_gemini_3_is_asked_in_thinking_levels(fields, config):
+    request = {"model": "google/gemini-3-flash-preview", "messages": [{"role": "user", "content": "Hi"}], **fields}
+    assert chat_to_generate_content(request, "gemini-3-flash-preview")["generationConfig"]["thinkingConfig"] == config
+    assert "thinkingLevel" not in body(**fields)["generationConfig"]["thinkingConfig"], "2.5 keeps budgets"
+
+
+@pytest.mark.parametrize(("model", "levels"), [
+    ("gemini-3-pro-preview", True), ("gemini-3.1-pro", True), ("models/gemini-3-flash-preview", True),
+    ("gemini-4-flash", True), ("gemini-2.5-pro", False), ("gemini-2.0-flash", False), ("gemini-flash-latest", False),
+    ("tunedModels/my-model", False), ("", False), ("gemma-3-27b-it", False),
+])
+def test_which_models_take_levels(model, levels):
+    assert thinks_in_levels(model) is levels
+
+
 def test_no_thinking_wish_sends_no_thinking_config():
     assert "generationConfig" not in body()
+    assert "generationConfig" not in chat_to_generate_content(
+        {"model": "m", "messages": [{"role": "user", "content": "Hi"}]}, "gemini-3-pro-preview")
 
 
 def test_adapter_urls_headers_and_body():

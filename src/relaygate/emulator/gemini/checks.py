@@ -4,9 +4,9 @@ Key: `x-goog-api-key` (or `?key=`); none is a 403, a wrong one the recorded 400 
 Body: JSON with only known fields (the API refuses unknown names), non-empty `contents` of roles
 `user`/`model` that alternate, a function-call turn right after a user turn or a function-response
 turn, a function-response turn right after a function-call turn with as many responses as calls,
-valid base64 in inline data and, with thinking on, the first call of each model step in the
-current turn carrying the thought signature this emulator issued
-(https://ai.google.dev/gemini-api/docs/thought-signatures).
+valid base64 in inline data, a thinking level that exists and comes without a budget and, with
+thinking on, the first call of each model step in the current turn carrying the thought signature
+this emulator issued (https://ai.google.dev/gemini-api/docs/thought-signatures).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .conversation import thinking_of
+from .conversation import THINKING_LEVELS, thinking_of
 from .signatures import Signer
 
 REQUEST_FIELDS = frozenset({
@@ -156,6 +156,21 @@ def _signatures(body: Body, signer: Signer) -> str | None:
     return None
 
 
+def _thinking_config(body: Body, signer: Signer) -> str | None:
+    """A level is one of ThinkingLevel's values (lowercase as documented, or the enum's names), and
+    never sent with a budget (https://ai.google.dev/gemini-api/docs/thinking#thinking-levels)."""
+    config = (body.get("generationConfig") or {}).get("thinkingConfig")
+    if not isinstance(config, dict) or "thinkingLevel" not in config:
+        return None
+    level = config["thinkingLevel"]
+    if not isinstance(level, str) or level.lower() not in THINKING_LEVELS:
+        return ("Invalid value at 'generation_config.thinking_config.thinking_level' "
+                f"(type.googleapis.com/google.ai.generativelanguage.v1beta.ThinkingConfig.ThinkingLevel), {level!r}")
+    if "thinkingBudget" in config:
+        return "thinking_budget and thinking_level are not supported together."
+    return None
+
+
 def _inline_data(body: Body, signer: Signer) -> str | None:
     for i, content in enumerate(_contents(body)):
         for j, part in enumerate(content["parts"]):
@@ -174,5 +189,5 @@ def _inline_data(body: Body, signer: Signer) -> str | None:
 
 
 CHECKS: tuple[Callable[[Body, Signer], str | None], ...] = (
-    _contents_shape, _unknown_fields, _alternation, _function_turns, _inline_data, _signatures,
+    _contents_shape, _unknown_fields, _thinking_config, _alternation, _function_turns, _inline_data, _signatures,
 )

@@ -14,18 +14,23 @@ import orjson
 Body = dict[str, Any]
 
 
+THINKING_LEVELS = frozenset({"minimal", "low", "medium", "high", "thinking_level_unspecified"})
+
+
 @dataclass(frozen=True)
 class Thinking:
-    on: bool  # a thinkingConfig with a budget other than 0: signatures are issued and checked
+    on: bool  # a thinkingConfig with a budget other than 0 or a level above minimal: signatures are issued and checked
     thoughts: bool  # includeThoughts: thought summaries come back as `thought: true` parts
 
 
 def thinking_of(body: Body) -> Thinking:
-    """Without a thinkingConfig the emulator does not think (the real 2.5 models would, by default)."""
+    """Without a thinkingConfig the emulator does not think (the real models would, by default).
+    The "minimal" level is taken as none ("matches no thinking for most queries", Google says)."""
     config = (body.get("generationConfig") or {}).get("thinkingConfig")
     if not isinstance(config, dict):
         return Thinking(False, False)
-    on = config.get("thinkingBudget", -1) != 0
+    level = config.get("thinkingLevel")
+    on = config.get("thinkingBudget", -1) != 0 and not (isinstance(level, str) and level.lower() == "minimal")
     return Thinking(on, on and config.get("includeThoughts") is True)
 
 

@@ -50,7 +50,7 @@ class GeminiAdapter:
         return headers
 
     def chat_body(self, request: dict[str, Any], raw: bytes, model: str, stream: bool) -> bytes:
-        return orjson.dumps(chat_to_generate_content(request))
+        return orjson.dumps(chat_to_generate_content(request, model))
 
     def error_from_status(
         self, provider: str, status: int, raw: bytes, retry_after: str | None, secrets: Iterable[str]

@@ -9,6 +9,7 @@ Parameters with no Gemini counterpart (`logit_bias`, `user`, `parallel_tool_call
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -51,17 +52,26 @@ GENERATION_RULES: tuple[ParamRule, ...] = (
 )
 
 DYNAMIC_BUDGET = -1  # the model decides how much to think (https://ai.google.dev/gemini-api/docs/thinking)
+# Gemini 3 and later are steered by `thinkingLevel` (Google: thinkingBudget "is accepted for backwards
+# compatibility" but may make Gemini 3 Pro do worse; the two together are a 400). Which levels a model
+# takes varies (3 Pro: low and high); the closest to no thinking is "minimal", which Pro models refuse:
+# they cannot think less.
+LEVELS_FROM = 3
+_GENERATION = re.compile(r"(?:^|/)gemini-(\d+)")
+LEVEL_OF_EFFORT = {"none": "minimal", "minimal": "minimal", "low": "low", "medium": "medium", "high": "high",
+                   "xhigh": "high", "max": "high"}
 
 # tool_choice → FunctionCallingConfig.mode (https://ai.google.dev/api/caching#FunctionCallingConfig)
 TOOL_CHOICE_MODES: dict[str, str] = {"auto": "AUTO", "none": "NONE", "required": "ANY"}
 
 
-def chat_to_generate_content(request: dict[str, Any]) -> dict[str, Any]:
+def chat_to_generate_content(request: dict[str, Any], model: str = "") -> dict[str, Any]:
+    """`model`: the upstream's name for the model, which decides the form thinking is asked in."""
     system, contents = messages_to_contents(request["messages"])
     body: dict[str, Any] = {"contents": contents}
     if system is not None:
         body["systemInstruction"] = system
-    config = generation_config(request)
+    config = generation_config(request, model)
     if config:
         body["generationConfig"] = config
     declarations = function_declarations(request.get("tools"))
@@ -73,11 +83,11 @@ def chat_to_generate_content(request: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-def generation_config(request: dict[str, Any]) -> dict[str, Any]:
+def generation_config(request: dict[str, Any], model: str = "") -> dict[str, Any]:
     config = {rule.target: rule.transform(request[rule.source])
               for rule in GENERATION_RULES if request.get(rule.source) is not None}
     config.update(response_format_config(request.get("response_format")))
-    thinking = thinking_config(request)
+    thinking = thinking_config(request, model)
     if thinking is not None:
         config["thinkingConfig"] = thinking
     return config
@@ -98,16 +108,41 @@ def response_format_config(response_format: Any) -> dict[str, Any]:
     return {"responseMimeType": "application/json", "responseSchema": to_gemini_schema(schema)}
 
 
-def thinking_config(request: dict[str, Any]) -> dict[str, Any] | None:
+def thinks_in_levels(model: str) -> bool:
+    """Gemini 3 and later, by the model's name (`gemini-3-flash-preview`, `models/gemini-3.1-pro`);
+    any other name (2.5 and older, tuned models) is asked with a budget."""
+    match = _GENERATION.search(model)
+    return match is not None and int(match.group(1)) >= LEVELS_FROM
+
+
+def thinking_config(request: dict[str, Any], model: str = "") -> dict[str, Any] | None:
     """The request's thinking wish (`thinking`, else `reasoning_effort`, mapped to a budget by the
     shared table in providers/thinking.py) as `thinkingConfig`. `includeThoughts` asks Gemini for
-    thought summaries, which become `reasoning_content`."""
+    thought summaries, which become `reasoning_content`. For a model steered by levels, an effort
+    is its level and a wish without a budget leaves the model its default level; a budget the
+    client named is still sent as one (the models accept it, and it says exactly what was asked)."""
+    if thinks_in_levels(model):
+        return _level_config(request)
     thinking = requested_thinking(request)
     if not thinking:
         return None
     if thinking.get("type") == "disabled":
         return {"thinkingBudget": 0}
     return {"thinkingBudget": thinking.get("budget_tokens") or DYNAMIC_BUDGET, "includeThoughts": True}
+
+
+def _level_config(request: dict[str, Any]) -> dict[str, Any] | None:
+    thinking = request.get("thinking")
+    if thinking:
+        if thinking.get("type") == "disabled":
+            return {"thinkingLevel": LEVEL_OF_EFFORT["none"]}
+        budget = thinking.get("budget_tokens")
+        return {"thinkingBudget": budget, "includeThoughts": True} if budget else {"includeThoughts": True}
+    effort = request.get("reasoning_effort")
+    if effort is None:
+        return None
+    level = LEVEL_OF_EFFORT.get(effort, "medium")
+    return {"thinkingLevel": level} if effort == "none" else {"thinkingLevel": level, "includeThoughts": True}
 
 
 def function_declarations(tools: Any) -> list[dict[str, Any]]:
