@@ -77,6 +77,7 @@ class Price(_Strict):
     cached_input: float | None = Field(None, ge=0)
     cache_write: float | None = Field(None, ge=0)  # prompt tokens written to the provider's cache
     cache_write_1h: float | None = Field(None, ge=0)  # ... to a one-hour cache (Anthropic)
+    cached_explicit: float | None = Field(None, ge=0)  # read from a cache the client asked for (DashScope)
 
 
 class Deployment(_Strict):

@@ -278,3 +278,56 @@ def test_upstream_keepalive_comments_are_tolerated(gateway, emulator):
     chunks = list(client.chat.completions.create(model="chat-default", messages=[USER], stream=True))
     text = "".join(c.choices[0].delta.content or "" for c in chunks)
     assert text.startswith("Echo: Hello there") and chunks[-1].choices[0].finish_reason == "stop"
+
+
+def _qwen_answer(usage):
+    """A Model Studio answer as qwen-plus writes it (field order and all), with the given usage."""
+    return {"choices": [{"message": {"role": "assistant", "content": "Cached."}, "finish_reason": "stop", "index": 0,
+                         "logprobs": None}],
+            "object": "chat.completion", "usage": usage, "created": 1770285809, "system_fingerprint": None,
+            "model": "qwen-plus", "id": "chatcmpl-63414f89-e97d-9449-8f3c-1e72cf1f6e40"}
+
+
+def _qwen_stream(usage):
+    frame = {"object": "chat.completion.chunk", "created": 1745485391, "system_fingerprint": None, "model": "qwen-plus",
+             "id": "chatcmpl-e2edaf2c-8aaf-9e54-90e2-b21dd5045503"}
+    chunks = [
+        {"choices": [{"delta": {"content": "Cached.", "role": "assistant"}, "index": 0, "logprobs": None,
+                      "finish_reason": None}], **frame, "usage": None},
+        {"choices": [{"finish_reason": "stop", "delta": {"content": ""}, "index": 0, "logprobs": None}], **frame,
+         "usage": None},
+        {"choices": [], **frame, "usage": usage},
+    ]
+    return "".join(f"data: {json.dumps(chunk)}\n\n" for chunk in chunks) + "data: [DONE]\n\n"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_dashscope_explicit_cache_is_priced_at_its_write_and_read_prices(gateway, emulator, stream):
+    """Model Studio's explicit cache: the marked prefix written at 125% of input on the first request,
+    read at 10% on the next (qwen-plus: input $0.40, output $1.20 per 1M tokens)."""
+    details = {"cache_type": "ephemeral", "cache_creation_input_tokens": 1578,
+               "cache_creation": {"ephemeral_5m_input_tokens": 1578}, "cached_tokens": 0}
+    written = {"prompt_tokens": 1589, "completion_tokens": 10, "total_tokens": 1599, "prompt_tokens_details": details}
+    read = {**written, "prompt_tokens_details": {"cache_type": "ephemeral", "cache_creation_input_tokens": 0,
+                                                 "cached_tokens": 1578}}
+    marked = {"role": "user", "content": [{"type": "text", "text": "A long manual...",
+                                           "cache_control": {"type": "ephemeral"}}]}
+    client = gateway.client()
+    costs = []
+    for usage in (written, read):
+        match = {"path_prefix": "/dashscope/", "stream": stream}
+        if stream:
+            emulator.script({"match": match, "raw": _qwen_stream(usage), "headers": {"content-type": "text/event-stream"},
+                             "times": 1})
+            chunks = list(client.chat.completions.create(model="chat-default", messages=[marked], stream=True,
+                                                         stream_options={"include_usage": True}))
+            answered = chunks[-1].usage
+        else:
+            emulator.script({"match": match, "body": _qwen_answer(usage), "times": 1})
+            answered = client.chat.completions.create(model="chat-default", messages=[marked]).usage
+        assert answered.prompt_tokens_details.model_dump()["cache_creation_input_tokens"] == \
+            usage["prompt_tokens_details"]["cache_creation_input_tokens"]
+        costs.append(Decimal(str(answered.model_extra["cost"])))
+        assert emulator.last()["body"]["messages"] == [marked], "the cache marker reaches Model Studio"
+    rest = 11 * Decimal("0.4") + 10 * Decimal("1.2")
+    assert costs == [(rest + 1578 * Decimal("0.5")) / 10**6, (rest + 1578 * Decimal("0.04")) / 10**6]

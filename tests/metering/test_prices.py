@@ -5,6 +5,7 @@ import pytest
 from relaygate.config import Price
 from relaygate.metering.price_table import PRICES
 from relaygate.metering.prices import ModelPrice, cost, price_for, table_price
+from tests.metering.test_usage import DASHSCOPE_READ, DASHSCOPE_WRITE
 
 
 def test_dated_snapshots_resolve_to_their_model():
@@ -58,6 +59,22 @@ def test_cache_writes_use_their_prices_the_one_hour_ones_theirs():
     assert (configured.cache_write, configured.cache_write_1h) == (Decimal("3.75"), Decimal("6"))
 
 
+def test_dashscope_explicit_cache_writes_and_reads_at_their_prices():
+    """Model Studio: explicit-cache writes at 125% of input, its reads at 10%; implicit reads at 20%."""
+    plus = PRICES["qwen-plus"]  # input $0.40, output $1.20 per 1M tokens
+    assert (plus.cache_write, plus.cached_explicit, plus.cached_input) == (Decimal("0.5"), Decimal("0.04"),
+                                                                         Decimal("0.08"))
+    assert cost(plus, DASHSCOPE_WRITE) == (11 * Decimal("0.4") + 1578 * Decimal("0.5") + 10 * Decimal("1.2")) / 10**6
+    assert cost(plus, DASHSCOPE_READ) == (11 * Decimal("0.4") + 1578 * Decimal("0.04") + 10 * Decimal("1.2")) / 10**6
+    implicit = {"prompt_tokens": 1589, "completion_tokens": 10, "prompt_tokens_details": {"cached_tokens": 1578}}
+    assert cost(plus, implicit) == (11 * Decimal("0.4") + 1578 * Decimal("0.08") + 10 * Decimal("1.2")) / 10**6
+    no_explicit_price = plus._replace(cached_explicit=None)
+    assert cost(no_explicit_price, DASHSCOPE_READ) == cost(plus, implicit)
+    configured = price_for("qwen-x", Price(input=0.4, output=1.2, cached_input=0.08, cache_write=0.5,
+                                           cached_explicit=0.04))
+    assert configured == plus
+
+
 def test_reasoning_tokens_are_not_billed_twice():
     usage = {"prompt_tokens": 0, "completion_tokens": 1000, "completion_tokens_details": {"reasoning_tokens": 900}}
     assert cost(ModelPrice(Decimal(1), Decimal(10)), usage) == Decimal("0.01")
@@ -73,3 +90,4 @@ def test_table_entries_are_sane(model):
     assert 0 < price.input <= price.output
     assert price.cached_input is None or 0 < price.cached_input < price.input
     assert price.cache_write is None or price.input < price.cache_write <= (price.cache_write_1h or price.cache_write)
+    assert price.cached_explicit is None or 0 < price.cached_explicit < (price.cached_input or price.input)

@@ -19,6 +19,27 @@ def test_tokens_from_deepseek_cache_fields():
     assert tokens_of(usage).cached == 64
 
 
+# Model Studio's usage with its explicit cache (the field names of Alibaba's DashScope SDK,
+# GenerationUsage.PromptTokensDetails): a first request writes the marked prefix, the next reads it.
+DASHSCOPE_WRITE = {"prompt_tokens": 1589, "completion_tokens": 10, "total_tokens": 1599,
+                   "prompt_tokens_details": {"cache_type": "ephemeral", "cached_tokens": 0,
+                                             "cache_creation_input_tokens": 1578,
+                                             "cache_creation": {"ephemeral_5m_input_tokens": 1578}}}
+DASHSCOPE_READ = {"prompt_tokens": 1589, "completion_tokens": 10, "total_tokens": 1599,
+                  "prompt_tokens_details": {"cache_type": "ephemeral", "cached_tokens": 1578,
+                                            "cache_creation_input_tokens": 0}}
+
+
+def test_tokens_from_dashscope_explicit_cache_fields():
+    assert tokens_of(DASHSCOPE_WRITE) == Tokens(prompt=1589, completion=10, cache_write=1578, explicit=True)
+    assert tokens_of(DASHSCOPE_READ) == Tokens(prompt=1589, completion=10, cached=1578, explicit=True)
+    hour = {**DASHSCOPE_WRITE, "prompt_tokens_details": {
+        **DASHSCOPE_WRITE["prompt_tokens_details"], "cache_creation": {"ephemeral_1h_input_tokens": 1578}}}
+    assert tokens_of(hour).cache_write_1h == 1578
+    implicit = {"prompt_tokens": 1589, "completion_tokens": 10, "prompt_tokens_details": {"cached_tokens": 1024}}
+    assert tokens_of(implicit) == Tokens(prompt=1589, completion=10, cached=1024)
+
+
 def test_missing_or_malformed_counts_are_zero():
     assert tokens_of(None) == Tokens()
     assert tokens_of({"prompt_tokens": "12", "completion_tokens": -3, "prompt_tokens_details": None}) == Tokens()

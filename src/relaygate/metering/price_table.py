@@ -5,7 +5,8 @@ Configured `price:` on a deployment always wins over this table. Prices change; 
 page each block was read from are given with it. Where a provider bills by prompt-length tier,
 the table holds the lowest tier (prompts up to the first threshold) — configure a price for
 long-context deployments. Anthropic bills prompt-cache writes above the input price (1.25x for the
-default five-minute cache, 2x for the one-hour cache): those two prices are here for its models.
+default five-minute cache, 2x for the one-hour cache): those two prices are here for its models,
+and Model Studio's for its explicit cache (writes at 1.25x input, reads at 0.1x) for Qwen's.
 """
 
 from __future__ import annotations
@@ -19,13 +20,15 @@ PRICE_TABLE_VERSION = "2026-11-23"
 class ModelPrice(NamedTuple):
     """USD per 1M tokens. `cached_input` None bills cached prompt tokens (cache reads) at the input
     price; `cache_write` None bills prompt tokens written to the cache at the input price, and
-    `cache_write_1h` None those written to a one-hour cache at `cache_write`."""
+    `cache_write_1h` None those written to a one-hour cache at `cache_write`; `cached_explicit`
+    None bills reads of a cache the client asked for (DashScope's explicit cache) at `cached_input`."""
 
     input: Decimal
     output: Decimal
     cached_input: Decimal | None = None
     cache_write: Decimal | None = None
     cache_write_1h: Decimal | None = None
+    cached_explicit: Decimal | None = None
 
 
 def _p(input: str, output: str, cached: str | None = None) -> ModelPrice:
@@ -37,6 +40,13 @@ def _claude(input: str, output: str, cached: str) -> ModelPrice:
     "Prompt caching" multipliers of the pricing page)."""
     base = Decimal(input)
     return ModelPrice(base, Decimal(output), Decimal(cached), base * Decimal("1.25"), base * 2)
+
+
+def _qwen(input: str, output: str, cached: str) -> ModelPrice:
+    """Model Studio's caches ("Context cache"): implicit hits at the `cached` price (20% of input);
+    the explicit cache's writes at 125% of input and its hits at 10%."""
+    base = Decimal(input)
+    return ModelPrice(base, Decimal(output), Decimal(cached), base * Decimal("1.25"), None, base * Decimal("0.1"))
 
 
 # OpenAI — developers.openai.com/api/docs/pricing (Standard tier, text tokens), read 2026-11-23.
@@ -86,13 +96,14 @@ DEEPSEEK = {
 }
 
 # Alibaba Qwen — alibabacloud.com/help/en/model-studio/models (International deployment,
-# Singapore; lowest input-length tier), read 2026-11-23. Implicit cache hits bill at 20% of input.
+# Singapore; lowest input-length tier), read 2026-11-23; cache prices from
+# alibabacloud.com/help/en/model-studio/context-cache (see _qwen).
 QWEN = {
-    "qwen-turbo": _p("0.05", "0.20", "0.01"),
-    "qwen-flash": _p("0.05", "0.40", "0.01"),
-    "qwen-plus": _p("0.40", "1.20", "0.08"),
-    "qwen-max": _p("1.60", "6.40", "0.32"),
-    "qwen3-max": _p("1.20", "6.00", "0.24"),
+    "qwen-turbo": _qwen("0.05", "0.20", "0.01"),
+    "qwen-flash": _qwen("0.05", "0.40", "0.01"),
+    "qwen-plus": _qwen("0.40", "1.20", "0.08"),
+    "qwen-max": _qwen("1.60", "6.40", "0.32"),
+    "qwen3-max": _qwen("1.20", "6.00", "0.24"),
 }
 
 # Doubao (ByteDance Seed) — docs.byteplus.com ModelArk "Large model billing" in USD (prompts up to

@@ -31,7 +31,7 @@ def configured_price(price: Price) -> ModelPrice:
         return Decimal(repr(value)) if value is not None else None
 
     return ModelPrice(Decimal(repr(price.input)), Decimal(repr(price.output)), exact(price.cached_input),
-                      exact(price.cache_write), exact(price.cache_write_1h))
+                      exact(price.cache_write), exact(price.cache_write_1h), exact(price.cached_explicit))
 
 
 def table_price(model: str, table: Mapping[str, ModelPrice] = PRICES) -> ModelPrice | None:
@@ -49,15 +49,16 @@ def price_for(upstream_model: str, configured: Price | None = None) -> ModelPric
 
 
 def cost_of_tokens(price: ModelPrice, tokens: Tokens) -> Decimal:
-    """Prompt tokens read from the cache at the cached-input price and those written to it at the
-    cache-write prices, where the price has them; the rest at input. Reasoning tokens are part of
+    """Prompt tokens read from the cache at the cached-input price (an explicit cache's at its own)
+    and those written to it at the cache-write prices, where the price has them; the rest at input. Reasoning tokens are part of
     completion tokens and so priced as output."""
-    cached = min(tokens.cached, tokens.prompt) if price.cached_input is not None else 0
+    read = price.cached_explicit if tokens.explicit and price.cached_explicit is not None else price.cached_input
+    cached = min(tokens.cached, tokens.prompt) if read is not None else 0
     written = min(tokens.cache_write, tokens.prompt - cached) if price.cache_write is not None else 0
     long = min(tokens.cache_write_1h, written) if price.cache_write_1h is not None else 0
     units = (
         (tokens.prompt - cached - written) * price.input
-        + cached * (price.cached_input or 0)
+        + cached * (read or 0)
         + (written - long) * (price.cache_write or 0)
         + long * (price.cache_write_1h or 0)
         + tokens.completion * price.output

@@ -39,6 +39,7 @@ class Tokens:
     cached: int = 0  # read from the provider's prompt cache
     cache_write: int = 0  # written to it (part of `prompt`, as `cached` is)
     cache_write_1h: int = 0  # of which to a one-hour cache
+    explicit: bool = False  # the cache is one the client asked for (DashScope's explicit cache), read at its own price
 
 
 def _count(value: Any) -> int:
@@ -54,14 +55,21 @@ def tokens_of(usage: Mapping[str, Any] | None) -> Tokens:
     """Counts from an OpenAI-shaped `usage`; missing or malformed counts are 0. DeepSeek reports
     cache hits as `prompt_cache_hit_tokens` (https://api-docs.deepseek.com/guides/kv_cache); cache
     writes are `prompt_tokens_details.cache_write_tokens` (as OpenRouter reports them), the one-hour
-    ones among them `cache_write_1h_tokens` (relaygate's, from Anthropic's usage)."""
+    ones among them `cache_write_1h_tokens` (relaygate's, from Anthropic's usage). DashScope reports
+    its explicit cache in `prompt_tokens_details` as Anthropic does in `usage`:
+    `cache_creation_input_tokens` and `cache_creation.ephemeral_1h_input_tokens`, with `cache_type:
+    "ephemeral"` when the request used it (its reads then bill at the explicit cache's price)."""
     if not usage:
         return Tokens()
     details = _details(usage, "prompt_tokens_details")
     cached = _count(details.get("cached_tokens")) or _count(usage.get("prompt_cache_hit_tokens"))
+    writes = _count(details.get("cache_write_tokens")) or _count(details.get("cache_creation_input_tokens"))
+    long_writes = _count(details.get("cache_write_1h_tokens"))
+    if not long_writes and "cache_creation" in details:
+        long_writes = _count(_details(details, "cache_creation").get("ephemeral_1h_input_tokens"))
     return Tokens(_count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens")),
                   _count(_details(usage, "completion_tokens_details").get("reasoning_tokens")), cached,
-                  _count(details.get("cache_write_tokens")), _count(details.get("cache_write_1h_tokens")))
+                  writes, long_writes, details.get("cache_type") == "ephemeral")
 
 
 @dataclass  # no __slots__: orjson writes a dataclass with a __dict__ six times faster (0.2 against 1.3 µs)
