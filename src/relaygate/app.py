@@ -35,6 +35,7 @@ Endpoint = Callable[[Scope, Receive, Send, Headers], Awaitable[None]]
 Route = tuple[bytes | None, Endpoint | None, bool]  # method (None: the endpoint routes methods itself)
 CONFIG_ENV = "RELAYGATE_CONFIG"
 LOG_LEVEL_ENV = "RELAYGATE_LOG_LEVEL"
+WORKERS_REDIS_ENV = "RELAYGATE_WORKERS_REDIS"  # the private redis-server of `serve --workers N` (store/private_redis.py)
 _NO_ROUTE: Route = (b"", None, False)
 
 
@@ -214,6 +215,8 @@ def create_app() -> Gateway:
     """Factory for the ASGI server (in every worker): reads the configuration path from
     RELAYGATE_CONFIG and sets up logging, as a worker process starts with none."""
     config, skipped = load_config(os.environ[CONFIG_ENV])
+    if config.redis is None and os.environ.get(WORKERS_REDIS_ENV):
+        config = config.model_copy(update={"redis": os.environ[WORKERS_REDIS_ENV]})
     configure_logging(config.logging, configured_secrets(config), os.environ.get(LOG_LEVEL_ENV))
     for name in skipped:
         log.info("provider %s is off: no API key in the environment", name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import faulthandler
+import logging
 import os
 import signal
 import sys
@@ -175,8 +176,9 @@ def _run(config: Config, config_path: str, host: str, port: int, workers: int, l
     import uvicorn
 
     # imported here: the key and usage commands need no server
-    from relaygate.app import CONFIG_ENV, LOG_LEVEL_ENV
+    from relaygate.app import CONFIG_ENV, LOG_LEVEL_ENV, WORKERS_REDIS_ENV
     from relaygate.observability.logs import configure_logging, configured_secrets
+    from relaygate.store.private_redis import PrivateRedis, needs_sharing
 
     os.environ[CONFIG_ENV] = str(Path(config_path).resolve())
     if log_level:
@@ -184,14 +186,29 @@ def _run(config: Config, config_path: str, host: str, port: int, workers: int, l
     configure_logging(config.logging, configured_secrets(config), log_level)
     signal.signal(signal.SIGTERM, _exit_cleanly)
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1`: every thread's stack to stderr
-    # On SIGTERM uvicorn stops listening, lets requests and streams in flight finish (up to
-    # shutdown_timeout), then runs the lifespan shutdown: the usage journal is written out.
-    uvicorn.run(
-        "relaygate.app:create_app", factory=True, host=host, port=port, workers=workers,
-        loop="uvloop", http="httptools", lifespan="on", access_log=False, log_config=None, log_level=None,
-        proxy_headers=False, server_header=False,
-        timeout_graceful_shutdown=config.server.shutdown_timeout,
-    )
+    private = None
+    if needs_sharing(config, workers):
+        try:
+            private = PrivateRedis.start(workers)
+        except ConfigError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+        os.environ[WORKERS_REDIS_ENV] = private.url
+        logging.getLogger("relaygate").info(
+            "the %d workers share rate limits and budgets through a private redis-server (pid %d, %s)",
+            workers, private.proc.pid, private.socket)
+    try:
+        # On SIGTERM uvicorn stops listening, lets requests and streams in flight finish (up to
+        # shutdown_timeout), then runs the lifespan shutdown: the usage journal is written out.
+        uvicorn.run(
+            "relaygate.app:create_app", factory=True, host=host, port=port, workers=workers,
+            loop="uvloop", http="httptools", lifespan="on", access_log=False, log_config=None, log_level=None,
+            proxy_headers=False, server_header=False,
+            timeout_graceful_shutdown=config.server.shutdown_timeout,
+        )
+    finally:
+        if private is not None:
+            private.stop()
 
 
 def _exit_cleanly(signum: int, frame: object) -> None:

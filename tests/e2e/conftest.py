@@ -212,15 +212,16 @@ class Gateway:
 
 
 @contextmanager
-def start_gateway(config_text: str, workdir: Path, env: dict[str, str] | None = None) -> Iterator[Gateway]:
-    """A `relaygate serve` process on a free port with this configuration, stopped on exit."""
+def start_gateway(config_text: str, workdir: Path, env: dict[str, str] | None = None,
+                  args: tuple[str, ...] = ()) -> Iterator[Gateway]:
+    """A `relaygate serve [ARGS]` process on a free port with this configuration, stopped on exit."""
     config = workdir / "relaygate.yaml"
     config.write_text(config_text)
     port = free_port()
     log_path = workdir / "gateway.log"
     with log_path.open("w") as log:
         proc = subprocess.Popen(  # run in workdir: the default database and journal land there
-            [RELAYGATE, "serve", "--config", str(config), "--port", str(port)],
+            [RELAYGATE, "serve", "--config", str(config), "--port", str(port), *args],
             stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, cwd=workdir,
         )
     try:

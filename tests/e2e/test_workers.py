@@ -1,0 +1,85 @@
+"""`relaygate serve --workers N`: the workers are processes of their own, and what must be one for
+them all (a key's rate limits and budget) is shared through a private redis-server when the
+configuration names no Redis (store/private_redis.py)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import RELAYGATE, UPSTREAM_KEYS, Emulator, free_port, start_gateway
+
+KEY = "sk-test-workers-key-01"
+RPM = 5
+
+
+def config(emulator: Emulator) -> str:
+    return f"""
+providers:
+  emu:
+    type: openai
+    base_url: {emulator.base}/openai/v1
+    api_key: {UPSTREAM_KEYS['openai']}
+models:
+  m:
+    - {{provider: emu, model: gpt-4o-mini}}
+keys:
+  - {{key: {KEY}, name: workers, rpm: {RPM}}}
+"""
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
+
+
+def test_two_workers_share_one_rate_limit(emulator: Emulator, tmp_path: Path) -> None:
+    with start_gateway(config(emulator), tmp_path, args=("--workers", "2")) as gateway:
+        statuses, workers = [], set()
+        for _ in range(4 * RPM):
+            with httpx.Client(timeout=10) as client:  # a connection each, so both workers take some
+                response = client.post(f"{gateway.base}/v1/chat/completions", headers={"Authorization": f"Bearer {KEY}"},
+                                       json={"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+            statuses.append(response.status_code)
+            workers.add(response.headers["x-request-id"][:-10])  # a per-process prefix, then a counter
+        started = re.search(r"private redis-server \(pid (\d+)", gateway.log_path.read_text())
+        assert started, gateway.log_path.read_text()[-3000:]
+        redis_pid = int(started.group(1))
+        assert alive(redis_pid)
+    assert len(workers) == 2, "both workers answered"
+    assert statuses.count(200) == RPM and statuses.count(429) == 3 * RPM, statuses
+    deadline = time.monotonic() + 5
+    while alive(redis_pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(redis_pid), "the private redis-server stops with the server"
+
+
+def test_workers_without_a_redis_to_share_are_refused_clearly(emulator: Emulator, tmp_path: Path) -> None:
+    (tmp_path / "relaygate.yaml").write_text(config(emulator))
+    no_redis = {**os.environ, "PATH": str(Path(sys.executable).parent)}  # the venv's tools, no redis-server
+    done = subprocess.run([RELAYGATE, "serve", "--config", "relaygate.yaml", "--port", str(free_port()),
+                           "--workers", "2"], cwd=tmp_path, env=no_redis, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "set `redis:` in the configuration, install redis-server" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_no_private_redis_when_nothing_needs_sharing(emulator: Emulator, tmp_path: Path, workers: str) -> None:
+    """One worker, or workers with no store and no limits: nothing to share, no redis-server."""
+    unlimited = config(emulator).replace(f", rpm: {RPM}", "") + "database: null\n"
+    with start_gateway(unlimited if workers == "2" else config(emulator), tmp_path, args=("--workers", workers)) as gw:
+        response = httpx.post(f"{gw.base}/v1/chat/completions", headers={"Authorization": f"Bearer {KEY}"},
+                              json={"model": "m", "messages": [{"role": "user", "content": "hi"}]}, timeout=10)
+        assert response.status_code == 200
+        assert "private redis-server" not in gw.log_path.read_text()
