@@ -22,6 +22,7 @@ from relaygate.ingress.models import Models
 from relaygate.ingress.openai_chat import ChatCompletions
 from relaygate.observability.logs import configure_logging, configured_secrets
 from relaygate.observability.observer import Observer
+from relaygate.observability.workers import WORKERS_METRICS_ENV, WorkerFiles
 from relaygate.providers import emulator as emulator_provider
 from relaygate.providers.registry import TYPES
 from relaygate.routing.attempt import Router
@@ -69,6 +70,10 @@ class Gateway:
         self.observer.open(self.resolver)
         self.routes = self._build_routes(upstreams)
         self.prefixes = {"/admin": (None, admin_endpoint(self), False)}
+        if os.environ.get(WORKERS_METRICS_ENV):  # one of `serve --workers N`: /metrics counts them all
+            metrics = self.observer.metrics
+            metrics.workers = WorkerFiles(os.environ[WORKERS_METRICS_ENV], lambda: metrics.families(self))
+            metrics.workers.start()
 
     async def _open_store(self) -> None:
         """The database: schema brought up to date, its keys loaded into memory and kept fresh."""
@@ -108,6 +113,8 @@ class Gateway:
         return self.limiter.redis_up
 
     async def shutdown(self) -> None:
+        if self.observer.metrics.workers is not None:
+            await self.observer.metrics.workers.stop()  # the last figures, for the workers that go on
         await self.limiter.stop()
         if self.meter is not None:
             await self.meter.close()  # the writer drains the journal into the database first

@@ -5,8 +5,10 @@ from __future__ import annotations
 import faulthandler
 import logging
 import os
+import shutil
 import signal
 import sys
+import tempfile
 from importlib import resources
 from pathlib import Path
 
@@ -178,6 +180,7 @@ def _run(config: Config, config_path: str, host: str, port: int, workers: int, l
     # imported here: the key and usage commands need no server
     from relaygate.app import CONFIG_ENV, LOG_LEVEL_ENV, WORKERS_REDIS_ENV
     from relaygate.observability.logs import configure_logging, configured_secrets
+    from relaygate.observability.workers import WORKERS_METRICS_ENV
     from relaygate.store.private_redis import PrivateRedis, needs_sharing
 
     os.environ[CONFIG_ENV] = str(Path(config_path).resolve())
@@ -197,6 +200,10 @@ def _run(config: Config, config_path: str, host: str, port: int, workers: int, l
         logging.getLogger("relaygate").info(
             "the %d workers share rate limits and budgets through a private redis-server (pid %d, %s)",
             workers, private.proc.pid, private.socket)
+    metrics_folder = None
+    if workers > 1:  # each worker's metrics, for /metrics of any of them (observability/workers.py)
+        metrics_folder = tempfile.mkdtemp(prefix="relaygate-metrics-")
+        os.environ[WORKERS_METRICS_ENV] = metrics_folder
     try:
         # On SIGTERM uvicorn stops listening, lets requests and streams in flight finish (up to
         # shutdown_timeout), then runs the lifespan shutdown: the usage journal is written out.
@@ -209,6 +216,8 @@ def _run(config: Config, config_path: str, host: str, port: int, workers: int, l
     finally:
         if private is not None:
             private.stop()
+        if metrics_folder is not None:
+            shutil.rmtree(metrics_folder, ignore_errors=True)
 
 
 def _exit_cleanly(signum: int, frame: object) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from relaygate.observability.workers import INTERVAL as WORKERS_INTERVAL
 from tests.e2e.conftest import RELAYGATE, UPSTREAM_KEYS, Emulator, free_port, start_gateway
 
 KEY = "sk-test-workers-key-01"
@@ -83,3 +84,42 @@ def test_no_private_redis_when_nothing_needs_sharing(emulator: Emulator, tmp_pat
                               json={"model": "m", "messages": [{"role": "user", "content": "hi"}]}, timeout=10)
         assert response.status_code == 200
         assert "private redis-server" not in gw.log_path.read_text()
+
+
+def total(text: str, name: str, **labels: str) -> float:
+    """The sum of the `name` samples carrying these labels in a Prometheus exposition."""
+    wanted = [f'{label}="{value}"' for label, value in labels.items()]
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith(name + "{") and all(w in line for w in wanted))
+
+
+def test_a_scrape_of_any_worker_counts_every_workers_requests(emulator: Emulator, tmp_path: Path) -> None:
+    unlimited = config(emulator).replace(f", rpm: {RPM}", "") + "database: null\n"
+    with start_gateway(unlimited, tmp_path, args=("--workers", "2")) as gateway:
+        workers = set()
+        for _ in range(20):
+            with httpx.Client(timeout=10) as client:
+                response = client.post(f"{gateway.base}/v1/chat/completions", headers={"Authorization": f"Bearer {KEY}"},
+                                       json={"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+            assert response.status_code == 200
+            workers.add(response.headers["x-request-id"][:-10])
+        assert len(workers) == 2, "both workers answered"
+
+        def scrape() -> str:
+            with httpx.Client(timeout=10) as client:  # a connection each: any worker may answer
+                return client.get(f"{gateway.base}/metrics").text
+
+        time.sleep(WORKERS_INTERVAL)  # each worker writes its figures for the others once a second
+        deadline, agreeing = time.monotonic() + 10, 0
+        while agreeing < 8:  # eight scrapes in a row, whichever workers answer them, see all 20
+            text = scrape()
+            counted = (total(text, "relaygate_requests_total", model="m", status_class="2xx"),
+                       total(text, "relaygate_request_duration_seconds_count", model="m"),
+                       total(text, "relaygate_upstream_attempts_total", provider="emu", outcome="ok"),
+                       total(text, "relaygate_requests_in_flight"))
+            if counted == (20, 20, 20, 0):
+                agreeing += 1
+                continue
+            agreeing = 0
+            assert time.monotonic() < deadline, text
+            time.sleep(0.2)

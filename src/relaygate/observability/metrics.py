@@ -3,6 +3,7 @@
 Counters and histograms are updated once per request, when it is settled (`request_finished`,
 `request_refused`); nothing is touched per streamed chunk. Gauges (circuits, requests in flight,
 Redis, the usage journal's backlog) are read from the gateway's state when `/metrics` is scraped.
+With `serve --workers N` a scrape adds the other workers' series (observability/workers.py).
 
 Label values are bounded: key names come from the key store, `model` is a configured model id
 (anything else a client sent is `other`), `provider` a configured provider (`none` when no
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from relaygate.metering.usage import UsageRecord
 from relaygate.observability.registry import Counter, Family, Gauge, Histogram, exposition
+from relaygate.observability.workers import WorkerFiles, merged
 
 if TYPE_CHECKING:
     from relaygate.app import Gateway
@@ -54,6 +56,7 @@ class GatewayMetrics:
             "relaygate_fallbacks_total", "Failed attempts followed by another attempt within the same request.",
             ("model", "from_provider", "to_provider"))
         self.in_flight = [0, 0]  # [requests not streamed, streams] admitted and not yet settled
+        self.workers: WorkerFiles | None = None  # with `serve --workers N`: the other workers' series
         self.models: frozenset[str] = frozenset()
         self.deployments: tuple[tuple[str, str], ...] = ()
 
@@ -105,9 +108,12 @@ class GatewayMetrics:
         self.requests.inc((model, NONE, status_class(status), code))
 
     def render(self, gateway: Gateway) -> bytes:
-        return exposition(self._families(gateway))
+        if self.workers is None:
+            return exposition(self.families(gateway))
+        return exposition(merged(self.families(gateway), self.workers.others()))
 
-    def _families(self, gateway: Gateway) -> Iterable[Family]:
+    def families(self, gateway: Gateway) -> Iterable[Family]:
+        """This process's series, gauges read now."""
         yield from (self.requests, self.duration, self.ttft, self.tokens, self.cost, self.attempts, self.fallbacks)
         yield self._circuits(gateway)
         in_flight = Gauge("relaygate_requests_in_flight", "Chat completion requests being answered, streams included.")
