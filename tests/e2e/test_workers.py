@@ -123,3 +123,31 @@ def test_a_scrape_of_any_worker_counts_every_workers_requests(emulator: Emulator
             agreeing = 0
             assert time.monotonic() < deadline, text
             time.sleep(0.2)
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def test_the_private_redis_dies_with_a_killed_server(emulator: Emulator, tmp_path: Path) -> None:
+    """kill -9 of the server leaves nothing of it running: the kernel ends its redis-server."""
+    with start_gateway(config(emulator), tmp_path, args=("--workers", "2")) as gateway:
+        redis_pid = int(re.search(r"private redis-server \(pid (\d+)", gateway.log_path.read_text()).group(1))
+        assert gateway.proc is not None
+        others = [pid for pid in children(gateway.proc.pid) if pid != redis_pid]
+        gateway.proc.kill()
+        gateway.proc.wait()
+        try:
+            deadline = time.monotonic() + 5
+            while alive(redis_pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert not alive(redis_pid)
+        finally:
+            for pid in others:  # the workers, orphaned by the kill: uvicorn's business, not this test's
+                try:
+                    os.kill(pid, 9)
+                except ProcessLookupError:
+                    pass

@@ -21,6 +21,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 from relaygate.config import Config
 from relaygate.errors import ConfigError
@@ -36,12 +37,15 @@ def needs_sharing(config: Config, workers: int) -> bool:
     return config.database is not None or any(k.rpm or k.tpm or k.max_concurrency for k in config.keys)
 
 
-def _die_with_parent() -> None:
-    """In the child, before redis-server runs: the kernel sends it SIGTERM when its parent dies."""
+def _death_signal() -> Callable[[], None] | None:
+    """What the child runs before redis-server: ask the kernel for SIGTERM when its parent dies.
+    prctl is looked up here, in the parent, so that the child between fork and exec only calls it.
+    None where there is no prctl (not Linux): the server's own stop still ends the child."""
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):  # not Linux: the server's own stop still ends it
-        pass
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return lambda: prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class PrivateRedis:
@@ -68,7 +72,7 @@ class PrivateRedis:
         proc = subprocess.Popen(
             [binary, "--port", "0", "--unixsocket", str(folder / "redis.sock"), "--unixsocketperm", "700",
              "--dir", str(folder), "--save", "", "--appendonly", "no", "--loglevel", "warning"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, preexec_fn=_die_with_parent,
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, preexec_fn=_death_signal(),
         )
         private = cls(proc, folder)
         try:
