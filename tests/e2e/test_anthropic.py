@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from decimal import Decimal
 from typing import Any, Iterator
 
 import httpx
 import openai
 import pytest
+from sqlalchemy import select
 
+from relaygate.store.schema import usage_records
 from tests.e2e.conftest import (
     CLIENT_KEY,
     UPSTREAM_KEYS,
@@ -418,5 +421,66 @@ def test_n_with_a_failing_call_fails_the_request_and_too_many_is_a_400(gateway, 
     response = post(gateway, {"model": MODEL, "messages": [USER], "n": 9})
     assert response.status_code == 400 and response.json()["error"]["param"] == "n"
     assert "at most 8" in response.json()["error"]["message"]
-    streamed = post(gateway, {"model": MODEL, "messages": [USER], "n": 2, "stream": True})
-    assert streamed.status_code == 200 and '"index":1' not in streamed.text  # a stream keeps one choice
+    streamed = post(gateway, {"model": MODEL, "messages": [USER], "n": 9, "stream": True})
+    assert streamed.status_code == 400 and streamed.json()["error"]["param"] == "n"
+
+
+def test_n_choices_streamed_are_n_streams_as_one(client, emulator, gateway) -> None:
+    single = client.chat.completions.create(model=MODEL, messages=[USER])
+    emulator.reset()
+    chunks = list(client.chat.completions.create(model=MODEL, messages=[USER], n=3, stream=True,
+                                                 stream_options={"include_usage": True}))
+    assert len(sent(emulator)) == 3 and all(body["stream"] is True and "n" not in body for body in sent(emulator))
+    texts: dict[int, str] = {}
+    finishes: dict[int, str] = {}
+    for chunk in chunks[:-1]:
+        (choice,) = chunk.choices
+        texts[choice.index] = texts.get(choice.index, "") + (choice.delta.content or "")
+        if choice.finish_reason:
+            finishes[choice.index] = choice.finish_reason
+    assert texts == {0: single.choices[0].message.content, 1: texts[0], 2: texts[0]}
+    assert finishes == {0: "stop", 1: "stop", 2: "stop"}
+    assert len({(chunk.id, chunk.created) for chunk in chunks}) == 1, "one answer: one id, one time"
+    assert [chunk.usage is not None for chunk in chunks].count(True) == 1 and chunks[-1].choices == []
+    usage = chunks[-1].usage  # three calls, each billed its prompt
+    assert (usage.prompt_tokens, usage.completion_tokens) == (3 * single.usage.prompt_tokens,
+                                                              3 * single.usage.completion_tokens)
+    assert Decimal(str(usage.model_extra["cost"])) == 3 * Decimal(str(single.usage.model_extra["cost"]))
+    request_id = chunks[0].id.removeprefix("chatcmpl-")
+    deadline, rows = time.monotonic() + 5, []
+    while not rows and time.monotonic() < deadline:  # the usage record, written within a second
+        time.sleep(0.1)
+        rows = gateway.fetch(select(usage_records.c.prompt_tokens, usage_records.c.completion_tokens,
+                                    usage_records.c.status).where(usage_records.c.request_id == request_id))
+    assert rows == [(usage.prompt_tokens, usage.completion_tokens, 200)]
+    with client.chat.completions.stream(model=MODEL, messages=[USER], n=2) as stream:  # the SDK's accumulator
+        final = stream.get_final_completion()
+    assert [c.message.content for c in final.choices] == [single.choices[0].message.content] * 2
+
+
+def test_n_choices_streamed_without_usage_end_once(gateway, emulator) -> None:
+    response = post(gateway, {"model": MODEL, "messages": [USER], "n": 2, "stream": True})
+    assert response.status_code == 200
+    assert response.text.count("data: [DONE]") == 1 and response.text.endswith("data: [DONE]\n\n")
+    assert '"usage"' not in response.text
+
+
+def test_n_choices_streamed_with_a_failing_call_fail_before_any_byte(gateway, emulator) -> None:
+    emulator.script({"match": {"path_prefix": PATH}, "status": 400, "times": 1})
+    response = post(gateway, {"model": MODEL, "messages": [USER], "n": 2, "stream": True})
+    assert response.status_code == 400 and response.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_n_choices_streamed_with_a_call_cut_short_end_in_an_error(client, emulator, gateway) -> None:
+    """One of the calls loses its connection after its first text: the other is cancelled, what
+    went out stays, the stream ends with an error frame, and the record says what happened."""
+    whole = client.chat.completions.create(model=MODEL, messages=[USER]).choices[0].message.content
+    emulator.script({"match": {"path_prefix": PATH, "stream": True}, "cut_after": 6, "chunk_delay": 0.02,
+                     "times": 1})
+    got: dict[int, str] = {}
+    with pytest.raises(openai.APIError) as caught:
+        for chunk in client.chat.completions.create(model=MODEL, messages=[USER], n=2, stream=True):
+            for choice in chunk.choices:
+                got[choice.index] = got.get(choice.index, "") + (choice.delta.content or "")
+    assert caught.value.body["type"] == "upstream_error"
+    assert all(whole.startswith(text) for text in got.values()) and min(map(len, got.values())) < len(whole)

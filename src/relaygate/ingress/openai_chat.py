@@ -19,7 +19,9 @@ from relaygate.ingress.errors import error_frame
 from relaygate.ingress.http import (
     Headers, Receive, Scope, Send, client_request_id, header, read_body, send_bytes,
 )
-from relaygate.ingress.streaming import ClientStream, PassthroughPump, Pump, TranslatedPump, relay_stream
+from relaygate.ingress.streaming import (
+    ClientStream, CopiesPump, PassthroughPump, Pump, TranslatedPump, relay_copies, relay_stream,
+)
 from relaygate.metering.estimate import completion_estimate, usage_so_far
 from relaygate.metering.prices import ModelPrice, cost
 from relaygate.metering.record import usage_record
@@ -349,17 +351,26 @@ class _Call:
             body = await self._inline_images(body, target)
         upstream, adapter = target.upstream, target.upstream.adapter
         payload = adapter.chat_body(body, raw, target.model, stream=True)
-        pump: Pump = (
-            PassthroughPump(upstream.name, wants_usage(body), target.model_price) if adapter.passthrough
-            else TranslatedPump(adapter.stream_translator(body, target.model), target.model_price)
-        )
+        url, headers = upstream.chat_url(target.model, True), upstream_headers(upstream, key)
+        copies = choices_wanted(body, upstream.name) if adapter.one_choice and not adapter.passthrough else 1
+        pump: Pump
+        if copies > 1:
+            pump = self._copies_pump(body, target, copies)
+        elif adapter.passthrough:
+            pump = PassthroughPump(upstream.name, wants_usage(body), target.model_price)
+        else:
+            pump = TranslatedPump(adapter.stream_translator(body, target.model), target.model_price)
         started = time.monotonic()
         stream = ClientStream(send, guard, lease, self._stream_headers(upstream),
                               partial(self._ending, target, pump, started))
         broke_off = False
         try:
-            await relay_stream(self.client, stream, pump, upstream, upstream.chat_url(target.model, True),
-                               upstream_headers(upstream, key), payload)
+            if isinstance(pump, CopiesPump):
+                await relay_copies(self.client, stream, pump.pumps, upstream, url, headers, payload)
+                if pump.end.done:
+                    await stream.finish(pump.tail())
+            else:
+                await relay_stream(self.client, stream, pump, upstream, url, headers, payload)
         except GatewayError as exc:
             if not stream.committed:
                 raise
@@ -378,6 +389,18 @@ class _Call:
             self.broken = UpstreamProtocolError(f"Provider '{upstream.name}' ended the stream before it was complete.")
             await stream.finish(error_frame(self.broken))
         return None, _stream_outcome(stream, pump, started, broke_off)
+
+    def _copies_pump(self, body: dict[str, Any], target: Target, copies: int) -> CopiesPump:
+        """`copies` translated streams as choices 0.. of one answer, under one id (the request's)."""
+        adapter = target.upstream.adapter
+        quiet = {**body, "stream_options": {"include_usage": False}}  # their usage goes out once, added up
+        pumps, id, created = [], f"chatcmpl-{self.headers[0][1].decode()}", int(time.time())
+        for choice in range(copies):
+            translator = adapter.stream_translator(quiet, target.model)
+            translator.as_choice(choice, id, created)
+            pumps.append(TranslatedPump(translator, last=False))
+        writer = pumps[0].translator.writer
+        return CopiesPump(pumps, target.model_price, writer.usage if wants_usage(body) else None)
 
     def _ending(self, target: Target, pump: Pump, began: float, stream: ClientStream) -> None:
         """A stream's last bytes are about to go out, complete or ending in an error frame: its usage
@@ -420,10 +443,9 @@ def choices(body: dict[str, Any]) -> int:
 
 
 def choices_wanted(body: dict[str, Any], provider: str) -> int:
-    """`n` for an upstream that answers one choice per call: that many calls, up to MAX_COPIES. A
-    stream keeps its one choice (the Messages API streams one answer)."""
+    """`n` for an upstream that answers one choice per call: that many calls, up to MAX_COPIES."""
     n = choices(body)
-    if n == 1 or body.get("stream") is True:
+    if n == 1:
         return 1
     if n > MAX_COPIES:
         raise InvalidRequest(f"'n' can be at most {MAX_COPIES} for models of provider '{provider}': each choice "

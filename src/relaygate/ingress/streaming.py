@@ -3,13 +3,17 @@ piece by piece as it arrives, within the provider's first-token, idle and total 
 
 from __future__ import annotations
 
+import asyncio
 import time
-from typing import TYPE_CHECKING, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol
+
+from orjson import Fragment
 
 from relaygate.errors import GatewayError, UpstreamError, UpstreamTimeout
 from relaygate.ingress.http import Headers, Send
 from relaygate.metering.estimate import SAMPLE_BYTES
 from relaygate.metering.prices import ModelPrice, cost
+from relaygate.providers.aggregate import summed
 from relaygate.providers.base import StreamTranslator
 from relaygate.providers.openai_stream import OpenAIStreamRelay, StreamEnd, first_event_error, whole_lf_events
 from relaygate.routing.hedge import Lease, LostRace
@@ -17,7 +21,7 @@ from relaygate.routing.resolve import Upstream
 from relaygate.upstream.client import UpstreamClient, streaming_timeout, transport_errors
 from relaygate.upstream.deadline import StreamDeadline
 from relaygate.wire.sse import DONE, Event, SSEDecoder
-from relaygate.wire.usage_cost import read_usage, with_cost
+from relaygate.wire.usage_cost import cost_text, read_usage, with_cost
 
 if TYPE_CHECKING:
     from relaygate.ingress.disconnect import cancel_on_disconnect
@@ -155,15 +159,18 @@ class TranslatedPump:
     having changed nothing, for the decoder and `translate`. Cutting there changes nothing for the
     decoder, which is fed the same bytes in the same order, only in more calls."""
 
-    __slots__ = ("translator", "decoder", "end", "failure", "price", "clean")
+    __slots__ = ("translator", "decoder", "end", "failure", "price", "clean", "done")
 
-    def __init__(self, translator: StreamTranslator, price: ModelPrice | None = None) -> None:
+    def __init__(self, translator: StreamTranslator, price: ModelPrice | None = None, last: bool = True) -> None:
+        """`last`: the client's stream ends with this one's ([DONE] follows it), as it does but for
+        the copies of a CopiesPump."""
         self.translator = translator
         self.decoder = getattr(translator, "decoder", None) or SSEDecoder()
         self.end = translator.end
         self.failure: GatewayError | None = None
         self.price = price
         self.clean = True  # the decoder holds nothing
+        self.done = DONE if last else b""
 
     def feed(self, piece: bytes) -> bytes | None:
         """An upstream error event stops the translation; what came before it in the same piece is
@@ -235,7 +242,7 @@ class TranslatedPump:
         if chunks:
             out.append(self._framed(chunks))
         sent = b"".join(out)
-        return sent + DONE if self.end.done else sent
+        return sent + self.done if self.end.done else sent
 
     def close(self) -> bytes:
         chunks = [chunk for event in self.decoder.flush() for chunk in self.translator.translate(event)]
@@ -243,7 +250,7 @@ class TranslatedPump:
 
     def _frames(self, chunks: list[bytes]) -> bytes:
         out = self._framed(chunks)
-        return out + DONE if self.end.done else out
+        return out + self.done if self.end.done else out
 
     def _framed(self, chunks: list[bytes]) -> bytes:
         if self.price is not None and self.end.usage is not None:
@@ -261,12 +268,80 @@ class TranslatedPump:
                 return
 
 
+class CopiesPump:
+    """The streams of the calls made for one request's `n` choices, where the upstream streams one
+    choice per call (Anthropic's): each copy's pump writes its chunks as its choice (`as_choice`)
+    and without a [DONE]; this one holds what metering reads (their usage added up, priced once)
+    and, when every copy is done, writes the stream's end: the usage chunk, if the client asked for
+    it, and [DONE]."""
+
+    failure = None
+
+    def __init__(self, pumps: list[TranslatedPump], price: ModelPrice | None,
+                 usage_chunk: Callable[[dict[str, Any]], bytes] | None) -> None:
+        self.pumps = pumps
+        self.price = price
+        self.usage_chunk = usage_chunk
+
+    @property
+    def end(self) -> StreamEnd:
+        """The copies' ends as one: done when all are, their usage added up when each has one."""
+        end = StreamEnd(done=all(pump.end.done for pump in self.pumps))
+        usages = [pump.end.usage for pump in self.pumps]
+        if all(isinstance(usage, dict) for usage in usages):
+            end.usage = summed(usages)  # type: ignore[arg-type]
+            end.cost = cost(self.price, end.usage) if self.price is not None else None
+        return end
+
+    def tail(self) -> bytes:
+        """The stream's last bytes once every copy is done: the usage chunk when asked for, [DONE]."""
+        end = self.end
+        if self.usage_chunk is None or end.usage is None:
+            return DONE
+        usage = end.usage if end.cost is None else {**end.usage, "cost": Fragment(cost_text(end.cost))}
+        return b"data: " + self.usage_chunk(usage) + b"\n\n" + DONE
+
+
+async def relay_copies(
+    client: UpstreamClient, stream: ClientStream, pumps: list[TranslatedPump], upstream: Upstream, url: str,
+    headers: dict[str, str], payload: bytes,
+) -> None:
+    """`relay_stream` of the same call made once per pump, at once, into one client stream: each
+    piece a copy translates goes out as it comes (whole events, so copies interleave between
+    events). The first copy to fail cancels the others and its error is the attempt's."""
+    lock = asyncio.Lock()
+
+    async def one(pump: TranslatedPump) -> None:
+        async def write(out: bytes) -> None:
+            async with lock:
+                await stream.write(out)
+
+        await _relay_one(client, stream, pump, upstream, url, headers, payload, write, None)
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for pump in pumps:
+                group.create_task(one(pump))
+    except BaseExceptionGroup as failed:
+        raise failed.exceptions[0] from None
+
+
 async def relay_stream(
     client: UpstreamClient, stream: ClientStream, pump: Pump, upstream: Upstream, url: str,
     headers: dict[str, str], payload: bytes,
 ) -> None:
     """Send the request and forward what comes back. The client's stream is finished as soon as the
     answer is complete; the upstream body is still read to its end so its connection is pooled."""
+    await _relay_one(client, stream, pump, upstream, url, headers, payload, stream.write, stream.finish)
+
+
+async def _relay_one(
+    client: UpstreamClient, stream: ClientStream, pump: Pump, upstream: Upstream, url: str,
+    headers: dict[str, str], payload: bytes, write: Callable[[bytes], Awaitable[None]],
+    finish: Callable[[bytes], Awaitable[None]] | None,
+) -> None:
+    """One upstream stream into `stream`: its pieces written as they come and, with `finish`, the
+    piece that completes the answer finishing it (a copy's end is the CopiesPump's business)."""
     limits = upstream.timeout
     deadline = StreamDeadline(limits)
     try:
@@ -287,19 +362,19 @@ async def relay_stream(
                             continue
                         if pump.failure is not None and not stream.committed:
                             raise pump.failure  # nothing went out yet: the attempt fails whole, may fall back
-                        if pump.end.done:
-                            await stream.finish(out)
+                        if finish is not None and pump.end.done:
+                            await finish(out)
                             continue
                         if out:
-                            await stream.write(out)
+                            await write(out)
                         if pump.failure is not None:
                             raise pump.failure
                         deadline.alive()
                     if not stream.finished:
                         tail = pump.close()
-                        if pump.end.done:
-                            await stream.finish(tail)
+                        if finish is not None and pump.end.done:
+                            await finish(tail)
                         elif tail:
-                            await stream.write(tail)
+                            await write(tail)
     except TimeoutError:
         raise UpstreamTimeout(TIMEOUT_MESSAGES[deadline.phase].format(upstream.name, limits)) from None

@@ -46,7 +46,7 @@ class Adapter(Protocol):
 
     needs_base_url: bool
     passthrough: bool  # answers are already OpenAI chat completions and are forwarded as bytes
-    one_choice: bool  # the upstream answers one choice per call: the gateway makes `n` calls (whole answers)
+    one_choice: bool  # the upstream answers one choice per call: the gateway makes `n` calls, streamed or not
 
     def chat_url(self, base_url: str, model: str = "", stream: bool = False) -> str: ...
 

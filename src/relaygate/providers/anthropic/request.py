@@ -23,8 +23,8 @@
     n, seed, presence_penalty, frequency_penalty, logit_bias, logprobs, top_logprobs, stream_options,
     service_tier, store, metadata, modalities, audio, prediction, web_search_options, provider and
     any other field                      dropped: the Messages API has no equivalent. For `n` > 1 the
-                                         gateway makes n calls and merges their answers (whole answers,
-                                         at most 8; a stream keeps one choice)
+                                         gateway makes n calls (at most 8) and merges their answers, or
+                                         their streams as one
 """
 
 from __future__ import annotations

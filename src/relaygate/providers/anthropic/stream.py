@@ -85,11 +85,11 @@ class ChunkWriter:
 
     __slots__ = ("head", "id", "model", "created")
 
-    def __init__(self, id: str, model: str, created: int) -> None:
+    def __init__(self, id: str, model: str, created: int, choice: int = 0) -> None:
         self.id, self.model, self.created = id, model, created
         self.head = (
             b'{"id":' + orjson.dumps(id) + b',"object":"chat.completion.chunk","created":' + str(created).encode()
-            + b',"model":' + orjson.dumps(model) + b',"choices":[{"index":0,"delta":'
+            + b',"model":' + orjson.dumps(model) + b',"choices":[{"index":' + str(choice).encode() + b',"delta":'
         )
 
     def delta(self, delta: Delta) -> bytes:
@@ -124,6 +124,14 @@ class MessagesStreamTranslator:
         self.thinking_blocks = 0
         self.stop_reason: str | None = None
         self.counts = counts_of(None)
+        self.choice = 0  # the index of its choice, and the id its chunks carry (the message's, unless set)
+        self.id: str | None = None
+
+    def as_choice(self, index: int, id: str, created: int) -> None:
+        """One of several streams answering one request's `n`: its chunks are choice `index` of an
+        answer whose chunks all carry `id` and `created`."""
+        self.choice, self.id, self.created = index, id, created
+        self.writer = ChunkWriter(id, self.model, created, index)
 
     def translate(self, event: Event) -> list[bytes]:
         if self.phase is Phase.FINISHED:
@@ -158,7 +166,8 @@ class MessagesStreamTranslator:
         message = payload.get("message")
         if not isinstance(message, dict):
             raise UpstreamProtocolError("Anthropic sent message_start without a message.")
-        self.writer = ChunkWriter(str(message.get("id") or ""), str(message.get("model") or self.model), self.created)
+        self.writer = ChunkWriter(self.id or str(message.get("id") or ""), str(message.get("model") or self.model),
+                                  self.created, self.choice)
         self.shortcut = None  # it wrote the previous writer's bytes
         self._count(counts_of(message.get("usage")))
         self.phase = Phase.IN_MESSAGE
