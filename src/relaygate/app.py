@@ -43,8 +43,11 @@ _NO_ROUTE: Route = (b"", None, False)
 class Gateway:
     """The ASGI application. Routes are an exact-path table, built once the upstreams are known."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, workers_metrics: str | None = None) -> None:
+        """`workers_metrics`: the directory where the workers of `serve --workers N` share their
+        metrics (observability/workers.py); None for a server of one process."""
         self.config = config
+        self.workers_metrics = workers_metrics
         self.keys = KeyRing(config.keys)
         self.client = UpstreamClient()
         self.router = Router(config.routing)
@@ -70,9 +73,9 @@ class Gateway:
         self.observer.open(self.resolver)
         self.routes = self._build_routes(upstreams)
         self.prefixes = {"/admin": (None, admin_endpoint(self), False)}
-        if os.environ.get(WORKERS_METRICS_ENV):  # one of `serve --workers N`: /metrics counts them all
+        if self.workers_metrics is not None:  # one of `serve --workers N`: /metrics counts them all
             metrics = self.observer.metrics
-            metrics.workers = WorkerFiles(os.environ[WORKERS_METRICS_ENV], lambda: metrics.families(self))
+            metrics.workers = WorkerFiles(self.workers_metrics, lambda: metrics.families(self))
             metrics.workers.start()
 
     async def _open_store(self) -> None:
@@ -220,11 +223,13 @@ async def _healthz(scope: Scope, receive: Receive, send: Send, headers: Headers)
 
 def create_app() -> Gateway:
     """Factory for the ASGI server (in every worker): reads the configuration path from
-    RELAYGATE_CONFIG and sets up logging, as a worker process starts with none."""
+    RELAYGATE_CONFIG and sets up logging, as a worker process starts with none. A worker of `serve
+    --workers N` also learns from the environment the private Redis its siblings share (when the
+    configuration names none) and the directory where they share their metrics (cli.py sets both)."""
     config, skipped = load_config(os.environ[CONFIG_ENV])
     if config.redis is None and os.environ.get(WORKERS_REDIS_ENV):
         config = config.model_copy(update={"redis": os.environ[WORKERS_REDIS_ENV]})
     configure_logging(config.logging, configured_secrets(config), os.environ.get(LOG_LEVEL_ENV))
     for name in skipped:
         log.info("provider %s is off: no API key in the environment", name)
-    return Gateway(config)
+    return Gateway(config, os.environ.get(WORKERS_METRICS_ENV))
