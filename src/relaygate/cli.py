@@ -9,6 +9,8 @@ import shutil
 import signal
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
@@ -178,10 +180,8 @@ def _run(config: Config, config_path: str, host: str, port: int, workers: int, l
     import uvicorn
 
     # imported here: the key and usage commands need no server
-    from relaygate.app import CONFIG_ENV, LOG_LEVEL_ENV, WORKERS_REDIS_ENV
+    from relaygate.app import CONFIG_ENV, LOG_LEVEL_ENV
     from relaygate.observability.logs import configure_logging, configured_secrets
-    from relaygate.observability.workers import WORKERS_METRICS_ENV
-    from relaygate.store.private_redis import PrivateRedis, needs_sharing
 
     os.environ[CONFIG_ENV] = str(Path(config_path).resolve())
     if log_level:
@@ -189,6 +189,27 @@ def _run(config: Config, config_path: str, host: str, port: int, workers: int, l
     configure_logging(config.logging, configured_secrets(config), log_level)
     signal.signal(signal.SIGTERM, _exit_cleanly)
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1`: every thread's stack to stderr
+    with _shared_by_workers(config, workers):
+        # On SIGTERM uvicorn stops listening, lets requests and streams in flight finish (up to
+        # shutdown_timeout), then runs the lifespan shutdown: the usage journal is written out.
+        uvicorn.run(
+            "relaygate.app:create_app", factory=True, host=host, port=port, workers=workers,
+            loop="uvloop", http="httptools", lifespan="on", access_log=False, log_config=None, log_level=None,
+            proxy_headers=False, server_header=False,
+            timeout_graceful_shutdown=config.server.shutdown_timeout,
+        )
+
+
+@contextmanager
+def _shared_by_workers(config: Config, workers: int) -> Iterator[None]:
+    """What the workers of `serve --workers N` share, for as long as they serve: a private
+    redis-server for their limits and budgets when the configuration names no Redis and something
+    needs sharing (store/private_redis.py), and a directory for their metrics
+    (observability/workers.py). Each worker learns of them from the environment (app.create_app)."""
+    from relaygate.app import WORKERS_REDIS_ENV
+    from relaygate.observability.workers import WORKERS_METRICS_ENV
+    from relaygate.store.private_redis import PrivateRedis, needs_sharing
+
     private = None
     if needs_sharing(config, workers):
         try:
@@ -201,18 +222,11 @@ def _run(config: Config, config_path: str, host: str, port: int, workers: int, l
             "the %d workers share rate limits and budgets through a private redis-server (pid %d, %s)",
             workers, private.proc.pid, private.socket)
     metrics_folder = None
-    if workers > 1:  # each worker's metrics, for /metrics of any of them (observability/workers.py)
+    if workers > 1:
         metrics_folder = tempfile.mkdtemp(prefix="relaygate-metrics-")
         os.environ[WORKERS_METRICS_ENV] = metrics_folder
     try:
-        # On SIGTERM uvicorn stops listening, lets requests and streams in flight finish (up to
-        # shutdown_timeout), then runs the lifespan shutdown: the usage journal is written out.
-        uvicorn.run(
-            "relaygate.app:create_app", factory=True, host=host, port=port, workers=workers,
-            loop="uvloop", http="httptools", lifespan="on", access_log=False, log_config=None, log_level=None,
-            proxy_headers=False, server_header=False,
-            timeout_graceful_shutdown=config.server.shutdown_timeout,
-        )
+        yield
     finally:
         if private is not None:
             private.stop()
