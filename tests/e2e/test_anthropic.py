@@ -439,6 +439,7 @@ def test_n_choices_streamed_are_n_streams_as_one(client, emulator, gateway) -> N
         if choice.finish_reason:
             finishes[choice.index] = choice.finish_reason
     assert texts == {0: single.choices[0].message.content, 1: texts[0], 2: texts[0]}
+    assert list(texts) == [0, 1, 2], "each choice first appears after the one before it"
     assert finishes == {0: "stop", 1: "stop", 2: "stop"}
     assert len({(chunk.id, chunk.created) for chunk in chunks}) == 1, "one answer: one id, one time"
     assert [chunk.usage is not None for chunk in chunks].count(True) == 1 and chunks[-1].choices == []

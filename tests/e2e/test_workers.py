@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from relaygate.observability.workers import INTERVAL as WORKERS_INTERVAL
-from tests.e2e.conftest import RELAYGATE, UPSTREAM_KEYS, Emulator, free_port, start_gateway
+from tests.e2e.conftest import RELAYGATE, UPSTREAM_KEYS, Emulator, Gateway, free_port, start_gateway
 
 KEY = "sk-test-workers-key-01"
 RPM = 5
@@ -44,8 +44,17 @@ def alive(pid: int) -> bool:
     return Path(f"/proc/{pid}").exists() and "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
 
 
+def both_started(gateway: Gateway) -> None:
+    """Until both workers have started (a slow one would leave every connection to the other)."""
+    deadline = time.monotonic() + 30
+    while gateway.log_path.read_text().count("Application startup complete") < 2:
+        assert time.monotonic() < deadline, gateway.log_path.read_text()[-3000:]
+        time.sleep(0.05)
+
+
 def test_two_workers_share_one_rate_limit(emulator: Emulator, tmp_path: Path) -> None:
     with start_gateway(config(emulator), tmp_path, args=("--workers", "2")) as gateway:
+        both_started(gateway)
         statuses, workers = [], set()
         for _ in range(4 * RPM):
             with httpx.Client(timeout=10) as client:  # a connection each, so both workers take some
@@ -96,6 +105,7 @@ def total(text: str, name: str, **labels: str) -> float:
 def test_a_scrape_of_any_worker_counts_every_workers_requests(emulator: Emulator, tmp_path: Path) -> None:
     unlimited = config(emulator).replace(f", rpm: {RPM}", "") + "database: null\n"
     with start_gateway(unlimited, tmp_path, args=("--workers", "2")) as gateway:
+        both_started(gateway)
         workers = set()
         for _ in range(20):
             with httpx.Client(timeout=10) as client:

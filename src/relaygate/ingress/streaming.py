@@ -308,20 +308,37 @@ async def relay_copies(
 ) -> None:
     """`relay_stream` of the same call made once per pump, at once, into one client stream: each
     piece a copy translates goes out as it comes (whole events, so copies interleave between
-    events). The first copy to fail cancels the others and its error is the attempt's."""
-    lock = asyncio.Lock()
+    events). The first copy to fail cancels the others and its error is the attempt's.
 
-    async def one(pump: TranslatedPump) -> None:
+    The stream commits only once every copy has its first good event, so that an upstream refusing
+    one of the calls (a 400, a 429) fails the attempt before any byte went out, as it would a
+    single call, and the router may still fall back. The copies' first pieces then go out in choice
+    order: a client meets choice i before choice i + 1, as the openai SDK's stream accumulator,
+    which numbers choices as they first appear, needs."""
+    lock = asyncio.Lock()
+    all_started = asyncio.Event()
+    firsts: list[bytes | None] = [None] * len(pumps)
+
+    async def one(choice: int, pump: TranslatedPump) -> None:
         async def write(out: bytes) -> None:
-            async with lock:
-                await stream.write(out)
+            if firsts[choice] is not None:
+                async with lock:
+                    await stream.write(out)
+                return
+            firsts[choice] = out
+            if all(first is not None for first in firsts):  # the last copy to start sends every first piece
+                async with lock:
+                    await stream.write(b"".join(firsts))  # type: ignore[arg-type]
+                all_started.set()
+            else:
+                await all_started.wait()
 
         await _relay_one(client, stream, pump, upstream, url, headers, payload, write, None)
 
     try:
         async with asyncio.TaskGroup() as group:
-            for pump in pumps:
-                group.create_task(one(pump))
+            for choice, pump in enumerate(pumps):
+                group.create_task(one(choice, pump))
     except BaseExceptionGroup as failed:
         raise failed.exceptions[0] from None
 
