@@ -71,8 +71,8 @@ class Gateway:
         upstreams = {name: await self._upstream(name) for name in self.config.providers}
         self.resolver = Resolver(upstreams, self.config)
         self.observer.open(self.resolver)
-        self.routes = self._build_routes(upstreams)
         self.prefixes = {"/admin": (None, admin_endpoint(self), False)}
+        self.routes = self._build_routes(upstreams)
         if self.workers_metrics is not None:  # one of `serve --workers N`: /metrics counts them all
             metrics = self.observer.metrics
             metrics.workers = WorkerFiles(self.workers_metrics, lambda: metrics.families(self))
@@ -154,7 +154,8 @@ class Gateway:
         routes: dict[str, Route] = {"/healthz": (b"GET", _healthz, False), "/metrics": (b"GET", Metrics(self), False)}
         for base, scope, envelope in mounts:
             routes[base + "/chat/completions"] = (b"POST", ChatCompletions(self, scope, envelope), envelope)
-            routes[base + "/models"] = (b"GET", Models(self, scope, envelope), envelope)
+            routes[base + "/models"] = (b"GET", Models(self, scope, envelope, base), envelope)
+            self.prefixes[base + "/models"] = routes[base + "/models"]  # /models/{model}
         routes.update((path, (b"GET", asset, False)) for path, asset in dashboard_routes().items())
         return routes
 

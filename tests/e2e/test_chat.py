@@ -7,6 +7,7 @@ import json
 from decimal import Decimal
 
 import httpx
+import openai
 import pytest
 
 from relaygate.metering.prices import price_for
@@ -245,6 +246,24 @@ def test_models_lists_what_each_base_url_accepts(gateway):
     assert "shared-model" not in ids  # listed by two providers: not addressable bare
     mount_ids = [m.id for m in gateway.client("/alibaba/compatible-mode/v1").models.list()]
     assert mount_ids == ["qwen-plus", "qwen-vl-max", "qwen-omni-turbo"]
+
+
+def test_one_model_is_retrieved_as_the_chat_endpoint_would_route_it(gateway):
+    client = gateway.client()
+    listed = client.models.retrieve("chat-default")
+    assert (listed.id, listed.object, listed.owned_by) == ("chat-default", "model", "alibaba")
+    assert client.models.retrieve("deepseek/deepseek-chat").owned_by == "deepseek"  # an id with a slash
+    assert client.models.retrieve("deepseek/deepseek-coder-new").id == "deepseek/deepseek-coder-new"  # routable
+    with pytest.raises(openai.NotFoundError) as caught:
+        client.models.retrieve("no-such-model")
+    assert caught.value.body["code"] == "model_not_found" and caught.value.body["param"] == "model"
+    mounted = gateway.client("/alibaba/compatible-mode/v1").models.retrieve("qwen-plus")
+    assert (mounted.id, mounted.owned_by) == ("qwen-plus", "alibaba")
+    headers = {"Authorization": f"Bearer {CLIENT_KEY}"}
+    wrapped = httpx.get(f"{gateway.base}/compat/v1/models/deepseek-chat", headers=headers).json()
+    assert wrapped["code"] == 200 and wrapped["data"]["id"] == "deepseek-chat"
+    assert httpx.get(f"{gateway.base}/v1/models/chat-default").status_code == 401
+    assert httpx.delete(f"{gateway.base}/v1/models/chat-default", headers=headers).status_code == 405
 
 
 def test_envelope_mount_wraps_answers_and_errors(gateway):

@@ -1,4 +1,7 @@
-"""GET /v1/models: the ids a client can send, from the configuration (no upstream call)."""
+"""GET /v1/models: the ids a client can send, from the configuration (no upstream call); and
+GET /v1/models/{model}, one of them (the openai SDK's `models.retrieve`): a listed id, or any other
+the chat endpoint would route, else a 404 `model_not_found` as the chat endpoint gives. An id may
+hold slashes (`deepseek/deepseek-chat`): the rest of the path is the id."""
 
 from __future__ import annotations
 
@@ -37,12 +40,32 @@ def mount_listing(resolver: Resolver, upstream: Upstream) -> list[dict[str, obje
 
 
 class Models:
-    def __init__(self, gateway: Gateway, scope: Upstream | None = None, envelope: bool = False) -> None:
+    """The models endpoint of one base URL (`base`, e.g. `/v1` or a provider's mount)."""
+
+    def __init__(self, gateway: Gateway, scope: Upstream | None = None, envelope: bool = False,
+                 base: str = "/v1") -> None:
         self.gateway = gateway
+        self.scope = scope
+        self.envelope = envelope
+        self.one = base + "/models/"  # a path that goes on from here names one model
         listing = mount_listing(gateway.resolver, scope) if scope else catalog_listing(gateway.resolver)
-        body: dict[str, object] = {"object": "list", "data": listing}
-        self.body = orjson.dumps({"code": 200, "data": body} if envelope else body)
+        self.listed = {str(entry["id"]): entry for entry in listing}
+        self.body = self._wrapped({"object": "list", "data": listing})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, headers: Headers) -> None:
         self.gateway.keys.authenticate(header(scope, b"authorization"))
+        path = scope["path"]
+        if path.startswith(self.one) and len(path) > len(self.one):
+            await send_bytes(send, 200, self._wrapped(self._model(path[len(self.one):])), headers)
+            return
         await send_bytes(send, 200, self.body, headers)
+
+    def _model(self, model_id: str) -> dict[str, object]:
+        entry = self.listed.get(model_id)
+        if entry is not None:
+            return entry
+        targets, _ = self.gateway.resolver.resolve_request(model_id, self.scope)  # raises ModelNotFound
+        return _entry(model_id, targets[0].upstream.name)
+
+    def _wrapped(self, body: dict[str, object]) -> bytes:
+        return orjson.dumps({"code": 200, "data": body} if self.envelope else body)
