@@ -198,7 +198,21 @@ def test_json_schema_mode_streamed(client, emulator) -> None:
     chunks = list(client.chat.completions.create(model=MODEL, messages=[USER], response_format=fmt, stream=True))
     assert json.loads("".join(c.choices[0].delta.content or "" for c in chunks)) == {"city": "Tokyo", "year": 1}
     assert chunks[-1].choices[0].finish_reason == "stop"
-    assert sent(emulator)[-1]["tools"][0]["input_schema"] == schema
+    body = sent(emulator)[-1]  # a structured output: Claude Sonnet 4.5 takes the schema natively
+    assert body["output_config"] == {"format": {"type": "json_schema", "schema": schema}} and "tools" not in body
+
+
+def test_json_schema_whole_natively_or_through_the_tool(client, emulator) -> None:
+    closed = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"],
+              "additionalProperties": False}
+    open_ = {"type": "object", "properties": {"city": {"type": "string"}, "year": {"type": "integer", "minimum": 1}}}
+    for schema, native in ((closed, True), (open_, False)):
+        fmt = {"type": "json_schema", "json_schema": {"name": "place", "schema": schema}}
+        answer = client.chat.completions.create(model=MODEL, messages=[USER], response_format=fmt)
+        assert json.loads(answer.choices[0].message.content)["city"] == "Tokyo"
+        assert answer.choices[0].finish_reason == "stop" and not answer.choices[0].message.tool_calls
+        body = sent(emulator)[-1]
+        assert ("output_config" in body) is native and ("tools" in body) is not native
 
 
 def test_thinking_whole_answer(client, emulator) -> None:

@@ -123,3 +123,15 @@ def test_stream_and_message_agree_through_the_gateways_own_transforms() -> None:
                         for t in c["choices"][0]["delta"].get("tool_calls", []))
     assert arguments == whole["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"]
     assert chunks[-1]["usage"] == whole["usage"] and translator.end.done
+
+
+def test_structured_outputs_are_checked_and_answered_with_the_schemas_json() -> None:
+    closed = {"type": "object", "properties": {"city": {"type": "string"}}, "additionalProperties": False}
+    assert problem(request(output_config={"format": {"type": "json_schema", "schema": closed}})) is None
+    assert "additionalProperties" in problem(request(output_config={"format": {
+        "type": "json_schema", "schema": {"type": "object", "properties": {"city": {"type": "string"}}}}}))
+    assert "json_schema" in problem(request(output_config={"format": {"type": "json_object"}}))
+    reply = compose(request(output_config={"format": {"type": "json_schema", "schema": closed}}), 4, None, SIGNER)
+    [block] = reply.blocks
+    assert block.type == "text" and orjson.loads(block.text) == {"city": "Tokyo"}
+    assert "".join(block.pieces) == block.text and reply.stop_reason == "end_turn"

@@ -232,6 +232,42 @@ def test_json_schema_mode_uses_the_schema_as_input_schema() -> None:
     assert out["tools"][0]["input_schema"] == schema
 
 
+CLOSED = {"type": "object", "properties": {"city": {"type": "string"}, "tags": {"type": "array", "items": {
+    "type": "object", "properties": {"name": {"type": "string", "format": "email"}}, "additionalProperties": False}}},
+    "required": ["city"], "additionalProperties": False}
+
+
+def test_a_closed_schema_goes_as_a_structured_output_to_models_that_take_one() -> None:
+    out = convert(response_format={"type": "json_schema", "json_schema": {"name": "place", "schema": CLOSED}})
+    assert out["output_config"] == {"format": {"type": "json_schema", "schema": CLOSED}}
+    assert "tools" not in out and "tool_choice" not in out and "system" not in out
+    with_tools = convert(tools=[WEATHER], response_format={"type": "json_schema", "json_schema": {"schema": CLOSED}})
+    assert [t["name"] for t in with_tools["tools"]] == ["get_weather"] and "output_config" in with_tools
+
+
+@pytest.mark.parametrize("schema", [
+    {"type": "object", "properties": {"city": {"type": "string"}}},  # open: additionalProperties not false
+    {**CLOSED, "properties": {"year": {"type": "integer", "minimum": 1900}}},  # a numeric constraint
+    {**CLOSED, "properties": {"next": {"$ref": "#"}}},  # a reference (could recurse)
+    {**CLOSED, "properties": {"site": {"type": "string", "format": "regex"}}},  # a format it does not know
+])
+def test_other_schemas_take_the_json_tool(schema) -> None:
+    out = convert(response_format={"type": "json_schema", "json_schema": {"name": "place", "schema": schema}})
+    assert "output_config" not in out and out["tools"][0]["input_schema"] == schema
+
+
+@pytest.mark.parametrize(("model", "native"), [
+    ("claude-sonnet-4-5-20250929", True), ("claude-opus-4-5", True), ("claude-haiku-4-5-20251001", True),
+    ("claude-sonnet-4-6", True), ("claude-opus-4-7", True), ("claude-sonnet-5", True),
+    ("claude-sonnet-4-20250514", False), ("claude-opus-4-1", False), ("claude-opus-4-1-20250805", False),
+    ("claude-3-7-sonnet-20250219", False), ("claude-3-5-haiku-latest", False), ("my-claude-proxy", False),
+])
+def test_which_models_take_structured_outputs(model, native) -> None:
+    request = {"model": "m", "messages": [{"role": "user", "content": "Hi"}],
+               "response_format": {"type": "json_schema", "json_schema": {"schema": CLOSED}}}
+    assert ("output_config" in chat_request_to_messages(request, model, False)) is native
+
+
 def test_json_mode_beside_client_tools_is_offered_not_forced_and_asked_for_in_system() -> None:
     out = convert(tools=[WEATHER], response_format={"type": "json_object"}, messages=[
         {"role": "system", "content": "Be terse."}, {"role": "user", "content": "Hi"},

@@ -3,7 +3,8 @@
 Like the chat flavours: tools given and the last user turn is a question → `tool_use` blocks (all
 tools when there are several and parallel use is allowed, the named one when `tool_choice` names
 it); the last user turn carries tool results → "Tool said: …"; otherwise "Echo: <last user text>"
-with `[saw: image, document]` for non-text blocks. With thinking enabled a signed thinking block
+with `[saw: image, document]` for non-text blocks; a structured output (`output_config.format`)
+is the JSON its schema describes, as the text. With thinking enabled a signed thinking block
 comes first, and a redacted one too when the user text holds Anthropic's documented test string.
 `max_tokens` counts thinking and text words; `stop_sequences` cut the text.
 """
@@ -53,8 +54,10 @@ def compose(body: dict[str, Any], chunks: int, content: str | None, signer: Sign
     stop_reason, stop_sequence = "tool_use", None
     if not calls:
         used = sum(words(b.text) for b in blocks)
-        text, stop_reason, stop_sequence = limited(reply_text(user, content, chunks), body, used)
-        blocks.append(Block("text", text, split_pieces(text, chunks) if text else ()))
+        schema = json_format(body)
+        text, stop_reason, stop_sequence = limited(reply_text(user, content, chunks, schema), body, used)
+        pieces = (split_chars(text, chunks) if schema is not None else split_pieces(text, chunks)) if text else ()
+        blocks.append(Block("text", text, pieces))
     blocks += calls
     output = sum(words(b.text) for b in blocks if b.type != "tool_use") + sum(len(c.pieces) + 1 for c in calls)
     return Reply(tuple(blocks), stop_reason, stop_sequence, prompt_tokens(body), output)
@@ -102,9 +105,18 @@ def _declares_properties(schema: Any) -> bool:
     return isinstance(schema, dict) and "properties" in schema
 
 
-def reply_text(user: Message, content: str | None, chunks: int) -> str:
+def json_format(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The schema of a structured output (`output_config.format`), when the request asks for one."""
+    fmt = (body.get("output_config") or {}).get("format")
+    return fmt.get("schema") if isinstance(fmt, dict) and fmt.get("type") == "json_schema" else None
+
+
+def reply_text(user: Message, content: str | None, chunks: int, schema: dict[str, Any] | None = None) -> str:
     if content is not None:
         return content
+    if schema is not None:  # a structured output: the JSON the schema describes, as the text
+        value = example_object(schema) if _declares_properties(schema) else {"echo": gist(user), "ok": True}
+        return orjson.dumps(value).decode()
     results = tool_results(user)
     if results:
         return pad_words("Tool said: " + " | ".join(results), chunks)

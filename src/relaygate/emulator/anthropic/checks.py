@@ -1,7 +1,7 @@
 """What the Messages API rejects before answering, with its own words where they are known.
 
 Headers: `x-api-key` (401 authentication_error) and `anthropic-version` (400). Body: the required
-fields, sampling ranges, the thinking rules of the extended-thinking guide ("Feature
+fields, sampling ranges, a structured output's format, the thinking rules of the extended-thinking guide ("Feature
 compatibility", "Preserving thinking blocks"), alternating roles, known content blocks, tool
 results that answer the previous turn's tool uses (message quoted from a recorded 400), and
 thinking blocks that this emulator signed. Each check returns the error message or None.
@@ -57,6 +57,29 @@ def _required(body: dict[str, Any]) -> str | None:
         if not ok(body[name]):
             return f"{name}: Input should be a valid {'integer' if name == 'max_tokens' else name}"
     return None if body["messages"] else "messages: at least one message is required"
+
+
+def _output_format(body: dict[str, Any]) -> str | None:
+    """Structured outputs: a `json_schema` format with a schema whose objects are all closed
+    (the structured-outputs guide's "JSON Schema limitations"; the wording here is the emulator's)."""
+    config = body.get("output_config")
+    if config is None:
+        return None
+    fmt = config.get("format") if isinstance(config, dict) else None
+    if not isinstance(fmt, dict) or fmt.get("type") != "json_schema" or not isinstance(fmt.get("schema"), dict):
+        return "output_config.format: Input should be an object with type 'json_schema' and a schema"
+    if not _closed(fmt["schema"]):
+        return "output_config.format.schema: For 'object' type, 'additionalProperties' must be explicitly set to false"
+    return None
+
+
+def _closed(schema: Any) -> bool:
+    if not isinstance(schema, dict):
+        return True
+    if (schema.get("type") == "object" or "properties" in schema) and schema.get("additionalProperties") is not False:
+        return False
+    inner = [*(schema.get("properties") or {}).values(), schema.get("items"), *(schema.get("anyOf") or [])]
+    return all(_closed(part) for part in inner)
 
 
 def _sampling(body: dict[str, Any]) -> str | None:
@@ -203,7 +226,7 @@ def _thinking_turns(body: dict[str, Any]) -> str | None:
 
 # In order: each later check relies on the shapes the earlier ones vouched for.
 CHECKS: tuple[Callable[[dict[str, Any]], str | None], ...] = (
-    _required, _sampling, _thinking, _tools, _roles, _contents, _tool_results, _tool_uses,
+    _required, _sampling, _output_format, _thinking, _tools, _roles, _contents, _tool_results, _tool_uses,
 )
 
 

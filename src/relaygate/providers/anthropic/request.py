@@ -14,7 +14,9 @@
     tools                                tools                              name, description, input_schema
     tool_choice auto/none/required/named tool_choice auto/none/any/tool     dropped when there are no tools
     parallel_tool_calls: false           tool_choice.disable_parallel_tool_use
-    response_format json_object/schema   a forced tool (json_mode.py)
+    response_format json_schema          output_config.format           structured outputs, where the model
+                                                                            and the schema allow (json_mode.py)
+    response_format json_object/other    a forced tool (json_mode.py)
     thinking, reasoning_effort           thinking                           thinking.py; drops temperature,
                                                                             top_p and top_k. A forced tool_choice
                                                                             (required, named) is still sent:
@@ -33,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from relaygate.errors import InvalidRequest
-from relaygate.providers.anthropic.json_mode import INSTRUCTION, JSON_TOOL, json_schema_of, json_tool
+from relaygate.providers.anthropic.json_mode import INSTRUCTION, JSON_TOOL, json_schema_of, json_tool, output_format
 from relaygate.providers.anthropic.messages import chat_messages_to_anthropic
 from relaygate.providers.anthropic.thinking import thinking_budget, with_thinking
 
@@ -87,7 +89,11 @@ def chat_request_to_messages(request: dict[str, Any], model: str, stream: bool) 
     body: dict[str, Any] = {"model": model, "max_tokens": max_tokens(request), "messages": turns}
     body.update(mapped_params(request))
     budget = thinking_budget(request)
-    tools, instruct = tool_params(request, budget is not None) if TOOL_FIELDS & request.keys() else ({}, False)
+    native = output_format(request, model)
+    if native is not None:
+        body["output_config"] = {"format": native}
+    schema = None if native is not None else json_schema_of(request)
+    tools, instruct = tool_params(request, schema, budget is not None) if TOOL_FIELDS & request.keys() else ({}, False)
     body.update(tools)
     if instruct:
         system.append({"type": "text", "text": INSTRUCTION})
@@ -113,12 +119,13 @@ def mapped_params(request: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def tool_params(request: dict[str, Any], thinking: bool) -> tuple[dict[str, Any], bool]:
-    """(`tools` and `tool_choice`, the JSON-mode tool included; whether the system prompt must ask
-    for that tool because it cannot be forced)."""
+def tool_params(
+    request: dict[str, Any], schema: dict[str, Any] | None, thinking: bool
+) -> tuple[dict[str, Any], bool]:
+    """(`tools` and `tool_choice`, with the JSON-mode tool for `schema` when there is one; whether
+    the system prompt must ask for that tool because it cannot be forced)."""
     tools = [tool_to_anthropic(tool, f"tools[{i}]") for i, tool in enumerate(request.get("tools") or [])]
     choice = tool_choice_to_anthropic(request.get("tool_choice"))
-    schema = json_schema_of(request)
     instruct = False
     if schema is not None and (choice or {}).get("type") != "none":
         instruct = bool(tools) or thinking
