@@ -92,6 +92,8 @@ def test_sigterm_lets_streams_finish_and_writes_usage(emulator, tmp_path):
         assert not any("error" in chunk for chunk in chunks)
         assert [c["choices"][0]["finish_reason"] for c in chunks if c["choices"]][-1] == "stop"
     assert len({len(stream.events) for stream in streams}) == 1  # all whole, none cut short
+    assert sorted(p.name for p in tmp_path.glob("relaygate.db*")) == ["relaygate.db"], \
+        "every connection closed in order: no -wal or -shm file is left behind"
     ids = [stream.request_id for stream in streams]
     with sqlite3.connect(tmp_path / "relaygate.db") as db:
         rows = db.execute(

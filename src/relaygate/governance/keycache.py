@@ -70,6 +70,10 @@ class KeyCache:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        close = getattr(self.probe, "close", None)
+        if close is not None:
+            close()
 
     def get(self, digest: str) -> ClientKey | None:
         cached = self.by_digest.get(digest)
@@ -121,17 +125,27 @@ class KeyCache:
         self.by_digest[record.digest] = CachedKey(record)
 
 
-def sqlite_probe(database: str | None) -> Callable[[], Any] | None:
+def sqlite_probe(database: str | None) -> SqliteProbe | None:
     """For a SQLite file: the number of keys and the latest change, read in the event loop's own
     thread through a read-only connection (tens of microseconds, where a query through the async
     engine's worker thread costs a hundred times that under load). Any create, update, revoke or
     rotation moves one of the two. None for other databases, whose async drivers need no thread."""
     if not database or database == ":memory:":
         return None
-    uri = Path(database).absolute().as_uri() + "?mode=ro"
-    connection = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+    return SqliteProbe(database)
 
-    def probe() -> Any:
-        return connection.execute("SELECT count(*), max(updated_at) FROM api_keys").fetchone()
 
-    return probe
+class SqliteProbe:
+    """`sqlite_probe`'s look, on its own read-only connection. Closed when the cache stops, before
+    the engine's connections: the last connection to close takes the WAL file away, and a
+    read-only one cannot, so closing it last would leave `-wal` and `-shm` files behind."""
+
+    def __init__(self, database: str) -> None:
+        uri = Path(database).absolute().as_uri() + "?mode=ro"
+        self.connection = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+
+    def __call__(self) -> Any:
+        return self.connection.execute("SELECT count(*), max(updated_at) FROM api_keys").fetchone()
+
+    def close(self) -> None:
+        self.connection.close()
