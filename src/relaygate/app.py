@@ -36,7 +36,7 @@ Endpoint = Callable[[Scope, Receive, Send, Headers], Awaitable[None]]
 Route = tuple[bytes | None, Endpoint | None, bool]  # method (None: the endpoint routes methods itself)
 CONFIG_ENV = "RELAYGATE_CONFIG"
 LOG_LEVEL_ENV = "RELAYGATE_LOG_LEVEL"
-WORKERS_REDIS_ENV = "RELAYGATE_WORKERS_REDIS"  # the private redis-server of `serve --workers N` (store/private_redis.py)
+WORKERS_REDIS_ENV = "RELAYGATE_WORKERS_REDIS"  # the private Redis of `serve --workers N` (store/private_redis.py)
 _NO_ROUTE: Route = (b"", None, False)
 
 
@@ -71,8 +71,10 @@ class Gateway:
         upstreams = {name: await self._upstream(name) for name in self.config.providers}
         self.resolver = Resolver(upstreams, self.config)
         self.observer.open(self.resolver)
-        self.prefixes = {"/admin": (None, admin_endpoint(self), False)}
         self.routes = self._build_routes(upstreams)
+        # whole subtrees: the admin API, and each base URL's models endpoint (for /models/{model})
+        self.prefixes = {"/admin": (None, admin_endpoint(self), False),
+                         **{path: route for path, route in self.routes.items() if path.endswith("/models")}}
         if self.workers_metrics is not None:  # one of `serve --workers N`: /metrics counts them all
             metrics = self.observer.metrics
             metrics.workers = WorkerFiles(self.workers_metrics, lambda: metrics.families(self))
@@ -155,7 +157,6 @@ class Gateway:
         for base, scope, envelope in mounts:
             routes[base + "/chat/completions"] = (b"POST", ChatCompletions(self, scope, envelope), envelope)
             routes[base + "/models"] = (b"GET", Models(self, scope, envelope, base), envelope)
-            self.prefixes[base + "/models"] = routes[base + "/models"]  # /models/{model}
         routes.update((path, (b"GET", asset, False)) for path, asset in dashboard_routes().items())
         return routes
 

@@ -336,8 +336,8 @@ def test_dashscope_explicit_cache_is_priced_at_its_write_and_read_prices(gateway
     for usage in (written, read):
         match = {"path_prefix": "/dashscope/", "stream": stream}
         if stream:
-            emulator.script({"match": match, "raw": _qwen_stream(usage), "headers": {"content-type": "text/event-stream"},
-                             "times": 1})
+            emulator.script({"match": match, "raw": _qwen_stream(usage), "times": 1,
+                             "headers": {"content-type": "text/event-stream"}})
             chunks = list(client.chat.completions.create(model="chat-default", messages=[marked], stream=True,
                                                          stream_options={"include_usage": True}))
             answered = chunks[-1].usage

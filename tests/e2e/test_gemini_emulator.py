@@ -78,7 +78,8 @@ def test_thinking_levels_are_checked(emulator, thinking, message):
 @pytest.mark.parametrize(("level", "thinks"), [("low", True), ("HIGH", True), ("minimal", False)])
 def test_a_thinking_level_thinks_above_minimal(emulator, level, thinks):
     config = {"thinkingConfig": {"thinkingLevel": level, "includeThoughts": True}}
-    parts = post(emulator, {"contents": [HELLO], "generationConfig": config}).json()["candidates"][0]["content"]["parts"]
+    answer = post(emulator, {"contents": [HELLO], "generationConfig": config}).json()
+    parts = answer["candidates"][0]["content"]["parts"]
     assert any(p.get("thought") for p in parts) is thinks
 
 

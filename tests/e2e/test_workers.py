@@ -19,6 +19,7 @@ from tests.e2e.conftest import RELAYGATE, UPSTREAM_KEYS, Emulator, Gateway, free
 
 KEY = "sk-test-workers-key-01"
 RPM = 5
+HI = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
 
 
 def config(emulator: Emulator) -> str:
@@ -58,8 +59,8 @@ def test_two_workers_share_one_rate_limit(emulator: Emulator, tmp_path: Path) ->
         statuses, workers = [], set()
         for _ in range(4 * RPM):
             with httpx.Client(timeout=10) as client:  # a connection each, so both workers take some
-                response = client.post(f"{gateway.base}/v1/chat/completions", headers={"Authorization": f"Bearer {KEY}"},
-                                       json={"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+                response = client.post(f"{gateway.base}/v1/chat/completions", json=HI,
+                                       headers={"Authorization": f"Bearer {KEY}"})
             statuses.append(response.status_code)
             workers.add(response.headers["x-request-id"][:-10])  # a per-process prefix, then a counter
         started = re.search(r"private redis-server \(pid (\d+)", gateway.log_path.read_text())
@@ -89,8 +90,8 @@ def test_no_private_redis_when_nothing_needs_sharing(emulator: Emulator, tmp_pat
     """One worker, or workers with no store and no limits: nothing to share, no redis-server."""
     unlimited = config(emulator).replace(f", rpm: {RPM}", "") + "database: null\n"
     with start_gateway(unlimited if workers == "2" else config(emulator), tmp_path, args=("--workers", workers)) as gw:
-        response = httpx.post(f"{gw.base}/v1/chat/completions", headers={"Authorization": f"Bearer {KEY}"},
-                              json={"model": "m", "messages": [{"role": "user", "content": "hi"}]}, timeout=10)
+        response = httpx.post(f"{gw.base}/v1/chat/completions", headers={"Authorization": f"Bearer {KEY}"}, json=HI,
+                              timeout=10)
         assert response.status_code == 200
         assert "private redis-server" not in gw.log_path.read_text()
 
@@ -109,8 +110,8 @@ def test_a_scrape_of_any_worker_counts_every_workers_requests(emulator: Emulator
         workers = set()
         for _ in range(20):
             with httpx.Client(timeout=10) as client:
-                response = client.post(f"{gateway.base}/v1/chat/completions", headers={"Authorization": f"Bearer {KEY}"},
-                                       json={"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+                response = client.post(f"{gateway.base}/v1/chat/completions", json=HI,
+                                       headers={"Authorization": f"Bearer {KEY}"})
             assert response.status_code == 200
             workers.add(response.headers["x-request-id"][:-10])
         assert len(workers) == 2, "both workers answered"

@@ -30,7 +30,7 @@ from relaygate.routing.resolve import Target, Upstream
 from relaygate.upstream.client import transport_errors, whole_answer_timeout
 from relaygate.upstream.fetch import inline_remote_images, policy_for
 from relaygate.wire.openai_chat import wants_usage
-from relaygate.wire.usage_cost import cost_text, read_usage, with_cost
+from relaygate.wire.usage_cost import read_usage, usage_with_cost, with_cost
 
 if TYPE_CHECKING:
     from relaygate.governance.keys import ClientKey
@@ -124,7 +124,7 @@ class ChatCall:
             self.usage = usage if isinstance(usage, dict) else None
             if self.usage is not None and price is not None:
                 self.cost = cost(price, self.usage)
-                data["usage"] = {**self.usage, "cost": orjson.Fragment(cost_text(self.cost))}
+                data["usage"] = usage_with_cost(self.usage, self.cost)
             return orjson.dumps(data)
         usage, bounds = read_usage(data)
         self.usage = usage

@@ -7,7 +7,6 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Protocol
 
-from orjson import Fragment
 
 from relaygate.errors import GatewayError, UpstreamError, UpstreamTimeout
 from relaygate.ingress.http import Headers, Send
@@ -21,7 +20,7 @@ from relaygate.routing.resolve import Upstream
 from relaygate.upstream.client import UpstreamClient, streaming_timeout, transport_errors
 from relaygate.upstream.deadline import StreamDeadline
 from relaygate.wire.sse import DONE, Event, SSEDecoder
-from relaygate.wire.usage_cost import cost_text, read_usage, with_cost
+from relaygate.wire.usage_cost import read_usage, usage_with_cost, with_cost
 
 if TYPE_CHECKING:
     from relaygate.ingress.disconnect import cancel_on_disconnect
@@ -298,8 +297,7 @@ class CopiesPump:
         end = self.end
         if self.usage_chunk is None or end.usage is None:
             return DONE
-        usage = end.usage if end.cost is None else {**end.usage, "cost": Fragment(cost_text(end.cost))}
-        return b"data: " + self.usage_chunk(usage) + b"\n\n" + DONE
+        return b"data: " + self.usage_chunk(usage_with_cost(end.usage, end.cost)) + b"\n\n" + DONE
 
 
 async def relay_copies(

@@ -50,8 +50,8 @@ def price_for(upstream_model: str, configured: Price | None = None) -> ModelPric
 
 def cost_of_tokens(price: ModelPrice, tokens: Tokens) -> Decimal:
     """Prompt tokens read from the cache at the cached-input price (an explicit cache's at its own)
-    and those written to it at the cache-write prices, where the price has them; the rest at input. Reasoning tokens are part of
-    completion tokens and so priced as output."""
+    and those written to it at the cache-write prices, where the price has them; the rest at input.
+    Reasoning tokens are part of completion tokens and so priced as output."""
     read = price.cached_explicit if tokens.explicit and price.cached_explicit is not None else price.cached_input
     cached = min(tokens.cached, tokens.prompt) if read is not None else 0
     written = min(tokens.cache_write, tokens.prompt - cached) if price.cache_write is not None else 0

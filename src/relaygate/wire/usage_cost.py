@@ -56,6 +56,12 @@ def cost_text(cost: Decimal) -> bytes:
     return format(cost.normalize(), "f").encode()
 
 
+def usage_with_cost(usage: dict[str, Any], cost: Decimal | None) -> dict[str, Any]:
+    """A usage object to serialise with `cost` as its last field, written as `cost_text` writes it
+    (orjson would write a float); the usage as it is without a cost."""
+    return usage if cost is None else {**usage, "cost": orjson.Fragment(cost_text(cost))}
+
+
 def with_cost(data: bytes, usage: dict[str, Any], bounds: tuple[int, int], cost: Decimal) -> bytes:
     """The answer with `cost` as the usage object's last field (an upstream's own `cost` replaced).
     The usage object's own bytes are kept unless it already had a cost or was empty."""
