@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP)
 
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements.lock pyproject.toml setup.py src/relaygate/_speedups.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.lock
@@ -21,6 +21,7 @@ run: install
 test: install
 	scripts/test-services.sh
 	$(BIN)/python -m pytest
+	RELAYGATE_PURE=1 $(BIN)/python -m pytest -p no:randomly tests/providers  # the Python path the C module stands in for
 
 bench: install
 	$(BIN)/python bench/run.py

@@ -11,10 +11,12 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from relaygate.ingress.streaming import TranslatedPump
 from relaygate.providers.anthropic.json_mode import JSON_TOOL
-from relaygate.providers.anthropic.shortcut import DeltaShortcut
+from relaygate.providers.anthropic import shortcut as shortcut_module
 from relaygate.providers.anthropic.stream import MessagesStreamTranslator
 
 FIXTURES = Path(__file__).parent / "fixtures" / "anthropic"
@@ -63,17 +65,17 @@ def decoded(pieces: list[bytes], t: MessagesStreamTranslator | None = None) -> b
     return sent([data[i:i + 1] for i in range(len(data))], t)
 
 
-def counting_chunk(monkeypatch: pytest.MonkeyPatch) -> list[bytes | None]:
-    """Records what each `chunk` call returns, to tell the events that took it."""
-    results: list[bytes | None] = []
-    real = DeltaShortcut.chunk
+def counting_full_parses(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """Records the data of each event the full parse (`_translate`) reads: the events that took no shortcut."""
+    parsed: list[bytes] = []
+    real = MessagesStreamTranslator._translate
 
-    def chunk(self: DeltaShortcut, piece: bytes, end: int) -> bytes | None:
-        results.append(real(self, piece, end))
-        return results[-1]
+    def full(self: MessagesStreamTranslator, event: Any) -> list[bytes]:
+        parsed.append(event.data)
+        return real(self, event)
 
-    monkeypatch.setattr(DeltaShortcut, "chunk", chunk)
-    return results
+    monkeypatch.setattr(MessagesStreamTranslator, "_translate", full)
+    return parsed
 
 
 @pytest.mark.parametrize("named", [True, False])
@@ -81,10 +83,13 @@ def test_every_text_comes_out_as_the_decoder_and_full_parse_write_it(
     named: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pieces = text_stream(["Open", *TEXTS], named)
-    took = counting_chunk(monkeypatch)
+    parsed = counting_full_parses(monkeypatch)
     out = sent(pieces)
-    # all but the first delta (the role chunk's), and with its `event:` line the block's stop
-    assert len([r for r in took if r is not None]) == len(TEXTS) + named
+    # every delta takes a shortcut (`chunk`, or `chunks` for the first, which also sends the role chunk);
+    # the block's stop too with its `event:` line
+    assert [orjson.loads(p)["type"] for p in parsed] == [
+        "message_start", "content_block_start", *([] if named else ["content_block_stop"]), "message_delta",
+        "message_stop"]
     assert out == decoded(pieces)
     spaced = [sse(orjson.loads(p.split(b"data: ", 1)[1]), named, lambda e: json.dumps(e).encode()) for p in pieces]
     assert out == decoded(spaced)  # spaced JSON never matches a shortcut: the full parse, event by event
@@ -212,3 +217,38 @@ def test_a_blocks_stop_is_taken_by_its_bytes_unless_it_sends_the_thinking_block(
         TranslatedPump(thinking).feed(p)
     assert thinking.fast is not None
     assert thinking.fast(stop, len(stop)) is None
+
+
+TEXT = st.one_of(st.text(max_size=8), st.sampled_from(TEXTS), st.sampled_from(["a", " word", "é", "😀"]))
+
+
+def ascii_json(event: Any) -> bytes:
+    """Compact JSON with every non-ASCII character escaped (`\\u00e9`), as another serialiser may write it."""
+    return json.dumps(event, separators=(",", ":")).encode()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(TEXT, min_size=1, max_size=12), st.booleans(), st.lists(st.integers(0, 40), max_size=6),
+       st.booleans(), st.booleans(), st.booleans())
+def test_any_stream_cut_anywhere_gives_the_bytes_of_the_python_code(
+    texts: list[str], named: bool, cuts: list[int], at_events: bool, crlf: bool, escaped: bool
+) -> None:
+    """The C module's `fast` and `run` (speedups.py), where built, against the Python code alone
+    (`chunk`, and the full parse one byte at a time): the same bytes for any texts and any pieces."""
+    events = text_stream(texts, named)
+    if escaped:
+        events = [sse(orjson.loads(e.split(b"data: ", 1)[1]), named, ascii_json) for e in events]
+    if crlf:
+        events = [e.replace(b"\n", b"\r\n") for e in events]
+    if at_events:  # pieces of whole events, as the pump's `run` takes them
+        marks = sorted({min(c, len(events)) for c in cuts} | {0, len(events)})
+        pieces = [b"".join(events[a:b]) for a, b in zip(marks, marks[1:])]
+    else:
+        data = b"".join(events)
+        marks = sorted({c * len(data) // 40 for c in cuts} | {0, len(data)})
+        pieces = [data[a:b] for a, b in zip(marks, marks[1:])]
+    out = sent(pieces)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(shortcut_module, "native", None)
+        assert sent(pieces) == out
+    assert decoded(pieces) == out

@@ -4,14 +4,18 @@ the full parse. The chunks must be byte for byte the ones the full parse makes."
 from __future__ import annotations
 
 import json
+import os
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from relaygate.errors import UpstreamProtocolError
 from relaygate.ingress.streaming import TranslatedPump
 from relaygate.providers.anthropic.shortcut import DeltaShortcut
 from relaygate.providers.anthropic.stream import MessagesStreamTranslator
+from relaygate.speedups import PURE_ENV, native
 from relaygate.wire.sse import Event
 
 START = b'{"type":"message_start","message":{"id":"msg_01Short","model":"claude-x","usage":{"input_tokens":3}}}'
@@ -139,3 +143,57 @@ def test_a_second_message_start_renames_the_chunks_the_shortcut_writes() -> None
     t = started(b'{"type":"message_start","message":{"id":"msg_02Again","model":"claude-y","usage":{}}}')
     [chunk] = t.translate(Event(text_delta("again")))
     assert (orjson.loads(chunk)["id"], orjson.loads(chunk)["model"]) == ("msg_02Again", "claude-y")
+
+
+# `fast`, the C module's form of `chunk` where it is built (speedups.py): the same answer for any event.
+PIECES = st.one_of(
+    st.text().map(lambda t: orjson.dumps(t)[1:-1]),  # a string's JSON, escapes and all
+    st.text(alphabet=st.characters(blacklist_categories=("Cs",))).map(str.encode),  # raw: quotes, controls
+    st.binary(max_size=12),  # anything, UTF-8 or not
+    st.sampled_from([b'"', b"\\", b"\\u", b"\\ud800", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xc0\xaf", b"\xe2\x82",
+                     b"\x7f", b"\x00", b"}}", b'"}}', "é".encode(), "😀".encode()]),
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(PIECES, max_size=4).map(b"".join), st.sampled_from(["named", "bare", "stop", "other"]),
+       st.sampled_from([b'"}}', b'"}}\n\n', b'"}', b'"}} ', b"}}", b""]), st.booleans(), st.booleans())
+def test_fast_answers_every_event_as_chunk_does(text: bytes, framing: str, ending: bytes, stops: bool,
+                                                 cut: bool) -> None:
+    shortcut = DeltaShortcut.of(0, "text_delta", "text", b'{"head":', b',"tail":1}', stops=stops)
+    start = {"named": shortcut.named, "bare": shortcut.bare, "other": b"data: {}",
+             "stop": b'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}'}[framing]
+    piece = start + (b"" if framing == "stop" else text + ending)
+    blank = piece.endswith(b"\n\n")
+    end = len(piece) - 2 if blank else len(piece)
+    if cut:  # `end` short of the piece, as for an event followed by others
+        end = max(0, end - len(ending))
+    fast, run = shortcut.fast()
+    answer = shortcut.chunk(piece, end)
+    assert fast(piece, end) == answer
+    if run is not None and end == len(piece) - 2 and piece.endswith(b"\n\n"):  # one whole event
+        sent, pos, count = run(piece, 0, b"\n\n")
+        # taken when `fast` answers by itself (a plain delta, an empty one, the stop); else left to it
+        assert (sent, pos, count) in [(answer, len(piece), 1), (b"", 0, 0)]
+
+
+def test_fast_is_the_c_module_where_it_is_built() -> None:
+    """The suite runs where a compiler is (make install builds the module), and once with RELAYGATE_PURE=1."""
+    plain = DeltaShortcut.of(0, "text_delta", "text", b"<", b">", stops=True)
+    kept = DeltaShortcut.of(0, "thinking_delta", "thinking", b"<", b">", kept=[])
+    fast, run = plain.fast()
+    if os.environ.get(PURE_ENV):
+        assert native is None and (fast, run) == (plain.chunk, None)
+        return
+    assert native is not None and isinstance(fast, native.DeltaChunk)
+    assert kept.fast() == (kept.chunk, None)  # a kept piece is a str, made in Python
+    event = plain.named + b'caf\xc3\xa9 "}}'
+    assert fast(event, len(event)) == b'data: <"caf\xc3\xa9 ">\n\n'
+    escaped = plain.named + b'a\\nb"}}'  # the C module hands it to `chunk`
+    assert fast(escaped, len(escaped)) == b'data: <"a\\nb">\n\n'
+    empty, stop = plain.named + b'"}}', plain.stop or b""
+    piece = b"\n\n".join([event, empty, event, stop, escaped, event, b""])
+    assert run(piece, 0, b"\n\n") == (b'data: <"caf\xc3\xa9 ">\n\n' * 2, piece.index(escaped), 4)
+    assert run(piece, piece.index(escaped), b"\n\n") == (b"", piece.index(escaped), 0)
+    assert run(piece, len(piece) - len(event) - 2, b"\n\n") == (b'data: <"caf\xc3\xa9 ">\n\n', len(piece), 1)
+    assert run(piece[:-1], len(piece) - len(event) - 2, b"\n\n")[2] == 0  # no blank line: not whole

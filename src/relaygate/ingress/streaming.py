@@ -200,17 +200,30 @@ class TranslatedPump:
 
     def _events(self, piece: bytes, blank: bytes) -> bytes | None:
         """`feed` for a piece of whole events, cut at each `blank` line; None when it held no event
-        (only comments, say), as the decoder would have it."""
+        (only comments, say), as the decoder would have it. A translator's `run`, where it has one, takes
+        each stretch of events its `fast` would answer by itself (most of them) in one call."""
         translator, decoder = self.translator, self.decoder
         whole = decoder.whole
         out: list[bytes] = []  # framed, in order: what `fast` wrote, and `chunks` once framed
         chunks: list[bytes] = []  # what `translate` made since the last `fast` event
-        blocks = piece.split(blank)
-        blocks.pop()  # the empty tail after the last blank line
+        pos, size, step = 0, len(piece), len(blank)
         events = 0
         try:
-            for n, block in enumerate(blocks):
+            while pos < size:
+                run = translator.run
+                if run is not None:
+                    sent, pos, count = run(piece, pos, blank)
+                    if count:
+                        events += count
+                        if chunks:
+                            out.append(self._framed(chunks))
+                            chunks = []
+                        out.append(sent)
+                        if pos == size:
+                            break
                 fast = translator.fast
+                end = piece.find(blank, pos)
+                block, pos = piece[pos:end], end + step
                 if fast is not None:
                     framed = fast(block, len(block))
                     if framed is not None:
@@ -227,7 +240,7 @@ class TranslatedPump:
                     continue
                 decoded = decoder.feed(block + blank)
                 if not decoder.at_boundary:  # what began is not SSE (Gemini's bare error): the rest is its
-                    decoded += decoder.feed(blank.join(blocks[n + 1:]) + blank) if n + 1 < len(blocks) else []
+                    decoded += decoder.feed(piece[pos:]) if pos < size else []
                 events += len(decoded)
                 for event in decoded:
                     chunks += translator.translate(event)

@@ -34,6 +34,10 @@ class StreamTranslator(Protocol):
     # kind it knows by its bytes, else None having changed nothing (TranslatedPump). Never a chunk
     # that carries usage or ends the stream.
     fast: Callable[[bytes, int], bytes | None] | None
+    # None, or `fast` for the whole events of `piece` from `pos` on, each ending with `blank`
+    # (`run(piece, pos, blank)`), as long as `fast` would answer each by itself: (what it wrote, where
+    # the first other event begins, how many it took).
+    run: Callable[[bytes, int, bytes], tuple[bytes, int, int]] | None
 
     def translate(self, event: Event) -> list[bytes]: ...
 

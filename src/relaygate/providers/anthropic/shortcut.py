@@ -13,18 +13,26 @@ Anything else (another block's delta, other spacing or key order, a malformed ev
 and takes the full parse in stream.py, so the shortcut changes the cost of a chunk, never its bytes.
 
 `chunk` goes one step further for the pump: a whole SSE event as it came, `event:` line and all,
-becomes its chunk without being decoded at all.
+becomes its chunk without being decoded at all. Where relaygate's C module is built (speedups.py),
+`fast` gives `chunk` in C, which answers the events whose string holds no escape and hands the
+others to `chunk` (so its answers are `chunk`'s), and `run`, which does that for each event of a
+stretch of them in one call, up to the first it does not answer itself.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import orjson
 
+from relaygate.speedups import native
+
 JSON_SPACE = b" \t\r\n"
 EVENT_LINE = b"event: content_block_delta\ndata: "
 ENDS = b'"}}'
+Fast = Callable[[bytes, int], "bytes | None"]
+Run = Callable[[bytes, int, bytes], tuple[bytes, int, int]]  # (piece, pos, blank) -> (sent, pos, events)
 
 
 @dataclass(slots=True)
@@ -45,6 +53,15 @@ class DeltaShortcut:
         self.named, self.bare = EVENT_LINE + self.prefix, b"data: " + self.prefix
         self.named_end, self.bare_end = len(self.named) - 1, len(self.bare) - 1
         self.framed_head, self.framed_tail = b"data: " + self.head, self.tail + b"\n\n"
+
+    def fast(self) -> tuple[Fast, Run | None]:
+        """The pump's `fast` (`chunk`, in C where the C module is built) and `run` (the C module's
+        `chunk` for a stretch of events, None without it). Made once per block and held by its
+        translator: the C one holds `chunk`, which would be a cycle were the shortcut to hold it."""
+        if native is None or self.kept is not None:  # a kept piece is a str: `chunk` makes it
+            return self.chunk, None
+        fast = native.DeltaChunk(self.named, self.bare, self.stop, self.framed_head, self.framed_tail, self.chunk)
+        return fast, fast.run
 
     @classmethod
     def of(cls, index: int, delta_type: str, field: str, head: bytes, tail: bytes,

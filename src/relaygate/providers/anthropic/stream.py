@@ -45,7 +45,7 @@ from relaygate.errors import UpstreamProtocolError
 from relaygate.providers.anthropic.errors import error_from_event
 from relaygate.providers.anthropic.json_mode import JSON_TOOL
 from relaygate.providers.anthropic.response import finish_reason
-from relaygate.providers.anthropic.shortcut import DeltaShortcut
+from relaygate.providers.anthropic.shortcut import DeltaShortcut, Fast, Run
 from relaygate.providers.anthropic.usage import chat_usage, counts_of, merged_counts
 from relaygate.providers.openai_stream import StreamEnd
 from relaygate.wire.sse import Event
@@ -78,6 +78,7 @@ class Block:
 
 
 DELTA_TAIL = b',"logprobs":null,"finish_reason":null}]}'
+NO_CALLS = (None, None)  # no `fast`, no `run`
 
 
 class ChunkWriter:
@@ -119,7 +120,9 @@ class MessagesStreamTranslator:
         self.opened = False  # the role chunk went out
         self.blocks: dict[int, Block] = {}
         self.shortcut: DeltaShortcut | None = None  # for the deltas of the block started last
-        self.fast: Callable[[bytes, int], bytes | None] | None = None  # its `chunk`, once the role chunk is out
+        self.shortcut_calls: tuple[Fast, Run | None] | None = None  # its `fast()`
+        self.fast: Fast | None = None  # those, once the role chunk is out
+        self.run: Run | None = None
         self.tool_calls = 0
         self.thinking_blocks = 0
         self.stop_reason: str | None = None
@@ -141,8 +144,8 @@ class MessagesStreamTranslator:
             if chunks is not None:
                 return chunks if self.opened or not chunks else self._open() + chunks
         chunks = self._translate(event)
-        shortcut = self.shortcut
-        self.fast = shortcut.chunk if shortcut is not None and self.opened and self.phase is Phase.IN_MESSAGE else None
+        calls = self.shortcut_calls
+        self.fast, self.run = calls if calls is not None and self.opened and self.phase is Phase.IN_MESSAGE else NO_CALLS
         return chunks
 
     def _translate(self, event: Event) -> list[bytes]:
@@ -168,7 +171,7 @@ class MessagesStreamTranslator:
             raise UpstreamProtocolError("Anthropic sent message_start without a message.")
         self.writer = ChunkWriter(self.id or str(message.get("id") or ""), str(message.get("model") or self.model),
                                   self.created, self.choice)
-        self.shortcut = None  # it wrote the previous writer's bytes
+        self.shortcut = self.shortcut_calls = None  # it wrote the previous writer's bytes
         self._count(counts_of(message.get("usage")))
         self.phase = Phase.IN_MESSAGE
         return []
@@ -181,6 +184,7 @@ class MessagesStreamTranslator:
         kind, delta = starter(self, block)
         self.blocks[index] = Block(kind, DELTAS[kind], self.tool_calls - 1 if kind is BlockKind.TOOL else -1)
         self.shortcut = self._shortcut(index, self.blocks[index])
+        self.shortcut_calls = self.shortcut.fast() if self.shortcut is not None else None
         return self._send(delta) if delta else []
 
     def _block_delta(self, payload: dict[str, Any]) -> list[bytes]:
@@ -213,7 +217,7 @@ class MessagesStreamTranslator:
         if self.client_wants_usage:
             out.append(self.writer.usage(chat_usage(self.counts)))
         self.phase = Phase.FINISHED
-        self.shortcut = None
+        self.shortcut = self.shortcut_calls = None
         self.end.done = True
         return out
 
@@ -245,7 +249,7 @@ class MessagesStreamTranslator:
         if self.opened:
             return []
         self.opened = True
-        self.fast = self.shortcut.chunk if self.shortcut is not None else None
+        self.fast, self.run = self.shortcut_calls or NO_CALLS
         return [self.writer.delta({"role": "assistant", "content": ""})]
 
     def _send(self, delta: Delta) -> list[bytes]:

@@ -111,6 +111,7 @@ class GeminiStreamTranslator:
     candidates: dict[int, CandidateStream] = field(default_factory=dict)
     blocked: bool = False
     fast: Callable[[bytes, int], bytes | None] | None = None
+    run: None = None  # no stretch of events in one call
 
     def translate(self, event: Event) -> list[bytes]:
         body = parse_json(event.data)
