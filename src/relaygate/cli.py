@@ -205,7 +205,12 @@ def _shared_by_workers(config: Config, workers: int) -> Iterator[None]:
     """What the workers of `serve --workers N` share, for as long as they serve: a private
     redis-server for their limits and budgets when the configuration names no Redis and something
     needs sharing (store/private_redis.py), and a directory for their metrics
-    (observability/workers.py). Each worker learns of them from the environment (app.create_app)."""
+    (observability/workers.py). Each worker learns of them from the environment (app.create_app).
+    One process shares nothing, and imports none of it: the store package would load the SQL layer
+    (some 18 MB) into a gateway that has no database."""
+    if workers <= 1:
+        yield
+        return
     from relaygate.app import WORKERS_REDIS_ENV
     from relaygate.observability.workers import WORKERS_METRICS_ENV
     from relaygate.store.private_redis import PrivateRedis, needs_sharing
@@ -221,17 +226,14 @@ def _shared_by_workers(config: Config, workers: int) -> Iterator[None]:
         logging.getLogger("relaygate").info(
             "the %d workers share rate limits and budgets through a private redis-server (pid %d, %s)",
             workers, private.proc.pid, private.socket)
-    metrics_folder = None
-    if workers > 1:
-        metrics_folder = tempfile.mkdtemp(prefix="relaygate-metrics-")
-        os.environ[WORKERS_METRICS_ENV] = metrics_folder
+    metrics_folder = tempfile.mkdtemp(prefix="relaygate-metrics-")
+    os.environ[WORKERS_METRICS_ENV] = metrics_folder
     try:
         yield
     finally:
         if private is not None:
             private.stop()
-        if metrics_folder is not None:
-            shutil.rmtree(metrics_folder, ignore_errors=True)
+        shutil.rmtree(metrics_folder, ignore_errors=True)
 
 
 def _exit_cleanly(signum: int, frame: object) -> None:
