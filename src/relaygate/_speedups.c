@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#define ABI 1 /* shortcut.py checks it: a stale build is not used */
+#define ABI 2 /* speedups.py checks it: a stale build is not used */
 
 typedef struct {
     PyObject_HEAD
@@ -296,8 +296,119 @@ static PyTypeObject DeltaChunkType = {
     .tp_methods = DeltaChunk_methods,
 };
 
+/* plain_slice(counted, body): providers/gemini/reading.py's `plain_slice` (see it for what it
+ * checks) with the `usageMetadata` keys that must hold integers (`counted`, a frozenset): the
+ * event's (text, finishReason, usageMetadata) when it is one candidate's bare text, else None. */
+
+static PyObject *k_prompt_feedback, *k_error, *k_candidates, *k_usage, *k_response_id, *k_model_version,
+    *k_index, *k_content, *k_finish, *k_parts, *k_text;
+
+static int
+none_or_str(PyObject *value)
+{
+    return value == NULL || value == Py_None || PyUnicode_CheckExact(value);
+}
+
+static PyObject *
+plain_slice(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyAnySet_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "plain_slice(counted: frozenset, body)");
+        return NULL;
+    }
+    PyObject *counted = args[0], *body = args[1];
+    if (!PyDict_CheckExact(body) || PyDict_GetItemWithError(body, k_prompt_feedback)
+        || PyDict_GetItemWithError(body, k_error))
+        goto none;
+    PyObject *candidates = PyDict_GetItemWithError(body, k_candidates);
+    PyObject *usage = PyDict_GetItemWithError(body, k_usage);
+    if (PyErr_Occurred())
+        return NULL;
+    if (candidates == NULL || !PyList_CheckExact(candidates) || PyList_GET_SIZE(candidates) != 1)
+        goto none;
+    if (usage != NULL && usage != Py_None) {
+        if (!PyDict_CheckExact(usage))
+            goto none;
+        Py_ssize_t i = 0;
+        PyObject *name, *count;
+        while (PyDict_Next(usage, &i, &name, &count)) {
+            if (!PyLong_CheckExact(count)) {
+                int is_counted = PySet_Contains(counted, name);
+                if (is_counted < 0)
+                    return NULL;
+                if (is_counted)
+                    goto none;
+            }
+        }
+    }
+    if (!none_or_str(PyDict_GetItemWithError(body, k_response_id))
+        || !none_or_str(PyDict_GetItemWithError(body, k_model_version)))
+        goto none;
+    PyObject *candidate = PyList_GET_ITEM(candidates, 0);
+    if (!PyDict_CheckExact(candidate))
+        goto none;
+    PyObject *index = PyDict_GetItemWithError(candidate, k_index);
+    if (index != NULL && index != Py_None) {
+        if (!PyLong_CheckExact(index))
+            goto none;
+        int overflow = 0;
+        long value = PyLong_AsLongAndOverflow(index, &overflow);
+        if (overflow || value != 0)
+            goto none;
+    }
+    PyObject *content = PyDict_GetItemWithError(candidate, k_content);
+    PyObject *finish = PyDict_GetItemWithError(candidate, k_finish);
+    if (PyErr_Occurred())
+        return NULL;
+    PyObject *parts = content != NULL && PyDict_CheckExact(content) ? PyDict_GetItemWithError(content, k_parts) : NULL;
+    if (PyErr_Occurred())
+        return NULL;
+    if (parts == NULL || !PyList_CheckExact(parts) || !none_or_str(finish))
+        goto none;
+    Py_ssize_t n = PyList_GET_SIZE(parts);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *part = PyList_GET_ITEM(parts, i);
+        if (!PyDict_CheckExact(part) || PyDict_GET_SIZE(part) != 1)
+            goto none;
+        PyObject *text = PyDict_GetItemWithError(part, k_text);
+        if (text == NULL || !PyUnicode_CheckExact(text)) {
+            if (PyErr_Occurred())
+                return NULL;
+            goto none;
+        }
+    }
+    PyObject *text;
+    if (n == 1)
+        text = Py_NewRef(PyDict_GetItemWithError(PyList_GET_ITEM(parts, 0), k_text));
+    else {
+        PyObject *pieces = PyList_New(n);
+        if (pieces == NULL)
+            return NULL;
+        for (Py_ssize_t i = 0; i < n; i++)
+            PyList_SET_ITEM(pieces, i, Py_NewRef(PyDict_GetItemWithError(PyList_GET_ITEM(parts, i), k_text)));
+        PyObject *empty = PyUnicode_New(0, 0);
+        text = empty == NULL ? NULL : PyUnicode_Join(empty, pieces);
+        Py_XDECREF(empty);
+        Py_DECREF(pieces);
+        if (text == NULL)
+            return NULL;
+    }
+    return Py_BuildValue("(NOO)", text, finish == NULL ? Py_None : finish, usage == NULL ? Py_None : usage);
+none:
+    if (PyErr_Occurred())
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef module_methods[] = {
+    {"plain_slice", (PyCFunction)(void (*)(void))plain_slice, METH_FASTCALL,
+     "plain_slice(counted, body) -> (text, finishReason, usageMetadata) or None"},
+    {NULL},
+};
+
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "relaygate._speedups", "relaygate's per-event work of translated streams, in C.", -1,
+    module_methods,
 };
 
 PyMODINIT_FUNC
@@ -305,6 +416,13 @@ PyInit__speedups(void)
 {
     if (PyType_Ready(&DeltaChunkType) < 0)
         return NULL;
+    PyObject **keys[] = {&k_prompt_feedback, &k_error, &k_candidates, &k_usage, &k_response_id, &k_model_version,
+                         &k_index, &k_content, &k_finish, &k_parts, &k_text};
+    const char *names[] = {"promptFeedback", "error", "candidates", "usageMetadata", "responseId", "modelVersion",
+                           "index", "content", "finishReason", "parts", "text"};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        if ((*keys[i] = PyUnicode_InternFromString(names[i])) == NULL)
+            return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)
         return NULL;

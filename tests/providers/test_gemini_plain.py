@@ -3,15 +3,19 @@ byte, as the full reading makes, and every event it does not take still read (or
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from relaygate.errors import UpstreamProtocolError
 from relaygate.providers.gemini import reading, response, stream
 from relaygate.providers.gemini.framing import GeminiEventDecoder
 from relaygate.providers.gemini.stream import GeminiStreamTranslator
+from relaygate.speedups import PURE_ENV, native
 from relaygate.wire.sse import Event
 from tests.providers.gemini_support import CREATED, FIXTURES, fixture
 
@@ -131,3 +135,56 @@ def test_a_plain_answer_takes_the_short_way(monkeypatch: pytest.MonkeyPatch) -> 
     assert answer["choices"] == [{"index": 0, "message": {"role": "assistant", "content": "naïve \"Kyoto\"!"},
                                   "logprobs": None, "finish_reason": "length"}]
     assert answer["id"] == "chatcmpl-resp-plain-1" and answer["usage"]["completion_tokens"] == 2
+
+
+# `plain_slice` in C (the C module, where built: speedups.py) against the Python one, for any body.
+KEYS = ["candidates", "usageMetadata", "responseId", "modelVersion", "index", "content", "finishReason", "parts",
+        "text", "promptFeedback", "error", "role", "promptTokenCount", "totalTokenCount", "trafficType"]
+ANY = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.sampled_from([0, 2**70, -1]) | st.floats(allow_nan=False)
+    | st.text(max_size=3),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(KEYS), inner, max_size=3),
+    max_leaves=8)
+TRICKY = st.sampled_from([None, False, True, 0, 0.0, 1, -1, 2**70, "", "0", "STOP", [], {}, [{"text": "x"}]])
+
+
+@st.composite
+def bodies(draw: st.DrawFn) -> Any:
+    """A plain slice with at most a few of its values replaced (or keys added or dropped), so that
+    every check is reached; or anything at all."""
+    if draw(st.integers(0, 9)) == 0:
+        return draw(ANY)
+    parts = [{"text": draw(st.text(max_size=4))} for _ in range(draw(st.integers(0, 3)))]
+    candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}, "index": 0, "finishReason": "STOP"}
+    body: dict[str, Any] = {"candidates": [candidate], "usageMetadata": {"promptTokenCount": 3, "trafficType": "x"},
+                            "responseId": "r-1", "modelVersion": "gemini-x"}
+    places = [(body, k) for k in ("candidates", "usageMetadata", "responseId", "modelVersion", "promptFeedback",
+                                  "error")]
+    places += [(candidate, k) for k in ("content", "index", "finishReason")]
+    places += [(candidate["content"], "parts"), (body["usageMetadata"], "promptTokenCount"),
+               (body["usageMetadata"], "trafficType")]
+    places += [(part, k) for part in parts for k in ("text", "thought")]
+    for _ in range(draw(st.integers(1, 3))):
+        where, key = draw(st.sampled_from(places))
+        change = draw(st.sampled_from(["tricky", "any", "drop"]))
+        if change == "drop":
+            where.pop(key, None)
+        else:
+            where[key] = draw(TRICKY if change == "tricky" else ANY)
+    if draw(st.booleans()) and isinstance(body.get("candidates"), list):
+        body["candidates"] = body["candidates"] * draw(st.integers(0, 2))
+    return body
+
+
+@settings(max_examples=1500, deadline=None)
+@given(bodies())
+def test_plain_slice_in_c_answers_as_the_python_one(body: Any) -> None:
+    if native is None:  # RELAYGATE_PURE=1, or no compiler: the Python one is the one used
+        assert reading.plain_slice is reading.python_plain_slice
+        return
+    assert reading.plain_slice(body) == reading.python_plain_slice(body)
+
+
+def test_the_c_plain_slice_is_used_where_the_module_is_built() -> None:
+    assert (reading.plain_slice is reading.python_plain_slice) == bool(os.environ.get(PURE_ENV))
+    assert reading.plain_slice(event([{"text": "a"}, {"text": "b"}], finishReason="STOP")) == ("ab", "STOP", USAGE)

@@ -13,12 +13,15 @@ A `content` without `parts` is an empty answer, not an error: Gemini 2.5 sends
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import orjson
 
 from relaygate.errors import UpstreamProtocolError
+from relaygate.speedups import native
 
 # UsageMetadata fields the gateway reads; each, when present, must be a count.
 USAGE_COUNTS = (
@@ -92,10 +95,11 @@ PlainSlice = tuple[str, "str | None", "dict[str, int] | None"]  # text, finishRe
 _NONE_OR_STR = (type(None), str)
 
 
-def plain_slice(body: Any) -> PlainSlice | None:
+def python_plain_slice(body: Any) -> PlainSlice | None:
     """Most streamed events, checked as `read_response` checks them but without building the view:
     one candidate, at index 0, whose parts are all bare text; a finishReason and usage or not. None
-    for anything else, which the full reading then reads, or rejects with its own message."""
+    for anything else, which the full reading then reads, or rejects with its own message.
+    `plain_slice` is this, in C where relaygate's C module is built (speedups.py)."""
     if body.__class__ is not dict or "promptFeedback" in body or "error" in body:
         return None
     candidates, usage = body.get("candidates"), body.get("usageMetadata")
@@ -115,6 +119,10 @@ def plain_slice(body: Any) -> PlainSlice | None:
         if part.__class__ is not dict or len(part) != 1 or part.get("text").__class__ is not str:
             return None
     return (parts[0]["text"] if len(parts) == 1 else "".join([part["text"] for part in parts])), finish, usage
+
+
+plain_slice: Callable[[Any], PlainSlice | None] = (
+    python_plain_slice if native is None else partial(native.plain_slice, COUNTED))
 
 
 def _plain_usage(usage: Any) -> bool:
