@@ -1,14 +1,16 @@
 /* relaygate._speedups: the per-event work of translated streams, in C.
  *
  * DeltaChunk is providers/anthropic/shortcut.py's `DeltaShortcut.chunk` for the events it can
- * answer from their bytes alone: an Anthropic `content_block_delta` of the open block whose string
- * holds no escape, no control character and valid UTF-8 (nearly every event of an answer). For
- * those it writes the framed chat chunk (head, the string's bytes as they came, tail) without
- * entering the interpreter; an event that is not that block's delta gets None, and its block's
- * `content_block_stop` b"", as in Python. Anything else about the string (an escape, a quote,
- * a control character, bytes that are not UTF-8) goes to the Python method it was made with, so
- * every answer is the one the Python code gives: this changes what an event costs, never its bytes.
- * The module is optional: without a compiler relaygate runs the Python code alone.
+ * answer from their bytes alone: an Anthropic `content_block_delta` of the open block (nearly every
+ * event of an answer). It writes the framed chat chunk (head, the delta's string as orjson writes
+ * it, tail) without entering the interpreter: a string with no escape as it came, one with escapes
+ * decoded and written again (`\u00e9` as UTF-8, `\/` as `/`, ...). An event that is not that
+ * block's delta gets None, and its block's `content_block_stop` b"", as in Python. Anything else
+ * about the string (a quote or a control character left bare, a lone surrogate, bytes that are not
+ * UTF-8) goes to the Python method it was made with, so every answer is the one the Python code
+ * gives: this changes what an event costs, never its bytes. `plain_slice` is Gemini's check of an
+ * event of bare text, as providers/gemini/reading.py makes it. The module is optional: without a
+ * compiler relaygate runs the Python code alone.
  */
 
 #define PY_SSIZE_T_CLEAN
@@ -16,7 +18,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#define ABI 2 /* speedups.py checks it: a stale build is not used */
+#define ABI 3 /* speedups.py checks it: a stale build is not used */
 
 typedef struct {
     PyObject_HEAD
@@ -29,42 +31,135 @@ typedef struct {
     PyObject *fallback; /* the Python `chunk(piece, end)` */
 } DeltaChunk;
 
-/* Strict UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF), no control
- * character, no quote and no backslash: a JSON string's content that parses to itself. */
+/* The length of the character at s[0:n] when it is one a JSON string holds as it is: strict UTF-8
+ * (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF), not a control character, a
+ * quote or a backslash; else 0. */
+static Py_ssize_t
+plain_char(const unsigned char *s, Py_ssize_t n)
+{
+    unsigned char c = s[0];
+    if (c < 0x80)
+        return c < 0x20 || c == '"' || c == '\\' ? 0 : 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        return n >= 2 && (s[1] & 0xC0) == 0x80 ? 2 : 0;
+    if (c >= 0xE0 && c <= 0xEF) {
+        unsigned char lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+        return n >= 3 && s[1] >= lo && s[1] <= hi && (s[2] & 0xC0) == 0x80 ? 3 : 0;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        unsigned char lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+        return n >= 4 && s[1] >= lo && s[1] <= hi && (s[2] & 0xC0) == 0x80 && (s[3] & 0xC0) == 0x80 ? 4 : 0;
+    }
+    return 0;
+}
+
+/* A JSON string's content with no escape that parses to itself: plain characters only. */
 static int
 plain_json_text(const unsigned char *s, Py_ssize_t n)
 {
-    Py_ssize_t i = 0;
-    while (i < n) {
-        unsigned char c = s[i];
-        if (c < 0x80) {
-            if (c < 0x20 || c == '"' || c == '\\')
-                return 0;
-            i++;
-            continue;
-        }
-        if (c >= 0xC2 && c <= 0xDF) {
-            if (i + 1 >= n || (s[i + 1] & 0xC0) != 0x80)
-                return 0;
-            i += 2;
-        }
-        else if (c >= 0xE0 && c <= 0xEF) {
-            unsigned char lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
-            if (i + 2 >= n || s[i + 1] < lo || s[i + 1] > hi || (s[i + 2] & 0xC0) != 0x80)
-                return 0;
-            i += 3;
-        }
-        else if (c >= 0xF0 && c <= 0xF4) {
-            unsigned char lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
-            if (i + 3 >= n || s[i + 1] < lo || s[i + 1] > hi || (s[i + 2] & 0xC0) != 0x80
-                || (s[i + 3] & 0xC0) != 0x80)
-                return 0;
-            i += 4;
-        }
-        else
+    for (Py_ssize_t i = 0; i < n;) {
+        Py_ssize_t k = plain_char(s + i, n - i);
+        if (k == 0)
             return 0;
+        i += k;
     }
     return 1;
+}
+
+static long
+hex4(const unsigned char *s, Py_ssize_t n)
+{
+    if (n < 4)
+        return -1;
+    long value = 0;
+    for (int i = 0; i < 4; i++) {
+        unsigned char c = s[i];
+        int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                  : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (digit < 0)
+            return -1;
+        value = value * 16 + digit;
+    }
+    return value;
+}
+
+/* A JSON string's content s[0:n] with escapes, written into dst as orjson.dumps writes the string it
+ * parses to (`"` and `\` escaped, the control characters as \b \t \n \f \r or \u00xx, everything
+ * else as UTF-8, `\/` as `/`): never longer than n. The bytes written, or -1 where Python must
+ * look (not JSON, a lone surrogate, bytes that are not UTF-8). */
+static Py_ssize_t
+reencode(const unsigned char *s, Py_ssize_t n, char *dst)
+{
+    static const char hex[] = "0123456789abcdef";
+    Py_ssize_t i = 0, o = 0;
+    while (i < n) {
+        if (s[i] != '\\') {
+            Py_ssize_t k = plain_char(s + i, n - i);
+            if (k == 0)
+                return -1;
+            memcpy(dst + o, s + i, k);
+            i += k, o += k;
+            continue;
+        }
+        if (i + 1 >= n)
+            return -1;
+        long cp;
+        switch (s[i + 1]) {
+        case '"': cp = '"'; i += 2; break;
+        case '\\': cp = '\\'; i += 2; break;
+        case '/': cp = '/'; i += 2; break;
+        case 'b': cp = '\b'; i += 2; break;
+        case 'f': cp = '\f'; i += 2; break;
+        case 'n': cp = '\n'; i += 2; break;
+        case 'r': cp = '\r'; i += 2; break;
+        case 't': cp = '\t'; i += 2; break;
+        case 'u':
+            cp = hex4(s + i + 2, n - i - 2);
+            if (cp < 0 || (cp >= 0xDC00 && cp <= 0xDFFF))
+                return -1;
+            i += 6;
+            if (cp >= 0xD800 && cp <= 0xDBFF) { /* must be followed by its low half */
+                long low = i + 1 < n && s[i] == '\\' && s[i + 1] == 'u' ? hex4(s + i + 2, n - i - 2) : -1;
+                if (low < 0xDC00 || low > 0xDFFF)
+                    return -1;
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+                i += 6;
+            }
+            break;
+        default:
+            return -1;
+        }
+        if (cp < 0x20 || cp == '"' || cp == '\\') {
+            const char *brief = cp == '"' ? "\"" : cp == '\\' ? "\\" : cp == '\b' ? "b" : cp == '\t' ? "t"
+                              : cp == '\n' ? "n" : cp == '\f' ? "f" : cp == '\r' ? "r" : NULL;
+            dst[o++] = '\\';
+            if (brief != NULL)
+                dst[o++] = brief[0];
+            else {
+                memcpy(dst + o, "u00", 3);
+                dst[o + 3] = hex[cp >> 4], dst[o + 4] = hex[cp & 15];
+                o += 5;
+            }
+        }
+        else if (cp < 0x80)
+            dst[o++] = (char)cp;
+        else if (cp < 0x800) {
+            dst[o++] = (char)(0xC0 | (cp >> 6));
+            dst[o++] = (char)(0x80 | (cp & 0x3F));
+        }
+        else if (cp < 0x10000) {
+            dst[o++] = (char)(0xE0 | (cp >> 12));
+            dst[o++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+            dst[o++] = (char)(0x80 | (cp & 0x3F));
+        }
+        else {
+            dst[o++] = (char)(0xF0 | (cp >> 18));
+            dst[o++] = (char)(0x80 | ((cp >> 12) & 0x3F));
+            dst[o++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+            dst[o++] = (char)(0x80 | (cp & 0x3F));
+        }
+    }
+    return o;
 }
 
 static int
@@ -76,11 +171,13 @@ starts_with(const char *s, Py_ssize_t n, PyObject *prefix)
 
 enum { DELTA, EMPTY, NOT_MINE, ASK_PYTHON };
 
-/* What one event, p[0:end] (the piece going on to n), is: this block's delta with a plain string
- * (DELTA, its string with quotes at *text, *length bytes), the same with an empty string or the
- * block's stop (EMPTY), not this block's delta (NOT_MINE: None), or anything Python must look at. */
+/* What one event, p[0:end] (the piece going on to n), is: this block's delta (DELTA, the content of
+ * its string at *text, *length bytes, *escaped when it holds a backslash), the same with an empty
+ * string or the block's stop (EMPTY), not this block's delta (NOT_MINE: None), or anything Python
+ * must look at. */
 static int
-classify(DeltaChunk *self, const char *p, Py_ssize_t n, Py_ssize_t end, const char **text, Py_ssize_t *length)
+classify(DeltaChunk *self, const char *p, Py_ssize_t n, Py_ssize_t end, const char **text, Py_ssize_t *length,
+         int *escaped)
 {
     Py_ssize_t quote; /* where the delta's string opens */
     if (starts_with(p, n, self->named))
@@ -94,11 +191,34 @@ classify(DeltaChunk *self, const char *p, Py_ssize_t n, Py_ssize_t end, const ch
     /* the JSON ends `"}}`: the string's closing quote, then the delta's and the event's braces */
     if (end - 3 <= quote || memcmp(p + end - 3, "\"}}", 3) != 0)
         return ASK_PYTHON;
-    *text = p + quote;
-    *length = end - 2 - quote;
-    if (!plain_json_text((const unsigned char *)p + quote + 1, *length - 2))
+    *text = p + quote + 1;
+    *length = end - 3 - (quote + 1);
+    if (*length == 0)
+        return EMPTY;
+    *escaped = memchr(*text, '\\', *length) != NULL;
+    if (!*escaped && !plain_json_text((const unsigned char *)*text, *length))
         return ASK_PYTHON;
-    return *length == 2 ? EMPTY : DELTA;
+    return DELTA;
+}
+
+/* The framed chunk of a delta at dst (room for head, length + 2 and tail): the string as orjson
+ * writes it, its bytes as they came when it has no escape. Its size, or -1 where Python must look. */
+static Py_ssize_t
+write_chunk(DeltaChunk *self, char *dst, const char *text, Py_ssize_t length, int escaped)
+{
+    Py_ssize_t h = PyBytes_GET_SIZE(self->head), t = PyBytes_GET_SIZE(self->tail);
+    memcpy(dst, PyBytes_AS_STRING(self->head), h);
+    dst[h] = '"';
+    Py_ssize_t body = length;
+    if (escaped)
+        body = reencode((const unsigned char *)text, length, dst + h + 1);
+    else
+        memcpy(dst + h + 1, text, length);
+    if (body < 0)
+        return -1;
+    dst[h + 1 + body] = '"';
+    memcpy(dst + h + 2 + body, PyBytes_AS_STRING(self->tail), t);
+    return h + 2 + body + t;
 }
 
 static PyObject *
@@ -117,7 +237,8 @@ DeltaChunk_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyObje
         return PyObject_Vectorcall(self->fallback, args, nargsf, kwnames);
     const char *text = NULL;
     Py_ssize_t length = 0;
-    switch (classify(self, p, n, end, &text, &length)) {
+    int escaped = 0;
+    switch (classify(self, p, n, end, &text, &length, &escaped)) {
     case NOT_MINE:
         Py_RETURN_NONE;
     case EMPTY:
@@ -125,14 +246,17 @@ DeltaChunk_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyObje
     case ASK_PYTHON:
         return PyObject_Vectorcall(self->fallback, args, nargsf, kwnames);
     }
-    Py_ssize_t h = PyBytes_GET_SIZE(self->head), t = PyBytes_GET_SIZE(self->tail);
-    PyObject *out = PyBytes_FromStringAndSize(NULL, h + length + t);
+    Py_ssize_t room = PyBytes_GET_SIZE(self->head) + length + 2 + PyBytes_GET_SIZE(self->tail);
+    PyObject *out = PyBytes_FromStringAndSize(NULL, room);
     if (out == NULL)
         return NULL;
-    char *o = PyBytes_AS_STRING(out);
-    memcpy(o, PyBytes_AS_STRING(self->head), h);
-    memcpy(o + h, text, length); /* the string with its quotes, as it came */
-    memcpy(o + h + length, PyBytes_AS_STRING(self->tail), t);
+    Py_ssize_t size = write_chunk(self, PyBytes_AS_STRING(out), text, length, escaped);
+    if (size < 0) {
+        Py_DECREF(out);
+        return PyObject_Vectorcall(self->fallback, args, nargsf, kwnames);
+    }
+    if (size < room && _PyBytes_Resize(&out, size) < 0)
+        return NULL;
     return out;
 }
 
@@ -171,7 +295,6 @@ DeltaChunk_run(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     Py_ssize_t h = PyBytes_GET_SIZE(self->head), t = PyBytes_GET_SIZE(self->tail);
-    const char *head = PyBytes_AS_STRING(self->head), *tail = PyBytes_AS_STRING(self->tail);
     char *buffer = NULL;
     Py_ssize_t used = 0, size = 0, count = 0;
     for (;;) {
@@ -180,9 +303,10 @@ DeltaChunk_run(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
             break;
         const char *text = NULL;
         Py_ssize_t length = 0;
-        int kind = classify(self, p + pos, stop - pos, stop - pos, &text, &length);
+        int escaped = 0;
+        int kind = classify(self, p + pos, stop - pos, stop - pos, &text, &length, &escaped);
         if (kind == DELTA) {
-            Py_ssize_t need = used + h + length + t;
+            Py_ssize_t need = used + h + length + 2 + t;
             if (need > size) {
                 size = need * 2 > 4096 ? need * 2 : 4096;
                 char *grown = PyMem_Realloc(buffer, size);
@@ -192,10 +316,10 @@ DeltaChunk_run(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
                 }
                 buffer = grown;
             }
-            memcpy(buffer + used, head, h);
-            memcpy(buffer + used + h, text, length);
-            memcpy(buffer + used + h + length, tail, t);
-            used = need;
+            Py_ssize_t written = write_chunk(self, buffer + used, text, length, escaped);
+            if (written < 0)
+                break; /* Python's, from this event on */
+            used += written;
         }
         else if (kind != EMPTY)
             break;

@@ -148,6 +148,9 @@ def test_a_second_message_start_renames_the_chunks_the_shortcut_writes() -> None
 # `fast`, the C module's form of `chunk` where it is built (speedups.py): the same answer for any event.
 PIECES = st.one_of(
     st.text().map(lambda t: orjson.dumps(t)[1:-1]),  # a string's JSON, escapes and all
+    st.text().map(lambda t: json.dumps(t)[1:-1].encode()),  # all but ASCII escaped, surrogate pairs too
+    st.sampled_from([b"\\/", b"\\u00E9", b"\\u00e9", b"\\uD83D\\uDE00", b"\\uDE00", b"\\uD83Dx", b"\\uD83D", b"\\x",
+                     b"\\u001F", b"\\u0000", b"\\u0022", b"\\u005c", b"\\u007f", b"\\u2028", b"\\b\\f"]),
     st.text(alphabet=st.characters(blacklist_categories=("Cs",))).map(str.encode),  # raw: quotes, controls
     st.binary(max_size=12),  # anything, UTF-8 or not
     st.sampled_from([b'"', b"\\", b"\\u", b"\\ud800", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xc0\xaf", b"\xe2\x82",
@@ -189,11 +192,30 @@ def test_fast_is_the_c_module_where_it_is_built() -> None:
     assert kept.fast() == (kept.chunk, None)  # a kept piece is a str, made in Python
     event = plain.named + b'caf\xc3\xa9 "}}'
     assert fast(event, len(event)) == b'data: <"caf\xc3\xa9 ">\n\n'
-    escaped = plain.named + b'a\\nb"}}'  # the C module hands it to `chunk`
-    assert fast(escaped, len(escaped)) == b'data: <"a\\nb">\n\n'
+    escaped = plain.named + b'a\\nb \\u00e9\\/\\ud83d\\ude00 \\u001F"}}'  # written as orjson writes it
+    assert fast(escaped, len(escaped)) == 'data: <"a\\nb é/😀 \\u001f">\n\n'.encode()
+    odd = plain.named + b'a\\ud800"}}'  # a lone surrogate: the C module hands it to `chunk`, which declines it
+    assert fast(odd, len(odd)) is None
     empty, stop = plain.named + b'"}}', plain.stop or b""
-    piece = b"\n\n".join([event, empty, event, stop, escaped, event, b""])
-    assert run(piece, 0, b"\n\n") == (b'data: <"caf\xc3\xa9 ">\n\n' * 2, piece.index(escaped), 4)
-    assert run(piece, piece.index(escaped), b"\n\n") == (b"", piece.index(escaped), 0)
+    piece = b"\n\n".join([event, empty, escaped, stop, odd, event, b""])
+    assert run(piece, 0, b"\n\n") == (b'data: <"caf\xc3\xa9 ">\n\n' + fast(escaped, len(escaped)), piece.index(odd), 4)
+    assert run(piece, piece.index(odd), b"\n\n") == (b"", piece.index(odd), 0)
     assert run(piece, len(piece) - len(event) - 2, b"\n\n") == (b'data: <"caf\xc3\xa9 ">\n\n', len(piece), 1)
     assert run(piece[:-1], len(piece) - len(event) - 2, b"\n\n")[2] == 0  # no blank line: not whole
+
+
+@pytest.mark.parametrize("literal", [
+    b"\\/", b"\\u00E9\\u00e9", b"\\uD83D\\uDE00", b"\\ud83d\\ude00x", b"\\uD83D\\u00e9", b"\\uD83D\\uD83D", b"\\uD83D",
+    b"\\uD83Dx", b"\\uDE00", b"\\uDE00\\uD83D", b"\\u001F\\u0000\\u0008\\u0009\\u000a\\u000C\\u000d\\u000b",
+    b"\\u0022\\u005c\\u005C\\u007f\\u2028", b"\\b\\f\\n\\r\\t\\\"\\\\", b"\\x", b"\\u12", b"\\u12G4", b"\\", b"a\\",
+    b"\\u0041\\u00", "é\\n京".encode(), b"\xc3\\n", b"\\n\x01",
+])
+def test_escapes_are_answered_as_chunk_answers_them(literal: bytes) -> None:
+    shortcut = DeltaShortcut.of(0, "text_delta", "text", b"<", b">")
+    fast, run = shortcut.fast()
+    event = shortcut.named + literal + b'"}}'
+    answer = shortcut.chunk(event, len(event))
+    assert fast(event, len(event)) == answer
+    if run is not None:
+        piece = event + b"\n\n"
+        assert run(piece, 0, b"\n\n") in [(answer, len(piece), 1), (b"", 0, 0)]
