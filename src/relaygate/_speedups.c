@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#define ABI 3 /* speedups.py checks it: a stale build is not used */
+#define ABI 4 /* speedups.py checks it: a stale build is not used */
 
 typedef struct {
     PyObject_HEAD
@@ -29,6 +29,7 @@ typedef struct {
     PyObject *head;     /* bytes: the framed chunk up to the string */
     PyObject *tail;     /* bytes: and after it */
     PyObject *fallback; /* the Python `chunk(piece, end)` */
+    PyObject *kept;     /* a list that keeps every piece's text (a thinking block's), or None */
 } DeltaChunk;
 
 /* The length of the character at s[0:n] when it is one a JSON string holds as it is: strict UTF-8
@@ -169,6 +170,18 @@ starts_with(const char *s, Py_ssize_t n, PyObject *prefix)
     return n >= k && memcmp(s, PyBytes_AS_STRING(prefix), k) == 0;
 }
 
+/* A plain piece's text (valid UTF-8, no escape) onto the kept list. */
+static int
+keep(DeltaChunk *self, const char *text, Py_ssize_t length)
+{
+    PyObject *piece = PyUnicode_DecodeUTF8(text, length, NULL);
+    if (piece == NULL)
+        return -1;
+    int failed = PyList_Append(self->kept, piece);
+    Py_DECREF(piece);
+    return failed;
+}
+
 enum { DELTA, EMPTY, NOT_MINE, ASK_PYTHON };
 
 /* What one event, p[0:end] (the piece going on to n), is: this block's delta (DELTA, the content of
@@ -193,12 +206,12 @@ classify(DeltaChunk *self, const char *p, Py_ssize_t n, Py_ssize_t end, const ch
         return ASK_PYTHON;
     *text = p + quote + 1;
     *length = end - 3 - (quote + 1);
-    if (*length == 0)
-        return EMPTY;
-    *escaped = memchr(*text, '\\', *length) != NULL;
-    if (!*escaped && !plain_json_text((const unsigned char *)*text, *length))
-        return ASK_PYTHON;
-    return DELTA;
+    *escaped = *length > 0 && memchr(*text, '\\', *length) != NULL;
+    if (*escaped ? self->kept != Py_None : !plain_json_text((const unsigned char *)*text, *length))
+        return ASK_PYTHON; /* a kept piece with escapes: Python decodes it */
+    if (self->kept != Py_None && keep(self, *text, *length) < 0)
+        return -1;
+    return *length == 0 ? EMPTY : DELTA;
 }
 
 /* The framed chunk of a delta at dst (room for head, length + 2 and tail): the string as orjson
@@ -239,6 +252,8 @@ DeltaChunk_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyObje
     Py_ssize_t length = 0;
     int escaped = 0;
     switch (classify(self, p, n, end, &text, &length, &escaped)) {
+    case -1:
+        return NULL;
     case NOT_MINE:
         Py_RETURN_NONE;
     case EMPTY:
@@ -305,6 +320,10 @@ DeltaChunk_run(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
         Py_ssize_t length = 0;
         int escaped = 0;
         int kind = classify(self, p + pos, stop - pos, stop - pos, &text, &length, &escaped);
+        if (kind < 0) {
+            PyMem_Free(buffer);
+            return NULL;
+        }
         if (kind == DELTA) {
             Py_ssize_t need = used + h + length + 2 + t;
             if (need > size) {
@@ -342,11 +361,15 @@ static PyMethodDef DeltaChunk_methods[] = {
 static PyObject *
 DeltaChunk_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
-    PyObject *named, *bare, *stop, *head, *tail, *fallback;
-    static char *names[] = {"named", "bare", "stop", "head", "tail", "fallback", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "SSOSSO:DeltaChunk", names, &named, &bare, &stop, &head,
-                                     &tail, &fallback))
+    PyObject *named, *bare, *stop, *head, *tail, *fallback, *kept = Py_None;
+    static char *names[] = {"named", "bare", "stop", "head", "tail", "fallback", "kept", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "SSOSSO|O:DeltaChunk", names, &named, &bare, &stop, &head,
+                                     &tail, &fallback, &kept))
         return NULL;
+    if (kept != Py_None && !PyList_CheckExact(kept)) {
+        PyErr_SetString(PyExc_TypeError, "DeltaChunk: kept must be a list or None");
+        return NULL;
+    }
     if (PyBytes_GET_SIZE(named) == 0 || PyBytes_GET_SIZE(bare) == 0) {
         PyErr_SetString(PyExc_ValueError, "DeltaChunk: empty prefix");
         return NULL;
@@ -369,13 +392,15 @@ DeltaChunk_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     self->head = Py_NewRef(head);
     self->tail = Py_NewRef(tail);
     self->fallback = Py_NewRef(fallback);
+    self->kept = Py_NewRef(kept);
     return (PyObject *)self;
 }
 
 static int
 DeltaChunk_traverse(DeltaChunk *self, visitproc visit, void *arg)
 {
-    Py_VISIT(self->fallback); /* a bound method of the shortcut that holds this: a cycle */
+    Py_VISIT(self->fallback);
+    Py_VISIT(self->kept);
     return 0;
 }
 
@@ -383,6 +408,7 @@ static int
 DeltaChunk_clear(DeltaChunk *self)
 {
     Py_CLEAR(self->fallback);
+    Py_CLEAR(self->kept);
     return 0;
 }
 
@@ -410,7 +436,8 @@ static PyTypeObject DeltaChunkType = {
     .tp_name = "relaygate._speedups.DeltaChunk",
     .tp_basicsize = sizeof(DeltaChunk),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
-    .tp_doc = "DeltaChunk(named, bare, stop, head, tail, fallback)(piece, end): a framed chat chunk, b\"\" or None",
+    .tp_doc = "DeltaChunk(named, bare, stop, head, tail, fallback, kept=None)(piece, end): a framed chat chunk, "
+              "b\"\" or None",
     .tp_new = DeltaChunk_new,
     .tp_dealloc = (destructor)DeltaChunk_dealloc,
     .tp_traverse = (traverseproc)DeltaChunk_traverse,

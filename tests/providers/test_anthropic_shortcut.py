@@ -164,6 +164,8 @@ PIECES = st.one_of(
 def test_fast_answers_every_event_as_chunk_does(text: bytes, framing: str, ending: bytes, stops: bool,
                                                  cut: bool) -> None:
     shortcut = DeltaShortcut.of(0, "text_delta", "text", b'{"head":', b',"tail":1}', stops=stops)
+    keeping = DeltaShortcut.of(0, "text_delta", "text", b'{"head":', b',"tail":1}', kept=[])
+    checking = DeltaShortcut.of(0, "text_delta", "text", b'{"head":', b',"tail":1}', kept=[])
     start = {"named": shortcut.named, "bare": shortcut.bare, "other": b"data: {}",
              "stop": b'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}'}[framing]
     piece = start + (b"" if framing == "stop" else text + ending)
@@ -174,6 +176,8 @@ def test_fast_answers_every_event_as_chunk_does(text: bytes, framing: str, endin
     fast, run = shortcut.fast()
     answer = shortcut.chunk(piece, end)
     assert fast(piece, end) == answer
+    assert keeping.fast()[0](piece, end) == checking.chunk(piece, end)  # a thinking block's: each piece kept
+    assert keeping.kept == checking.kept
     if run is not None and end == len(piece) - 2 and piece.endswith(b"\n\n"):  # one whole event
         sent, pos, count = run(piece, 0, b"\n\n")
         # taken when `fast` answers by itself (a plain delta, an empty one, the stop); else left to it
@@ -189,7 +193,11 @@ def test_fast_is_the_c_module_where_it_is_built() -> None:
         assert native is None and (fast, run) == (plain.chunk, None)
         return
     assert native is not None and isinstance(fast, native.DeltaChunk)
-    assert kept.fast() == (kept.chunk, None)  # a kept piece is a str, made in Python
+    keeping, _ = kept.fast()
+    for literal in [b"Hmm, ", b"", "京都".encode(), b'a \\"b\\"']:  # the last with escapes: decoded by `chunk`
+        event = kept.named + literal + b'"}}'
+        keeping(event, len(event))
+    assert kept.kept == ["Hmm, ", "", "京都", 'a "b"']
     event = plain.named + b'caf\xc3\xa9 "}}'
     assert fast(event, len(event)) == b'data: <"caf\xc3\xa9 ">\n\n'
     escaped = plain.named + b'a\\nb \\u00e9\\/\\ud83d\\ude00 \\u001F"}}'  # written as orjson writes it

@@ -56,11 +56,13 @@ class DeltaShortcut:
 
     def fast(self) -> tuple[Fast, Run | None]:
         """The pump's `fast` (`chunk`, in C where the C module is built) and `run` (the C module's
-        `chunk` for a stretch of events, None without it). Made once per block and held by its
-        translator: the C one holds `chunk`, which would be a cycle were the shortcut to hold it."""
-        if native is None or self.kept is not None:  # a kept piece is a str: `chunk` makes it
+        `chunk` for a stretch of events, None without it), each keeping the pieces' text where the
+        shortcut does. Made once per block and held by its translator: the C one holds `chunk`,
+        which would be a cycle were the shortcut to hold it."""
+        if native is None:
             return self.chunk, None
-        fast = native.DeltaChunk(self.named, self.bare, self.stop, self.framed_head, self.framed_tail, self.chunk)
+        fast = native.DeltaChunk(self.named, self.bare, self.stop, self.framed_head, self.framed_tail, self.chunk,
+                                 self.kept)
         return fast, fast.run
 
     @classmethod
