@@ -14,9 +14,10 @@ and takes the full parse in stream.py, so the shortcut changes the cost of a chu
 
 `chunk` goes one step further for the pump: a whole SSE event as it came, `event:` line and all,
 becomes its chunk without being decoded at all. Where relaygate's C module is built (speedups.py),
-`fast` gives `chunk` in C, which answers the events whose string holds no escape and hands the
-others to `chunk` (so its answers are `chunk`'s), and `run`, which does that for each event of a
-stretch of them in one call, up to the first it does not answer itself.
+`fast` gives `chunk` in C, which answers the block's deltas itself (escapes, and a thinking block's
+kept pieces, included) and hands anything unusual to `chunk` (so its answers are `chunk`'s), and
+`run`, which does that for each event of a stretch of them in one call, up to the first it does not
+answer itself.
 """
 
 from __future__ import annotations
