@@ -4,10 +4,14 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 
 WORKDIR /opt/relaygate
-COPY requirements.lock pyproject.toml README.md ./
+COPY requirements.lock pyproject.toml setup.py README.md ./
 RUN pip install -r requirements.lock
 COPY src ./src
-RUN pip install --no-deps . && rm -rf src
+# The C module for translated streams (src/relaygate/_speedups.c) is compiled here, and the compiler
+# removed again in the same layer; should it not build, the install goes on and the Python code runs.
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && pip install --no-deps . && rm -rf src build \
+ && apt-get purge -y --auto-remove gcc libc6-dev && rm -rf /var/lib/apt/lists/*
 
 # An unprivileged user; its home holds the SQLite database and the usage journal when those are
 # left at their relative defaults (mount a volume there to keep them across restarts).
