@@ -39,8 +39,9 @@ CLIENT_KEY = "sk-bench-client-key"
 PORTS = {"emulator": 9100, "reference": 9200, "relaygate": 9300, "relaygate-governed": 9301, "relaygate-redis": 9302,
          "redis": 9400}
 # The governed key's limits and budget are far above the load: checked and booked, never hit
-GOVERNED_KEY_OPTIONS = ["--rpm", "100000000", "--tpm", "10000000000", "--max-concurrency", "100000",
-                        "--budget", "1000000", "--budget-period", "monthly"]
+LIMIT_OPTIONS = ["--rpm", "100000000", "--tpm", "10000000000", "--max-concurrency", "100000"]
+BUDGET_OPTIONS = ["--budget", "1000000", "--budget-period", "monthly"]
+GOVERNED_KEY_OPTIONS = LIMIT_OPTIONS + BUDGET_OPTIONS
 SUT_CORE, LOAD_CORE = "0", "1"
 SCENARIOS = [("nonstream-c1", False, 1), ("nonstream-c64", False, 64), ("stream-c64", True, 64)]
 # relaygate alone, the same load translated to and from Anthropic's Messages API, next to OpenAI wire;
@@ -111,11 +112,11 @@ def target_url(name: str) -> tuple[str, str]:
     return f"http://127.0.0.1:{port}/v1/chat/completions", CLIENT_KEY
 
 
-def governed_key(config: Path) -> str:
+def governed_key(config: Path, options: list[str] = GOVERNED_KEY_OPTIONS) -> str:
     """A key in the configuration's database, made with the relaygate CLI (which also creates the
     database); the CLI prints the key on its last line."""
     out = subprocess.run([RELAYGATE, "keys", "create", "--config", str(config), "--name", "bench-governed",
-                          *GOVERNED_KEY_OPTIONS], capture_output=True, text=True, check=True, cwd=config.parent)
+                          *options], capture_output=True, text=True, check=True, cwd=config.parent)
     return out.stdout.strip().splitlines()[-1]
 
 

@@ -10,8 +10,10 @@ answered, round by round. With a CPU-bound gateway, throughput is the inverse of
 Systems: the core path (configured key, no store), the whole governance path with limits and
 budgets in memory, and with them shared through Redis (as run.py configures them: a database key
 with RPM, TPM, concurrency limits and a budget never reached, a usage record per request through the
-journal into SQLite); and, with `--systems core,anthropic`, the core path asked for a model whose
-upstream speaks Anthropic's Messages API (translated both ways) next to the OpenAI-wire one.
+journal into SQLite); the governance path in memory with its key carrying a budget and no limits
+(`budget-only`) or neither (`key-only`: the key, the journal and the writer), to see what the parts
+cost; and, with `--systems core,anthropic`, the core path asked for a model whose upstream speaks
+Anthropic's Messages API (translated both ways) next to the OpenAI-wire one.
 
     .venv/bin/python bench/side_by_side.py [--rounds 5] [--duration 6] [--connections 32] [--stream]
                                            [--systems core,governed,redis]
@@ -30,9 +32,12 @@ from pathlib import Path
 import run as bench
 
 SYSTEMS = {"core": bench.CONFIG, "governed": bench.GOVERNED_CONFIG, "redis": bench.REDIS_CONFIG,
-           "anthropic": bench.CONFIG}
+           "anthropic": bench.CONFIG, "budget-only": bench.GOVERNED_CONFIG, "key-only": bench.GOVERNED_CONFIG}
 MODELS = {"anthropic": "bench-claude"}  # the model each system is asked for, where not bench-model
-PORTS = {"core": 9310, "governed": 9311, "redis": 9312, "anthropic": 9313}
+PORTS = {"core": 9310, "governed": 9311, "redis": 9312, "anthropic": 9313, "budget-only": 9314, "key-only": 9315}
+# the governed path with parts of it off, by what the database key carries: no rate limits (the
+# budget alone), or neither (the key, the journal and the writer)
+KEY_OPTIONS = {"budget-only": bench.BUDGET_OPTIONS, "key-only": []}
 
 
 def cpu_seconds(pid: int) -> float:
@@ -71,7 +76,8 @@ def main() -> None:
             folder = tmp / name
             folder.mkdir()
             (folder / "relaygate.yaml").write_text(config)
-            key = bench.CLIENT_KEY if config is bench.CONFIG else bench.governed_key(folder / "relaygate.yaml")
+            key = bench.CLIENT_KEY if config is bench.CONFIG else bench.governed_key(
+                folder / "relaygate.yaml", KEY_OPTIONS.get(name, bench.GOVERNED_KEY_OPTIONS))
             gateway = bench.pinned(bench.SUT_CORE, [bench.RELAYGATE, "serve", "--config", "relaygate.yaml",
                                                     "--port", str(PORTS[name]), "--log-level", "warning"],
                                    cwd=folder, **quiet)
