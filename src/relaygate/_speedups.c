@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#define ABI 4 /* speedups.py checks it: a stale build is not used */
+#define ABI 5 /* speedups.py checks it: a stale build is not used */
 
 typedef struct {
     PyObject_HEAD
@@ -461,13 +461,8 @@ none_or_str(PyObject *value)
 }
 
 static PyObject *
-plain_slice(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+slice_of(PyObject *counted, PyObject *body)
 {
-    if (nargs != 2 || !PyAnySet_Check(args[0])) {
-        PyErr_SetString(PyExc_TypeError, "plain_slice(counted: frozenset, body)");
-        return NULL;
-    }
-    PyObject *counted = args[0], *body = args[1];
     if (!PyDict_CheckExact(body) || PyDict_GetItemWithError(body, k_prompt_feedback)
         || PyDict_GetItemWithError(body, k_error))
         goto none;
@@ -551,9 +546,58 @@ none:
     Py_RETURN_NONE;
 }
 
+static PyObject *
+plain_slice(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyAnySet_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "plain_slice(counted: frozenset, body)");
+        return NULL;
+    }
+    return slice_of(args[0], args[1]);
+}
+
+/* event_slice(counted, loads, error, piece, end): reading.py's `python_event_slice`, a whole event
+ * as it came, piece[:end]: the plain slice of its one `data:` line, parsed by `loads` (orjson's), or
+ * None for anything else (other lines, JSON that `loads` rejects with `error`, not a plain slice). */
+static PyObject *
+event_slice(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 5 || !PyAnySet_Check(args[0]) || !PyBytes_CheckExact(args[3]) || !PyLong_CheckExact(args[4])) {
+        PyErr_SetString(PyExc_TypeError, "event_slice(counted, loads, error, piece: bytes, end: int)");
+        return NULL;
+    }
+    const char *p = PyBytes_AS_STRING(args[3]);
+    Py_ssize_t n = PyBytes_GET_SIZE(args[3]);
+    Py_ssize_t end = PyLong_AsSsize_t(args[4]);
+    if (end == -1 && PyErr_Occurred())
+        return NULL;
+    if (end < 0) /* as Python's slicing takes it */
+        end = end + n < 0 ? 0 : end + n;
+    if (end > n)
+        end = n;
+    if (n < 6 || memcmp(p, "data: ", 6) != 0 || memchr(p, '\n', end) != NULL || memchr(p, '\r', end) != NULL)
+        Py_RETURN_NONE;
+    PyObject *data = PyBytes_FromStringAndSize(end > 6 ? p + 6 : NULL, end > 6 ? end - 6 : 0);
+    if (data == NULL)
+        return NULL;
+    PyObject *body = PyObject_CallOneArg(args[1], data);
+    Py_DECREF(data);
+    if (body == NULL) {
+        if (!PyErr_ExceptionMatches(args[2]))
+            return NULL;
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    PyObject *slice = slice_of(args[0], body);
+    Py_DECREF(body);
+    return slice;
+}
+
 static PyMethodDef module_methods[] = {
     {"plain_slice", (PyCFunction)(void (*)(void))plain_slice, METH_FASTCALL,
      "plain_slice(counted, body) -> (text, finishReason, usageMetadata) or None"},
+    {"event_slice", (PyCFunction)(void (*)(void))event_slice, METH_FASTCALL,
+     "event_slice(counted, loads, error, piece, end) -> plain_slice of the event's data line, or None"},
     {NULL},
 };
 

@@ -3,6 +3,7 @@ byte, as the full reading makes, and every event it does not take still read (or
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -188,3 +189,15 @@ def test_plain_slice_in_c_answers_as_the_python_one(body: Any) -> None:
 def test_the_c_plain_slice_is_used_where_the_module_is_built() -> None:
     assert (reading.plain_slice is reading.python_plain_slice) == bool(os.environ.get(PURE_ENV))
     assert reading.plain_slice(event([{"text": "a"}, {"text": "b"}], finishReason="STOP")) == ("ab", "STOP", USAGE)
+
+
+@settings(max_examples=800, deadline=None)
+@given(bodies(), st.sampled_from([b"data: ", b"data:", b"event: x\ndata: ", b"", b"data: \r"]),
+       st.sampled_from([b"", b"\n\n", b"\r\n\r\n", b"\n", b" ", b"}"]), st.integers(-12, 12), st.binary(max_size=6))
+def test_event_slice_in_c_answers_as_the_python_one(body: Any, head: bytes, tail: bytes, shift: int,
+                                                    noise: bytes) -> None:
+    """The stream's `chunk`: a whole event as it came, `piece[:end]`, to its plain slice or None."""
+    data = json.dumps(body, separators=(",", ":")).encode()  # integers of any size, which orjson may refuse
+    for piece in (head + data + tail, head + data[: len(data) // 2] + noise + tail):
+        for end in (len(head + data), len(piece) + shift, shift):
+            assert reading.event_slice(piece, end) == reading.python_event_slice(piece, end), (piece, end)

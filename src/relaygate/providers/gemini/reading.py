@@ -125,6 +125,23 @@ plain_slice: Callable[[Any], PlainSlice | None] = (
     python_plain_slice if native is None else partial(native.plain_slice, COUNTED))
 
 
+def python_event_slice(piece: bytes, end: int) -> PlainSlice | None:
+    """A whole event as it came, `piece[:end]` (its blank line not counted): the plain slice of its one
+    `data:` line; None for anything else (more lines, not JSON, not a plain slice). `event_slice` is
+    this, in C where relaygate's C module is built."""
+    if not piece.startswith(b"data: ") or piece.find(b"\n", 0, end) >= 0 or piece.find(b"\r", 0, end) >= 0:
+        return None
+    try:
+        return python_plain_slice(orjson.loads(piece[6:end]))
+    except orjson.JSONDecodeError:
+        return None
+
+
+event_slice: Callable[[bytes, int], PlainSlice | None] = (
+    python_event_slice if native is None
+    else partial(native.event_slice, COUNTED, orjson.loads, orjson.JSONDecodeError))
+
+
 def _plain_usage(usage: Any) -> bool:
     """No usage, or counts that are integers where present (a null one is left to `_usage`)."""
     if usage is None:

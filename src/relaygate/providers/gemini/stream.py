@@ -30,7 +30,7 @@ from relaygate.providers.gemini.mapping import (
     BLOCKED_FINISH, EXTRA, chat_usage, completion_id, finish_reason, signature_extra, tool_call, tool_call_id,
 )
 from relaygate.providers.gemini.reading import (
-    Call, Candidate, GeminiResponse, Text, parse_json, plain_slice, read_response,
+    Call, Candidate, GeminiResponse, Text, event_slice, parse_json, plain_slice, read_response,
 )
 from relaygate.providers.openai_stream import StreamEnd
 from relaygate.wire.sse import Event
@@ -135,15 +135,8 @@ class GeminiStreamTranslator:
         """`fast`, once the first event is read: a whole event as it came, `piece[:end]` (one `data:`
         line, without the blank line), that is a plain slice becomes its framed chunk (b"" for
         none); anything else None, and nothing changed."""
-        if not piece.startswith(b"data: ") or piece.find(b"\n", 0, end) >= 0 or piece.find(b"\r", 0, end) >= 0:
-            return None
-        try:
-            plain = plain_slice(orjson.loads(piece[6:end]))
-        except orjson.JSONDecodeError:
-            return None
-        if plain is None:
-            return None
-        return self._plain(*plain, framed=True)
+        plain = event_slice(piece, end)
+        return None if plain is None else self._plain(*plain, framed=True)
 
     def close(self) -> list[bytes]:
         """At the upstream's end of stream: finish chunks, then usage if the client asked for it."""
