@@ -9,8 +9,9 @@
  * about the string (a quote or a control character left bare, a lone surrogate, bytes that are not
  * UTF-8) goes to the Python method it was made with, so every answer is the one the Python code
  * gives: this changes what an event costs, never its bytes. `plain_slice` is Gemini's check of an
- * event of bare text, as providers/gemini/reading.py makes it. The module is optional: without a
- * compiler relaygate runs the Python code alone.
+ * event of bare text, and `event_slice` that check of a whole event as it came (framing and parse
+ * included), as providers/gemini/reading.py makes them. The module is optional: without a compiler
+ * relaygate runs the Python code alone.
  */
 
 #define PY_SSIZE_T_CLEAN
