@@ -206,24 +206,30 @@ class TranslatedPump:
         whole = decoder.whole
         out: list[bytes] = []  # framed, in order: what `fast` wrote, and `chunks` once framed
         chunks: list[bytes] = []  # what `translate` made since the last `fast` event
-        pos, size, step = 0, len(piece), len(blank)
+        blocks = piece.split(blank)
+        blocks.pop()  # the empty tail after the last blank line
+        n, count = 0, len(blocks)  # the next block
+        at, pos = 0, 0  # a block, and where it begins in the piece (worked out only for `run`)
         events = 0
         try:
-            while pos < size:
+            while n < count:
                 run = translator.run
                 if run is not None:
-                    sent, pos, count = run(piece, pos, blank)
-                    if count:
-                        events += count
+                    for block in blocks[at:n]:
+                        pos += len(block) + len(blank)
+                    sent, pos, taken = run(piece, pos, blank)
+                    at = n = n + taken
+                    if taken:
+                        events += taken
                         if chunks:
                             out.append(self._framed(chunks))
                             chunks = []
                         out.append(sent)
-                        if pos == size:
+                        if n == count:
                             break
                 fast = translator.fast
-                end = piece.find(blank, pos)
-                block, pos = piece[pos:end], end + step
+                block = blocks[n]
+                n += 1
                 if fast is not None:
                     framed = fast(block, len(block))
                     if framed is not None:
@@ -240,7 +246,7 @@ class TranslatedPump:
                     continue
                 decoded = decoder.feed(block + blank)
                 if not decoder.at_boundary:  # what began is not SSE (Gemini's bare error): the rest is its
-                    decoded += decoder.feed(piece[pos:]) if pos < size else []
+                    decoded += decoder.feed(blank.join(blocks[n:]) + blank) if n < count else []
                 events += len(decoded)
                 for event in decoded:
                     chunks += translator.translate(event)
