@@ -96,7 +96,8 @@ class PostgresCluster:
 
 async def migrated_engine(url: str):
     """Migrate the database at `url` and open an engine on it (dispose it when done)."""
-    from relaygate.store import create_engine, migrate
+    from relaygate.store.db import create_engine
+    from relaygate.store.migrate import migrate
 
     await migrate(url)
     return create_engine(url)
@@ -137,7 +138,7 @@ def fetch(url: str, statement) -> list:
     """The rows of one SQLAlchemy statement on the database at `url` (already migrated)."""
     import asyncio
 
-    from relaygate.store import create_engine
+    from relaygate.store.db import create_engine
 
     async def main():
         engine = create_engine(url)

@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#define ABI 5 /* speedups.py checks it: a stale build is not used */
+#define ABI 5 /* speedups.py refuses a build of another number: raise both when the interface changes */
 
 typedef struct {
     PyObject_HEAD
@@ -291,8 +291,9 @@ find(const char *p, Py_ssize_t n, Py_ssize_t from, const char *needle, Py_ssize_
 }
 
 /* run(piece, pos, blank) -> (sent, pos, count): the events of `piece` from `pos` on, each ending
- * with `blank`, as long as each is one `__call__` answers itself (a plain delta, an empty one, the
- * block's stop): their framed chunks joined, where the first other event begins, and how many. */
+ * with `blank`, as long as each is one `__call__` answers itself (this block's delta, escapes and
+ * all, an empty one, the block's stop): their framed chunks joined, where the first other event
+ * begins, and how many. */
 static PyObject *
 DeltaChunk_run(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
 {

@@ -206,8 +206,7 @@ def _shared_by_workers(config: Config, workers: int) -> Iterator[None]:
     redis-server for their limits and budgets when the configuration names no Redis and something
     needs sharing (store/private_redis.py), and a directory for their metrics
     (observability/workers.py). Each worker learns of them from the environment (app.create_app).
-    One process shares nothing, and imports none of it: the store package would load the SQL layer
-    (some 18 MB) into a gateway that has no database."""
+    One process shares nothing."""
     if workers <= 1:
         yield
         return

@@ -1,4 +1,4 @@
-"""The optional C module (`_speedups.c`), when it was built for this source and is not turned off.
+"""The optional C module (`_speedups.c`), when a build of the expected ABI is there and not turned off.
 
 `pip install` (and so `make install`) compiles it when a C compiler and Python's headers are there;
 without them, or with `RELAYGATE_PURE=1` in the environment, relaygate runs the Python code that
@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-ABI = 5  # the version of _speedups.c this source expects; another build is not used
+ABI = 5  # the version of _speedups.c this source expects: a build of another is not used
 PURE_ENV = "RELAYGATE_PURE"
 
 

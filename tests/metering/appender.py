@@ -8,7 +8,8 @@ from decimal import Decimal
 
 from relaygate.metering.meter import Meter
 from relaygate.metering.usage import UsageRecord
-from relaygate.store import create_engine, migrate
+from relaygate.store.db import create_engine
+from relaygate.store.migrate import migrate
 
 
 async def main(database_url: str, journal_path: str) -> None:

@@ -8,7 +8,8 @@ from sqlalchemy import inspect, select
 
 from relaygate.errors import ConfigError
 from relaygate.metering.sink import write_batch
-from relaygate.store import async_url, create_engine, migrate
+from relaygate.store.db import async_url, create_engine
+from relaygate.store.migrate import migrate
 from relaygate.store.migrate import HEAD, current_revision, migrate_engine
 from relaygate.store.schema import metadata, usage_records
 from tests.metering.records import record

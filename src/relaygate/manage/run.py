@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from relaygate.config import Config
 from relaygate.governance.key_settings import InvalidKeySettings
 from relaygate.governance.keystore import KeyStoreError
-from relaygate.store import create_engine, migrate
+from relaygate.store.db import create_engine
+from relaygate.store.migrate import migrate
 
 Action = Callable[[AsyncEngine], Awaitable[str]]
 

@@ -1,6 +1,3 @@
-"""Persistence: the SQL schema, engines for SQLite and PostgreSQL, and migrations applied at start."""
-
-from relaygate.store.db import async_url, create_engine
-from relaygate.store.migrate import migrate, migrate_engine
-
-__all__ = ["async_url", "create_engine", "migrate", "migrate_engine"]
+"""Persistence: the SQL schema, engines for SQLite and PostgreSQL (db.py), and migrations applied at
+start (migrate.py); the Redis client and its scripts. Import the module you need: the package itself
+loads nothing, so a gateway with Redis and no database does not carry SQLAlchemy."""

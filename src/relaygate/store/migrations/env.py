@@ -1,4 +1,4 @@
-"""Alembic environment: always handed an open connection by `relaygate.store.migrate`."""
+"""Alembic environment: always handed an open connection by `relaygate.store.migrate.migrate_engine`."""
 
 from alembic import context
 
@@ -6,7 +6,7 @@ from relaygate.store.schema import metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:
-    raise RuntimeError("run migrations through relaygate.store.migrate(), which supplies the connection")
+    raise RuntimeError("run migrations through relaygate.store.migrate.migrate(), which supplies the connection")
 
 # SQLite cannot ALTER most things in place; batch mode copies the table when a migration needs it.
 context.configure(
