@@ -50,10 +50,10 @@ class Stream(threading.Thread):
 
 def refused(base: str) -> bool:
     """A new request is not served: the connection is refused, or (caught while the listener closes)
-    accepted and closed without an answer."""
+    accepted and closed, or reset, without an answer."""
     try:
         httpx.get(f"{base}/healthz", timeout=2)
-    except (httpx.ConnectError, httpx.RemoteProtocolError):
+    except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError):
         return True
     return False
 
