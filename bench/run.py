@@ -177,11 +177,12 @@ async def hold_streams(count: int) -> tuple[int, int]:
     return ok, failed
 
 
-def script_slow_streams(chunk_delay: float) -> None:
-    """From now on the emulator spaces every stream's chunks by `chunk_delay` seconds."""
+def script_slow_streams(chunk_delay: float, match: dict | None = None) -> None:
+    """From now on the emulator spaces the chunks of every stream `match`es (by default the streams
+    of bench-model) by `chunk_delay` seconds."""
     import urllib.request
 
-    rule = [{"match": {"model": "bench-model"}, "times": -1, "chunk_delay": chunk_delay}]
+    rule = [{"match": match or {"model": "bench-model"}, "times": -1, "chunk_delay": chunk_delay}]
     request = urllib.request.Request(
         f"http://127.0.0.1:{PORTS['emulator']}/_emulator/script", data=json.dumps(rule).encode(),
         headers={"Content-Type": "application/json"}, method="POST",

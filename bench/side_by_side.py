@@ -51,6 +51,9 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=6, help="seconds per round")
     parser.add_argument("--connections", type=int, default=32, help="wrk connections per system")
     parser.add_argument("--stream", action="store_true", help="streamed answers (20 chunks) instead of whole ones")
+    parser.add_argument("--paced", type=float, default=0.0, metavar="MS",
+                        help="with --stream: the upstream sends a chunk every MS milliseconds, as a model generates "
+                             "them, instead of the whole stream at once")
     parser.add_argument("--systems", default="core,governed,redis",
                         help=f"which, the first being the one the others are compared with: {', '.join(SYSTEMS)}")
     args = parser.parse_args()
@@ -71,6 +74,8 @@ def main() -> None:
                                   **quiet))
         bench.wait_port(bench.PORTS["emulator"])
         bench.wait_port(bench.PORTS["redis"])
+        if args.paced:
+            bench.script_slow_streams(args.paced / 1000, {"stream": True})
         for name in systems:
             config = SYSTEMS[name]
             folder = tmp / name
@@ -125,6 +130,8 @@ def finished(wrk: subprocess.Popen) -> int:
 
 def report(per_request: dict[str, list[float]], args: argparse.Namespace) -> str:
     kind = "streamed (20 chunks)" if args.stream else "whole answers"
+    if args.stream and args.paced:
+        kind = f"streamed (20 chunks, one every {args.paced:g} ms)"
     first = next(iter(per_request))
     lines = [f"CPU per request, {kind}, {args.connections} connections each, medians of {args.rounds} rounds:",
              "", f"| system | CPU µs / request | {first} / system (throughput ratio) |", "|---|---|---|"]
