@@ -10,16 +10,19 @@
  * UTF-8) goes to the Python method it was made with, so every answer is the one the Python code
  * gives: this changes what an event costs, never its bytes. `plain_slice` is Gemini's check of an
  * event of bare text, and `event_slice` that check of a whole event as it came (framing and parse
- * included), as providers/gemini/reading.py makes them. The module is optional: without a compiler
- * relaygate runs the Python code alone.
+ * included), as providers/gemini/reading.py makes them. `Allowance` is governance/limits.py's
+ * PyAllowance: one key's rate limits in this process, admitted and settled once per request. The
+ * module is optional: without a compiler relaygate runs the Python code alone.
  */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <math.h>
 #include <stddef.h>
+#include <structmember.h>
 #include <string.h>
 
-#define ABI 5 /* speedups.py refuses a build of another number: raise both when the interface changes */
+#define ABI 6 /* speedups.py refuses a build of another number: raise both when the interface changes */
 
 typedef struct {
     PyObject_HEAD
@@ -595,6 +598,313 @@ event_slice(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return slice;
 }
 
+
+/* Allowance: governance/limits.py's PyAllowance, the same arithmetic on the same doubles in the same
+ * order (so the same answers to the bit), and the same header bytes. `packed` is KeyLimits.packed:
+ * (rpm, tpm, max_concurrency, each -1 when not set, per_request, per_token, rpm's limit header,
+ * tpm's). */
+
+#define WINDOW 60.0
+
+typedef struct {
+    PyObject_HEAD
+    long long rpm, tpm;      /* the limits the two arrival times were kept for; -1: none */
+    double requests, tokens; /* theoretical arrival times; -inf: the whole allowance is there */
+    Py_ssize_t in_flight;
+} Allowance;
+
+static PyObject *s_remaining_requests, *s_reset_requests, *s_remaining_tokens, *s_reset_tokens, *s_requests,
+    *s_tokens, *s_concurrency, *s_empty;
+
+static int
+packed_of(PyObject *packed, long long *rpm, long long *tpm, long long *most, double *per_request,
+          double *per_token)
+{
+    if (!PyTuple_CheckExact(packed) || PyTuple_GET_SIZE(packed) != 7) {
+        PyErr_SetString(PyExc_TypeError, "Allowance: packed must be KeyLimits.packed");
+        return -1;
+    }
+    *rpm = PyLong_AsLongLong(PyTuple_GET_ITEM(packed, 0));
+    *tpm = PyLong_AsLongLong(PyTuple_GET_ITEM(packed, 1));
+    *most = PyLong_AsLongLong(PyTuple_GET_ITEM(packed, 2));
+    *per_request = PyFloat_AsDouble(PyTuple_GET_ITEM(packed, 3));
+    *per_token = PyFloat_AsDouble(PyTuple_GET_ITEM(packed, 4));
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+/* A Python int as a long long; 1 when it is outside that range (then *out is not set). */
+static int
+as_count(PyObject *value, long long *out)
+{
+    int overflow;
+    if (!PyLong_Check(value)) {
+        PyErr_SetString(PyExc_TypeError, "Allowance: token counts must be int");
+        return -1;
+    }
+    long long n = PyLong_AsLongLongAndOverflow(value, &overflow);
+    if (overflow)
+        return 1;
+    if (n == -1 && PyErr_Occurred())
+        return -1;
+    *out = n;
+    return 0;
+}
+
+/* float(int(value)), exactly as Python converts it (raising OverflowError beyond a double's range). */
+static int
+as_double(PyObject *value, double *out)
+{
+    *out = PyLong_AsDouble(value);
+    return *out == -1.0 && PyErr_Occurred() ? -1 : 0;
+}
+
+static double
+later(double a, double b) /* Python's max(a, b) */
+{
+    return b > a ? b : a;
+}
+
+/* `{minutes}m{rest}s` of whole seconds beyond the long long range (OverflowError when infinite). */
+static PyObject *
+long_reset(double whole)
+{
+    PyObject *seconds = PyLong_FromDouble(whole), *sixty = seconds == NULL ? NULL : PyLong_FromLong(60);
+    PyObject *split = sixty == NULL ? NULL : PyNumber_Divmod(seconds, sixty);
+    Py_XDECREF(seconds);
+    Py_XDECREF(sixty);
+    if (split == NULL)
+        return NULL;
+    PyObject *text = PyUnicode_FromFormat("%Sm%Ss", PyTuple_GET_ITEM(split, 0), PyTuple_GET_ITEM(split, 1));
+    Py_DECREF(split);
+    if (text == NULL)
+        return NULL;
+    PyObject *out = PyUnicode_AsASCIIString(text);
+    Py_DECREF(text);
+    return out;
+}
+
+/* `_reset(math.ceil(seconds * 1000))`: OpenAI's duration (`0ms`, `120ms`, `1s`, `6m0s`). */
+static PyObject *
+reset_value(double seconds)
+{
+    char text[64];
+    int n;
+    double ms = ceil(seconds * 1000.0);
+    if (ms <= 0.0)
+        return PyBytes_FromStringAndSize("0ms", 3);
+    if (ms < 1000.0) {
+        n = snprintf(text, sizeof(text), "%lldms", (long long)ms);
+    } else {
+        double whole = ceil(ms / 1000.0);
+        if (!(whole < 9e18)) /* a wait of an absurd usage's making: Python's ints, as the Python code */
+            return long_reset(whole);
+        long long s = (long long)whole;
+        n = s >= 60 ? snprintf(text, sizeof(text), "%lldm%llds", s / 60, s % 60)
+                    : snprintf(text, sizeof(text), "%llds", s);
+    }
+    return PyBytes_FromStringAndSize(text, n);
+}
+
+/* Appends the limit header, (remaining, n) and (reset, duration) of one limit, from its arrival time. */
+static int
+add_headers(PyObject *out, PyObject *limit_header, PyObject *remaining_name, PyObject *reset_name, double tat,
+            long long limit, double per_unit, double now)
+{
+    long long left = limit;
+    double used = tat - now, reset = 0.0;
+    if (used > 0.0) {
+        double units = floor((WINDOW - used) / per_unit + 1e-9);
+        left = units > 0.0 ? (long long)units : 0;
+        reset = used;
+    }
+    char digits[24];
+    PyObject *remaining = PyBytes_FromStringAndSize(digits, snprintf(digits, sizeof(digits), "%lld", left));
+    PyObject *reset_text = remaining == NULL ? NULL : reset_value(reset);
+    PyObject *a = reset_text == NULL ? NULL : PyTuple_Pack(2, remaining_name, remaining);
+    PyObject *b = a == NULL ? NULL : PyTuple_Pack(2, reset_name, reset_text);
+    int failed = b == NULL || PyList_Append(out, limit_header) < 0 || PyList_Append(out, a) < 0 ||
+                 PyList_Append(out, b) < 0;
+    Py_XDECREF(remaining);
+    Py_XDECREF(reset_text);
+    Py_XDECREF(a);
+    Py_XDECREF(b);
+    return failed ? -1 : 0;
+}
+
+/* admit(packed, tokens, now) -> (allowed, headers, wait, reason) */
+static PyObject *
+Allowance_admit(Allowance *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    long long rpm, tpm, most, tokens = 0;
+    double per_request, per_token;
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "admit(packed, tokens, now)");
+        return NULL;
+    }
+    int outside;
+    if (packed_of(args[0], &rpm, &tpm, &most, &per_request, &per_token) < 0 || (outside = as_count(args[1], &tokens)) < 0)
+        return NULL;
+    double now = PyFloat_AsDouble(args[2]);
+    if (now == -1.0 && PyErr_Occurred())
+        return NULL;
+    if (self->rpm != rpm) {
+        self->rpm = rpm;
+        self->requests = -INFINITY;
+    }
+    if (self->tpm != tpm) {
+        self->tpm = tpm;
+        self->tokens = -INFINITY;
+    }
+    double wait = 0.0, requests = self->requests, spent = self->tokens, over;
+    PyObject *reason = s_empty;
+    if (most >= 0 && self->in_flight >= most) {
+        wait = 1.0;
+        reason = s_concurrency;
+    } else {
+        if (rpm >= 0) {
+            requests = later(requests, now) + per_request;
+            if ((over = requests - now - WINDOW) > 1e-9) {
+                wait = over;
+                reason = s_requests;
+                requests = self->requests;
+            }
+        }
+        if (tpm >= 0 && reason == s_empty) {
+            double units = (double)tpm; /* min(tokens, tpm), as a double */
+            if (outside) {
+                if (_PyLong_Sign(args[1]) < 0 && as_double(args[1], &units) < 0)
+                    return NULL;
+            } else if (tokens < tpm) {
+                units = (double)tokens;
+            }
+            spent = later(spent, now) + units * per_token;
+            if ((over = spent - now - WINDOW) > 1e-9) {
+                wait = over;
+                reason = s_tokens;
+                requests = self->requests;
+                spent = self->tokens;
+            }
+        }
+        if (reason == s_empty) {
+            self->requests = requests;
+            self->tokens = spent;
+            if (most >= 0)
+                self->in_flight++;
+        }
+    }
+    PyObject *headers = PyList_New(0);
+    if (headers == NULL)
+        return NULL;
+    if ((rpm >= 0 && add_headers(headers, PyTuple_GET_ITEM(args[0], 5), s_remaining_requests, s_reset_requests,
+                                 requests, rpm, per_request, now) < 0) ||
+        (tpm >= 0 && add_headers(headers, PyTuple_GET_ITEM(args[0], 6), s_remaining_tokens, s_reset_tokens, spent,
+                                 tpm, per_token, now) < 0)) {
+        Py_DECREF(headers);
+        return NULL;
+    }
+    PyObject *waited = PyFloat_FromDouble(wait);
+    if (waited == NULL) {
+        Py_DECREF(headers);
+        return NULL;
+    }
+    PyObject *out = PyTuple_Pack(4, reason == s_empty ? Py_True : Py_False, headers, waited, reason);
+    Py_DECREF(headers);
+    Py_DECREF(waited);
+    return out;
+}
+
+/* settle(packed, reserved, used, now) */
+static PyObject *
+Allowance_settle(Allowance *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    long long rpm, tpm, most;
+    double per_request, per_token;
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "settle(packed, reserved, used, now)");
+        return NULL;
+    }
+    if (packed_of(args[0], &rpm, &tpm, &most, &per_request, &per_token) < 0)
+        return NULL;
+    double now = PyFloat_AsDouble(args[3]);
+    if (now == -1.0 && PyErr_Occurred())
+        return NULL;
+    if (most >= 0 && self->in_flight)
+        self->in_flight--;
+    if (tpm >= 0 && args[2] != Py_None && self->tpm == tpm) {
+        long long reserved = 0, used = 0;
+        int reserved_outside = as_count(args[1], &reserved), used_outside;
+        if (reserved_outside < 0 || (used_outside = as_count(args[2], &used)) < 0)
+            return NULL;
+        /* kept = min(reserved, tpm); `low`: that is reserved itself, below the long long range */
+        long long kept = tpm;
+        int low = 0;
+        if (reserved_outside)
+            low = _PyLong_Sign(args[1]) < 0;
+        else if (reserved < tpm)
+            kept = reserved;
+        double back; /* float(kept - used): exact in Python's ints, then rounded once */
+        if (!low && !used_outside &&
+            !((used > 0 && kept < LLONG_MIN + used) || (used < 0 && kept > LLONG_MAX + used))) {
+            back = (double)(kept - used);
+        } else {
+            PyObject *low_value = low ? Py_NewRef(args[1]) : PyLong_FromLongLong(kept);
+            PyObject *diff = low_value == NULL ? NULL : PyNumber_Subtract(low_value, args[2]);
+            Py_XDECREF(low_value);
+            if (diff == NULL)
+                return NULL;
+            int failed = as_double(diff, &back);
+            Py_DECREF(diff);
+            if (failed)
+                return NULL;
+        }
+        self->tokens = later(self->tokens - back * per_token, now - WINDOW);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Allowance_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    if (PyTuple_GET_SIZE(args) || (kwargs != NULL && PyDict_GET_SIZE(kwargs))) {
+        PyErr_SetString(PyExc_TypeError, "Allowance() takes no arguments");
+        return NULL;
+    }
+    Allowance *self = (Allowance *)type->tp_alloc(type, 0);
+    if (self == NULL)
+        return NULL;
+    self->rpm = self->tpm = -1;
+    self->requests = self->tokens = -INFINITY;
+    self->in_flight = 0;
+    return (PyObject *)self;
+}
+
+static PyMethodDef Allowance_methods[] = {
+    {"admit", (PyCFunction)(void (*)(void))Allowance_admit, METH_FASTCALL,
+     "admit(packed, tokens, now) -> (allowed, headers, wait, reason)"},
+    {"settle", (PyCFunction)(void (*)(void))Allowance_settle, METH_FASTCALL, "settle(packed, reserved, used, now)"},
+    {NULL},
+};
+
+static PyMemberDef Allowance_members[] = {
+    {"rpm", T_LONGLONG, offsetof(Allowance, rpm), 0, NULL},
+    {"tpm", T_LONGLONG, offsetof(Allowance, tpm), 0, NULL},
+    {"requests", T_DOUBLE, offsetof(Allowance, requests), 0, NULL},
+    {"tokens", T_DOUBLE, offsetof(Allowance, tokens), 0, NULL},
+    {"in_flight", T_PYSSIZET, offsetof(Allowance, in_flight), 0, NULL},
+    {NULL},
+};
+
+static PyTypeObject AllowanceType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "relaygate._speedups.Allowance",
+    .tp_basicsize = sizeof(Allowance),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Allowance(): one key's rate limits in this process (governance/limits.py's PyAllowance)",
+    .tp_new = Allowance_new,
+    .tp_methods = Allowance_methods,
+    .tp_members = Allowance_members,
+};
+
 static PyMethodDef module_methods[] = {
     {"plain_slice", (PyCFunction)(void (*)(void))plain_slice, METH_FASTCALL,
      "plain_slice(counted, body) -> (text, finishReason, usageMetadata) or None"},
@@ -604,15 +914,26 @@ static PyMethodDef module_methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "relaygate._speedups", "relaygate's per-event work of translated streams, in C.", -1,
+    PyModuleDef_HEAD_INIT, "relaygate._speedups", "relaygate's per-event work of translated streams and per-request rate limits, in C.", -1,
     module_methods,
 };
 
 PyMODINIT_FUNC
 PyInit__speedups(void)
 {
-    if (PyType_Ready(&DeltaChunkType) < 0)
+    if (PyType_Ready(&DeltaChunkType) < 0 || PyType_Ready(&AllowanceType) < 0)
         return NULL;
+    PyObject **texts[] = {&s_remaining_requests, &s_reset_requests, &s_remaining_tokens, &s_reset_tokens};
+    const char *header_names[] = {"x-ratelimit-remaining-requests", "x-ratelimit-reset-requests",
+                                  "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens"};
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+        if ((*texts[i] = PyBytes_FromString(header_names[i])) == NULL)
+            return NULL;
+    PyObject **reasons[] = {&s_requests, &s_tokens, &s_concurrency, &s_empty};
+    const char *reason_names[] = {"requests", "tokens", "concurrency", ""};
+    for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+        if ((*reasons[i] = PyUnicode_InternFromString(reason_names[i])) == NULL)
+            return NULL;
     PyObject **keys[] = {&k_prompt_feedback, &k_error, &k_candidates, &k_usage, &k_response_id, &k_model_version,
                          &k_index, &k_content, &k_finish, &k_parts, &k_text};
     const char *names[] = {"promptFeedback", "error", "candidates", "usageMetadata", "responseId", "modelVersion",
@@ -623,8 +944,9 @@ PyInit__speedups(void)
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)
         return NULL;
-    if (PyModule_AddIntConstant(m, "ABI", ABI) < 0 || PyModule_AddObjectRef(m, "DeltaChunk",
-                                                                             (PyObject *)&DeltaChunkType) < 0) {
+    if (PyModule_AddIntConstant(m, "ABI", ABI) < 0 ||
+        PyModule_AddObjectRef(m, "DeltaChunk", (PyObject *)&DeltaChunkType) < 0 ||
+        PyModule_AddObjectRef(m, "Allowance", (PyObject *)&AllowanceType) < 0) {
         Py_DECREF(m);
         return NULL;
     }

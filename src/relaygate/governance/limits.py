@@ -15,6 +15,8 @@ from functools import lru_cache
 from typing import Any
 from dataclasses import dataclass, field
 
+from relaygate import speedups
+
 WINDOW = 60.0  # seconds
 
 
@@ -27,14 +29,26 @@ class KeyLimits:
     active: bool = field(init=False, default=False)
     per_request: float = field(init=False, default=0.0, compare=False, repr=False)
     per_token: float = field(init=False, default=0.0, compare=False, repr=False)
+    # what an Allowance takes: (rpm, tpm, max_concurrency, each -1 when not set, per_request, per_token,
+    # and the `x-ratelimit-limit-*` headers of rpm and tpm, or None)
+    packed: tuple[Any, ...] = field(init=False, default=(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "active", any(v is not None for v in (self.rpm, self.tpm, self.max_concurrency)))
         object.__setattr__(self, "per_request", WINDOW / self.rpm if self.rpm else 0.0)
         object.__setattr__(self, "per_token", WINDOW / self.tpm if self.tpm else 0.0)
+        object.__setattr__(self, "packed", (
+            _unset(self.rpm), _unset(self.tpm), _unset(self.max_concurrency), self.per_request, self.per_token,
+            None if self.rpm is None else _limit_header("requests", self.rpm),
+            None if self.tpm is None else _limit_header("tokens", self.tpm),
+        ))
 
     def __bool__(self) -> bool:
         return self.active
+
+
+def _unset(limit: int | None) -> int:
+    return -1 if limit is None else limit
 
 
 @dataclass(slots=True)
@@ -47,17 +61,61 @@ class Verdict:
     reserved: int = 0  # tokens reserved for the TPM limit, settled with the real usage
 
 
-class _Allowance:
+class PyAllowance:
     """One key's state in this process: the theoretical arrival time of its requests and of its
-    tokens (each for the limit it was kept for: a changed limit starts afresh), and its requests in flight."""
+    tokens (each for the limit it was kept for: a changed limit starts afresh), and its requests in
+    flight. The C module's `Allowance` does the same (speedups.py); this is it without the module.
+    `packed` is KeyLimits.packed."""
 
     __slots__ = ("rpm", "tpm", "requests", "tokens", "in_flight")
 
     def __init__(self) -> None:
-        self.rpm: int | None = None
-        self.tpm: int | None = None
+        self.rpm = self.tpm = -1
         self.requests = self.tokens = -math.inf  # nothing used: the whole allowance is there
         self.in_flight = 0
+
+    def admit(self, packed: tuple[Any, ...], tokens: int, now: float) -> tuple[bool, list[tuple[bytes, bytes]], float, str]:
+        """(allowed, the `x-ratelimit-*` headers, seconds to wait and the limit that refused when refused)."""
+        rpm, tpm, most, per_request, per_token, rpm_header, tpm_header = packed
+        if self.rpm != rpm:
+            self.rpm, self.requests = rpm, -math.inf
+        if self.tpm != tpm:
+            self.tpm, self.tokens = tpm, -math.inf
+        wait, reason = 0.0, ""
+        requests, spent = self.requests, self.tokens
+        if most >= 0 and self.in_flight >= most:
+            wait, reason = 1.0, "concurrency"
+        else:
+            if rpm >= 0:  # GCRA: the arrival time moves on by one request; more than a minute ahead is over
+                requests = max(requests, now) + per_request
+                if (over := requests - now - WINDOW) > 1e-9:
+                    wait, reason, requests = over, "requests", self.requests
+            if tpm >= 0 and not reason:  # units above the whole allowance never fit
+                spent = max(spent, now) + min(tokens, tpm) * per_token
+                if (over := spent - now - WINDOW) > 1e-9:
+                    wait, reason, requests, spent = over, "tokens", self.requests, self.tokens
+            if not reason:
+                self.requests, self.tokens = requests, spent
+                if most >= 0:
+                    self.in_flight += 1
+        headers: list[tuple[bytes, bytes]] = []
+        if rpm >= 0:
+            _add_headers(headers, rpm_header, REQUEST_HEADERS, *_left(requests, rpm, per_request, now))
+        if tpm >= 0:
+            _add_headers(headers, tpm_header, TOKEN_HEADERS, *_left(spent, tpm, per_token, now))
+        return not reason, headers, wait, reason
+
+    def settle(self, packed: tuple[Any, ...], reserved: int, used: int | None, now: float) -> None:
+        """The request is over: free its concurrency slot and correct the token estimate (units
+        reserved but not used come back; more used than reserved are charged)."""
+        tpm = packed[1]
+        if packed[2] >= 0 and self.in_flight:
+            self.in_flight -= 1
+        if tpm >= 0 and used is not None and self.tpm == tpm:
+            self.tokens = max(self.tokens - (min(reserved, tpm) - used) * packed[4], now - WINDOW)
+
+
+Allowance: Any = speedups.native.Allowance if speedups.native is not None else PyAllowance
 
 
 def _left(tat: float, limit: int, per_unit: float, now: float) -> tuple[int, float]:
@@ -70,61 +128,38 @@ def _left(tat: float, limit: int, per_unit: float, now: float) -> tuple[int, flo
 
 class MemoryLimiter:
     """Limits of one process; `now` is passed in so every rule is tested without sleeping. Each key's
-    state is one object (`_Allowance`), worked on in one pass per admission: this runs for every request."""
+    state is one object (an Allowance), worked on in one call per admission: this runs for every request."""
 
     def __init__(self) -> None:
-        self.keys: dict[str, _Allowance] = {}
-
-    def _state(self, key: str, limits: KeyLimits) -> _Allowance:
-        state = self.keys.get(key)
-        if state is None:
-            state = self.keys[key] = _Allowance()
-        if state.rpm != limits.rpm:
-            state.rpm, state.requests = limits.rpm, -math.inf
-        if state.tpm != limits.tpm:
-            state.tpm, state.tokens = limits.tpm, -math.inf
-        return state
+        self.keys: dict[str, Any] = {}
 
     def admit(self, key: str, limits: KeyLimits, tokens: int, now: float) -> Verdict:
-        state = self._state(key, limits)
-        rpm, tpm, most = limits.rpm, limits.tpm, limits.max_concurrency
-        refusal = None
-        requests, spent = state.requests, state.tokens
-        if most is not None and state.in_flight >= most:
-            refusal = 1.0, "concurrency"
-        else:
-            if rpm is not None:  # GCRA: the arrival time moves on by one request; more than a minute ahead is over
-                requests = max(requests, now) + limits.per_request
-                if (over := requests - now - WINDOW) > 1e-9:
-                    refusal, requests = (over, "requests"), state.requests
-            if tpm is not None and refusal is None:  # units above the whole allowance never fit
-                spent = max(spent, now) + min(tokens, tpm) * limits.per_token
-                if (over := spent - now - WINDOW) > 1e-9:
-                    refusal, requests, spent = (over, "tokens"), state.requests, state.tokens
-            if refusal is None:
-                state.requests, state.tokens = requests, spent
-                if most is not None:
-                    state.in_flight += 1
-        headers = rate_headers(limits, _left(requests, rpm, limits.per_request, now) if rpm is not None else None,
-                               _left(spent, tpm, limits.per_token, now) if tpm is not None else None)
-        if refusal is not None:
-            return Verdict(False, headers, *refusal)
-        return Verdict(True, headers, reserved=tokens)
-
-    def settle(self, key: str, limits: KeyLimits, reserved: int, used: int | None, now: float) -> None:
-        """The request is over: free its concurrency slot and correct the token estimate (units
-        reserved but not used come back; more used than reserved are charged)."""
         state = self.keys.get(key)
         if state is None:
-            return
-        if limits.max_concurrency is not None and state.in_flight:
-            state.in_flight -= 1
-        if limits.tpm is not None and used is not None and state.tpm == limits.tpm:
-            state.tokens = max(state.tokens - (min(reserved, limits.tpm) - used) * limits.per_token, now - WINDOW)
+            state = self.keys[key] = Allowance()
+        allowed, headers, wait, reason = state.admit(limits.packed, tokens, now)
+        if allowed:
+            return Verdict(True, headers, 0.0, "", None, tokens)
+        return Verdict(False, headers, wait, reason)
+
+    def settle(self, key: str, limits: KeyLimits, reserved: int, used: int | None, now: float) -> None:
+        """The request is over: free its concurrency slot and correct the token estimate."""
+        state = self.keys.get(key)
+        if state is not None:
+            state.settle(limits.packed, reserved, used, now)
 
     def in_flight(self, key: str) -> int:
         state = self.keys.get(key)
         return state.in_flight if state is not None else 0
+
+
+REQUEST_HEADERS = (b"x-ratelimit-remaining-requests", b"x-ratelimit-reset-requests")
+TOKEN_HEADERS = (b"x-ratelimit-remaining-tokens", b"x-ratelimit-reset-tokens")
+
+
+def _add_headers(out: list[tuple[bytes, bytes]], limit_header: tuple[bytes, bytes], names: tuple[bytes, bytes],
+                 left: int, reset: float) -> None:
+    out += (limit_header, (names[0], b"%d" % left), (names[1], _reset(math.ceil(reset * 1000))))
 
 
 def rate_headers(
@@ -133,11 +168,9 @@ def rate_headers(
     """OpenAI's `x-ratelimit-*` headers from (remaining, seconds until the whole allowance is back)."""
     out: list[tuple[bytes, bytes]] = []
     if limits.rpm is not None and requests is not None:
-        out += (_limit_header("requests", limits.rpm), (b"x-ratelimit-remaining-requests", b"%d" % requests[0]),
-                (b"x-ratelimit-reset-requests", _reset(math.ceil(requests[1] * 1000))))
+        _add_headers(out, limits.packed[5], REQUEST_HEADERS, *requests)
     if limits.tpm is not None and tokens is not None:
-        out += (_limit_header("tokens", limits.tpm), (b"x-ratelimit-remaining-tokens", b"%d" % tokens[0]),
-                (b"x-ratelimit-reset-tokens", _reset(math.ceil(tokens[1] * 1000))))
+        _add_headers(out, limits.packed[6], TOKEN_HEADERS, *tokens)
     return out
 
 
