@@ -22,7 +22,7 @@
 #include <structmember.h>
 #include <string.h>
 
-#define ABI 6 /* speedups.py refuses a build of another number: raise both when the interface changes */
+#define ABI 7 /* speedups.py refuses a build of another number: raise both when the interface changes */
 
 typedef struct {
     PyObject_HEAD
@@ -608,8 +608,9 @@ event_slice(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 
 typedef struct {
     PyObject_HEAD
-    long long rpm, tpm;      /* the limits the two arrival times were kept for; -1: none */
-    double requests, tokens; /* theoretical arrival times; -inf: the whole allowance is there */
+    long long rpm, tpm;      /* the limits the two were kept for; -1: none */
+    double requests, tokens; /* seconds owed at `at` (at most 0: the whole allowance is there) */
+    double at;
     Py_ssize_t in_flight;
 } Allowance;
 
@@ -705,13 +706,13 @@ reset_value(double seconds)
     return PyBytes_FromStringAndSize(text, n);
 }
 
-/* Appends the limit header, (remaining, n) and (reset, duration) of one limit, from its arrival time. */
+/* Appends the limit header, (remaining, n) and (reset, duration) of one limit, from the time owed. */
 static int
-add_headers(PyObject *out, PyObject *limit_header, PyObject *remaining_name, PyObject *reset_name, double tat,
-            long long limit, double per_unit, double now)
+add_headers(PyObject *out, PyObject *limit_header, PyObject *remaining_name, PyObject *reset_name, double used,
+            long long limit, double per_unit)
 {
     long long left = limit;
-    double used = tat - now, reset = 0.0;
+    double reset = 0.0;
     if (used > 0.0) {
         double units = floor((WINDOW - used) / per_unit + 1e-9);
         left = units > 0.0 ? (long long)units : 0;
@@ -749,24 +750,26 @@ Allowance_admit(Allowance *self, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     if (self->rpm != rpm) {
         self->rpm = rpm;
-        self->requests = -INFINITY;
+        self->requests = 0.0;
     }
     if (self->tpm != tpm) {
         self->tpm = tpm;
-        self->tokens = -INFINITY;
+        self->tokens = 0.0;
     }
-    double wait = 0.0, requests = self->requests, spent = self->tokens, over;
+    double gone = now - self->at;
+    double owed_requests = self->requests - gone, owed_tokens = self->tokens - gone;
+    double wait = 0.0, requests = owed_requests, spent = owed_tokens, over;
     PyObject *reason = s_empty;
     if (most >= 0 && self->in_flight >= most) {
         wait = 1.0;
         reason = s_concurrency;
     } else {
         if (rpm >= 0) {
-            requests = later(requests, now) + per_request;
-            if ((over = requests - now - WINDOW) > 1e-9) {
+            requests = later(requests, 0.0) + per_request;
+            if ((over = requests - WINDOW) > 1e-9) {
                 wait = over;
                 reason = s_requests;
-                requests = self->requests;
+                requests = owed_requests;
             }
         }
         if (tpm >= 0 && reason == s_empty) {
@@ -777,17 +780,18 @@ Allowance_admit(Allowance *self, PyObject *const *args, Py_ssize_t nargs)
             } else if (tokens < tpm) {
                 units = (double)tokens;
             }
-            spent = later(spent, now) + units * per_token;
-            if ((over = spent - now - WINDOW) > 1e-9) {
+            spent = later(spent, 0.0) + units * per_token;
+            if ((over = spent - WINDOW) > 1e-9) {
                 wait = over;
                 reason = s_tokens;
-                requests = self->requests;
-                spent = self->tokens;
+                requests = owed_requests;
+                spent = owed_tokens;
             }
         }
         if (reason == s_empty) {
             self->requests = requests;
             self->tokens = spent;
+            self->at = now;
             if (most >= 0)
                 self->in_flight++;
         }
@@ -796,9 +800,9 @@ Allowance_admit(Allowance *self, PyObject *const *args, Py_ssize_t nargs)
     if (headers == NULL)
         return NULL;
     if ((rpm >= 0 && add_headers(headers, PyTuple_GET_ITEM(args[0], 5), s_remaining_requests, s_reset_requests,
-                                 requests, rpm, per_request, now) < 0) ||
+                                 requests, rpm, per_request) < 0) ||
         (tpm >= 0 && add_headers(headers, PyTuple_GET_ITEM(args[0], 6), s_remaining_tokens, s_reset_tokens, spent,
-                                 tpm, per_token, now) < 0)) {
+                                 tpm, per_token) < 0)) {
         Py_DECREF(headers);
         return NULL;
     }
@@ -857,7 +861,11 @@ Allowance_settle(Allowance *self, PyObject *const *args, Py_ssize_t nargs)
             if (failed)
                 return NULL;
         }
-        self->tokens = later(self->tokens - back * per_token, now - WINDOW);
+        double gone = now - self->at;
+        back *= per_token;
+        self->requests = later(self->requests - gone, 0.0);
+        self->tokens = later(self->tokens - gone - back, 0.0);
+        self->at = now;
     }
     Py_RETURN_NONE;
 }
@@ -873,7 +881,8 @@ Allowance_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     if (self == NULL)
         return NULL;
     self->rpm = self->tpm = -1;
-    self->requests = self->tokens = -INFINITY;
+    self->requests = self->tokens = 0.0;
+    self->at = -INFINITY;
     self->in_flight = 0;
     return (PyObject *)self;
 }
@@ -890,6 +899,7 @@ static PyMemberDef Allowance_members[] = {
     {"tpm", T_LONGLONG, offsetof(Allowance, tpm), 0, NULL},
     {"requests", T_DOUBLE, offsetof(Allowance, requests), 0, NULL},
     {"tokens", T_DOUBLE, offsetof(Allowance, tokens), 0, NULL},
+    {"at", T_DOUBLE, offsetof(Allowance, at), 0, NULL},
     {"in_flight", T_PYSSIZET, offsetof(Allowance, in_flight), 0, NULL},
     {NULL},
 };

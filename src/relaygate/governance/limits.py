@@ -3,9 +3,9 @@
 RPM and TPM are one-minute windows kept as a generic cell rate algorithm (GCRA), which is a token
 bucket holding a minute's allowance: a burst of N + k requests on an N RPM key admits exactly N,
 and the allowance comes back evenly over the minute. The state is one number per key and limit
-(the "theoretical arrival time"), so the same rule runs as one atomic script in Redis when several
-instances share limits. TPM admits on an estimate of the prompt's tokens and settles with the
-upstream's real usage. Answers carry OpenAI's `x-ratelimit-*` headers; a refusal says when to retry.
+(the "theoretical arrival time", kept here as the time owed after the last admission), so the same
+rule runs as one atomic script in Redis when several instances share limits. TPM admits on an
+estimate of the prompt's tokens and settles with the upstream's real usage. Answers carry OpenAI's `x-ratelimit-*` headers; a refusal says when to retry.
 """
 
 from __future__ import annotations
@@ -62,47 +62,54 @@ class Verdict:
 
 
 class PyAllowance:
-    """One key's state in this process: the theoretical arrival time of its requests and of its
-    tokens (each for the limit it was kept for: a changed limit starts afresh), and its requests in
-    flight. The C module's `Allowance` does the same (speedups.py); this is it without the module.
+    """One key's state in this process: for its requests and for its tokens, how far ahead of `at`
+    their theoretical arrival time was (each for the limit it was kept for: a changed limit starts
+    afresh), and its requests in flight. GCRA is kept as the time owed rather than as the arrival
+    time itself, so its sums are of numbers under a minute: as an arrival time, `now + k * 60 / N`
+    rounds to the precision of the clock's reading, which after a few days of uptime is coarse enough
+    to refuse the last request of a burst of N on an N RPM key (a quarter of the limits at 1e6 s).
+    The C module's `Allowance` does the same (speedups.py); this is it without the module.
     `packed` is KeyLimits.packed."""
 
-    __slots__ = ("rpm", "tpm", "requests", "tokens", "in_flight")
+    __slots__ = ("rpm", "tpm", "requests", "tokens", "at", "in_flight")
 
     def __init__(self) -> None:
         self.rpm = self.tpm = -1
-        self.requests = self.tokens = -math.inf  # nothing used: the whole allowance is there
+        self.requests = self.tokens = 0.0  # seconds owed at `at`; none: the whole allowance is there
+        self.at = -math.inf
         self.in_flight = 0
 
     def admit(self, packed: tuple[Any, ...], tokens: int, now: float) -> tuple[bool, list[tuple[bytes, bytes]], float, str]:
         """(allowed, the `x-ratelimit-*` headers, seconds to wait and the limit that refused when refused)."""
         rpm, tpm, most, per_request, per_token, rpm_header, tpm_header = packed
         if self.rpm != rpm:
-            self.rpm, self.requests = rpm, -math.inf
+            self.rpm, self.requests = rpm, 0.0
         if self.tpm != tpm:
-            self.tpm, self.tokens = tpm, -math.inf
+            self.tpm, self.tokens = tpm, 0.0
+        gone = now - self.at
+        owed_requests = requests = self.requests - gone  # owed now (at most 0: nothing)
+        owed_tokens = spent = self.tokens - gone
         wait, reason = 0.0, ""
-        requests, spent = self.requests, self.tokens
         if most >= 0 and self.in_flight >= most:
             wait, reason = 1.0, "concurrency"
         else:
-            if rpm >= 0:  # GCRA: the arrival time moves on by one request; more than a minute ahead is over
-                requests = max(requests, now) + per_request
-                if (over := requests - now - WINDOW) > 1e-9:
-                    wait, reason, requests = over, "requests", self.requests
+            if rpm >= 0:  # GCRA: one more request owed; more than a minute owed is over
+                requests = max(requests, 0.0) + per_request
+                if (over := requests - WINDOW) > 1e-9:
+                    wait, reason, requests = over, "requests", owed_requests
             if tpm >= 0 and not reason:  # units above the whole allowance never fit
-                spent = max(spent, now) + min(tokens, tpm) * per_token
-                if (over := spent - now - WINDOW) > 1e-9:
-                    wait, reason, requests, spent = over, "tokens", self.requests, self.tokens
+                spent = max(spent, 0.0) + min(tokens, tpm) * per_token
+                if (over := spent - WINDOW) > 1e-9:
+                    wait, reason, requests, spent = over, "tokens", owed_requests, owed_tokens
             if not reason:
-                self.requests, self.tokens = requests, spent
+                self.requests, self.tokens, self.at = requests, spent, now
                 if most >= 0:
                     self.in_flight += 1
         headers: list[tuple[bytes, bytes]] = []
         if rpm >= 0:
-            _add_headers(headers, rpm_header, REQUEST_HEADERS, *_left(requests, rpm, per_request, now))
+            _add_headers(headers, rpm_header, REQUEST_HEADERS, *_left(requests, rpm, per_request))
         if tpm >= 0:
-            _add_headers(headers, tpm_header, TOKEN_HEADERS, *_left(spent, tpm, per_token, now))
+            _add_headers(headers, tpm_header, TOKEN_HEADERS, *_left(spent, tpm, per_token))
         return not reason, headers, wait, reason
 
     def settle(self, packed: tuple[Any, ...], reserved: int, used: int | None, now: float) -> None:
@@ -112,15 +119,18 @@ class PyAllowance:
         if packed[2] >= 0 and self.in_flight:
             self.in_flight -= 1
         if tpm >= 0 and used is not None and self.tpm == tpm:
-            self.tokens = max(self.tokens - (min(reserved, tpm) - used) * packed[4], now - WINDOW)
+            gone = now - self.at
+            back = (min(reserved, tpm) - used) * packed[4]
+            self.requests = max(self.requests - gone, 0.0)
+            self.tokens = max(self.tokens - gone - back, 0.0)
+            self.at = now
 
 
 Allowance: Any = speedups.native.Allowance if speedups.native is not None else PyAllowance
 
 
-def _left(tat: float, limit: int, per_unit: float, now: float) -> tuple[int, float]:
-    """(units left, seconds until the whole allowance is back) of a theoretical arrival time."""
-    used = tat - now
+def _left(used: float, limit: int, per_unit: float) -> tuple[int, float]:
+    """(units left, seconds until the whole allowance is back) of the time owed."""
     if used <= 0.0:
         return limit, 0.0
     return max(0, math.floor((WINDOW - used) / per_unit + 1e-9)), used
