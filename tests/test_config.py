@@ -424,3 +424,11 @@ def test_check_rejects_a_bad_config_clearly_without_secrets(
     for words in BAD_CASES[case][1]:
         assert words in result.stderr
     assert_no_secret(result)
+
+
+def test_a_configured_keys_limits_are_64_bit_whole_numbers() -> None:
+    raw = {**base(), "keys": [{"key": "rg-static-key-0001", "name": "org", "tpm": 10**10, "rpm": 2**63 - 1}]}
+    config, _ = parse_config(raw, ENV)
+    assert (config.keys[0].tpm, config.keys[0].rpm) == (10**10, 2**63 - 1)
+    raw["keys"][0]["rpm"] = 2**63
+    assert "keys.0.rpm" in config_error(raw)

@@ -11,6 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from relaygate.errors import ConfigError
+from relaygate.governance.key_settings import MOST
 from relaygate.providers import registry
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -109,9 +110,9 @@ class StaticKey(_Strict):
     key: str = Field(min_length=8)
     name: str = Field(min_length=1)
     models: list[str] | None = None
-    rpm: int | None = Field(None, ge=1)
-    tpm: int | None = Field(None, ge=1)
-    max_concurrency: int | None = Field(None, ge=1)
+    rpm: int | None = Field(None, ge=1, le=MOST)
+    tpm: int | None = Field(None, ge=1, le=MOST)
+    max_concurrency: int | None = Field(None, ge=1, le=MOST)
 
 
 class MountOptions(_Strict):

@@ -43,3 +43,15 @@ def test_refused_input_is_a_clear_error(tmp_path):
     config = config_file(tmp_path, f"sqlite:///{tmp_path / 'k.db'}")
     done = relaygate_cli(config, "keys", "update", "nobody", "--rpm", "5", ok=False)
     assert done.returncode == 1 and "no key named 'nobody'" in done.stderr and done.stdout == ""
+
+
+def test_limits_up_to_64_bits_on_either_database(database_url, tmp_path):
+    """A TPM of ten billion (an organisation's whole allowance) is stored and read back on PostgreSQL as
+    on SQLite; one beyond 64 bits is refused with the setting named, not a traceback."""
+    config = config_file(tmp_path, database_url)
+    key = _last_line_key(relaygate_cli(config, "keys", "create", "--name", "org", "--tpm", "10000000000",
+                                       "--rpm", str(2**63 - 1)))
+    found = run_with_engine(database_url, lambda engine: KeyStore(engine).lookup(key_digest(key)))
+    assert (found.tpm, found.rpm) == (10_000_000_000, 2**63 - 1)
+    done = relaygate_cli(config, "keys", "update", "org", "--tpm", str(2**63), ok=False)
+    assert done.returncode == 1 and "tpm" in done.stderr and "Traceback" not in done.stderr

@@ -265,3 +265,23 @@ def test_a_record_journaled_twice_is_stored_once(database_url, tmp_path):
     from_file, (ids, (requests, cost)) = run_with_engine(database_url, body)
     assert from_file == 3 and sorted(ids) == sorted(record(n).request_id for n in (1, 2, 3))
     assert max(ids.values()) == 1 and requests == 3 and cost == sum((record(n).cost for n in (1, 2, 3)), Decimal(0))
+
+
+def test_an_upstreams_absurd_count_is_cut_to_what_the_column_holds_and_stored(database_url):
+    """A usage count beyond the count columns' range (an upstream's bug) would fail the batch's insert
+    on PostgreSQL again at every retry, holding every later record in the journal: it is cut to the
+    largest count the column holds when the record is made."""
+    from relaygate.metering.usage import MOST_TOKENS, tokens_of
+
+    tokens = tokens_of({"prompt_tokens": 10**12, "completion_tokens": 2**31,
+                        "completion_tokens_details": {"reasoning_tokens": MOST_TOKENS}})
+    assert (tokens.prompt, tokens.completion, tokens.reasoning) == (MOST_TOKENS, MOST_TOKENS, MOST_TOKENS)
+    big = replace(record(1), prompt_tokens=tokens.prompt, completion_tokens=tokens.completion)
+
+    async def body(engine):
+        written = await write_batch(engine, entries([big, record(2)]))
+        async with engine.connect() as c:
+            stored = (await c.execute(select(usage_records.c.prompt_tokens).order_by(usage_records.c.id))).scalars()
+            return written, list(stored)
+
+    assert run_with_engine(database_url, body) == (2, [MOST_TOKENS, record(2).prompt_tokens])

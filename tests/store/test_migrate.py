@@ -136,3 +136,31 @@ def test_a_database_of_the_previous_revision_keeps_its_records_and_gains_the_cli
     assert [(r.request_id, r.client_request_id) for r in rows] == [(old.request_id, None), ("req-000002", "retry-2")]
     assert (rows[0].cost, rows[0].created_at, rows[0].prompt_tokens) == (old.cost, old.created_at, old.prompt_tokens)
     assert chosen == ["req-000002"]
+
+
+def test_a_database_of_revision_0003_keeps_its_keys_and_takes_64_bit_limits(database_url):
+    """0004 widens a key's limits to 64 bits on PostgreSQL (SQLite's INTEGER has them already)."""
+    from datetime import datetime, timezone
+
+    from relaygate.store.schema import api_keys
+
+    now = datetime.now(timezone.utc)
+
+    async def upgrade():
+        engine = create_engine(database_url)
+        try:
+            async with engine.begin() as c:
+                await c.run_sync(_upgrade_to("0003"))
+                await c.execute(api_keys.insert().values(
+                    name="old", digest="d" * 64, prefix="rg-old00", metadata={}, rpm=60, tpm=1000, disabled=False,
+                    created_at=now, updated_at=now))
+            await migrate_engine(engine)
+            async with engine.begin() as c:
+                await c.execute(api_keys.update().where(api_keys.c.name == "old").values(tpm=10**10))
+            async with engine.connect() as c:
+                row = (await c.execute(select(api_keys.c.rpm, api_keys.c.tpm))).one()
+            return tuple(row), await current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(upgrade()) == ((60, 10**10), HEAD)

@@ -9,6 +9,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 BUDGET_PERIODS = ("daily", "monthly")
+MOST = 2**63 - 1  # the largest limit (RPM, TPM, concurrency): what the databases' 64-bit column holds
 
 
 class InvalidKeySettings(ValueError):
@@ -33,8 +34,8 @@ def _period(value: Any) -> str:
 
 def _positive(name: str) -> Callable[[Any], int]:
     def check(value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise InvalidKeySettings(f"{name}: {value!r} must be a whole number of at least 1")
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MOST:
+            raise InvalidKeySettings(f"{name}: {value!r} must be a whole number from 1 to {MOST}")
         return value
 
     return check

@@ -42,8 +42,13 @@ class Tokens:
     explicit: bool = False  # the cache is one the client asked for (DashScope's explicit cache), read at its own price
 
 
+MOST_TOKENS = 2**31 - 1  # what a record's count columns hold (INTEGER); an upstream's larger count is cut to it
+
+
 def _count(value: Any) -> int:
-    return value if type(value) is int and value > 0 else 0  # a bool is not a count
+    if type(value) is not int or value <= 0:  # a bool is not a count
+        return 0
+    return value if value <= MOST_TOKENS else MOST_TOKENS
 
 
 def _details(usage: Mapping[str, Any], name: str) -> Mapping[str, Any]:

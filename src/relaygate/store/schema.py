@@ -15,6 +15,7 @@ metadata = MetaData()
 
 # SQLite assigns rowids only to a column declared exactly INTEGER PRIMARY KEY.
 _ID = BigInteger().with_variant(Integer(), "sqlite")
+_LIMIT = BigInteger().with_variant(Integer(), "sqlite")  # SQLite's INTEGER holds 64 bits already
 CLIENT_ID_GIVEN = text("client_request_id IS NOT NULL")
 
 api_keys = Table(
@@ -27,9 +28,9 @@ api_keys = Table(
     Column("models", JSON, nullable=True),  # list of allowed model ids; null allows every model
     Column("budget", Money, nullable=True),  # USD per period (or in total without a period)
     Column("budget_period", String(16), nullable=True),
-    Column("rpm", Integer, nullable=True),
-    Column("tpm", Integer, nullable=True),
-    Column("max_concurrency", Integer, nullable=True),
+    Column("rpm", _LIMIT, nullable=True),
+    Column("tpm", _LIMIT, nullable=True),
+    Column("max_concurrency", _LIMIT, nullable=True),
     Column("expires_at", UTCDateTime, nullable=True),
     Column("disabled", Boolean, nullable=False),
     Column("revoked_at", UTCDateTime, nullable=True),
