@@ -95,7 +95,7 @@ class Gateway:
         await self.key_cache.load()
         self.key_cache.start()
         self.keys.dynamic = self.key_cache.get
-        self.meter = Meter.open(self.engine, self.config.usage_journal)
+        self.meter = Meter.open(self.engine, self.config.usage_journal, interval=self.config.usage_write_interval)
         self.budgets = await self._load_budgets()
         self.meter.start()
 

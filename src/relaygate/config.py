@@ -151,6 +151,7 @@ class Tracing(_Strict):
 class Config(_Strict):
     database: str | None = "sqlite:///./relaygate.db"  # null: no store (configured keys only, no usage records)
     usage_journal: str = "./relaygate-usage.jsonl"  # append-only usage journal (metering/journal.py)
+    usage_write_interval: float = Field(1.0, gt=0, le=3600)  # seconds between the batches written to the database
     redis: str | None = None  # shared limits for several instances (governance/limiter.py)
     admin_key: str | None = None
     providers: dict[str, Provider] = {}

@@ -77,3 +77,19 @@ def test_a_failed_request_is_recorded_with_its_error(gateway, emulator):
     ).where(usage_records.c.key_name == "metered-errors"))
     assert (status, error) == (502, "upstream_error")
     assert [(a["provider"], a["status"]) for a in attempts] == [("alibaba", 502)]
+
+
+def test_records_reach_the_database_at_the_configured_interval_and_at_shutdown(emulator, tmp_path):
+    """`usage_write_interval: 60`: a finished request's record is in the journal, not yet in the
+    database two seconds later (the default interval would have written it within one); a clean
+    shutdown writes it out."""
+    from tests.e2e.conftest import CLIENT_KEY, GATEWAY_ENV, free_port, gateway_config, start_gateway
+
+    config = gateway_config(emulator.base, free_port()) + "usage_write_interval: 60\n"
+    with start_gateway(config, tmp_path, GATEWAY_ENV) as gateway:
+        answer = gateway.client(key=CLIENT_KEY).chat.completions.create(model="chat-default", messages=[USER])
+        time.sleep(2.0)
+        assert gateway.fetch(select(usage_records.c.request_id)) == []
+        assert (tmp_path / "relaygate-usage.jsonl").stat().st_size > 0
+    (stored,) = gateway.fetch(select(usage_records.c.request_id, usage_records.c.completion_tokens))
+    assert stored.completion_tokens == answer.usage.completion_tokens
