@@ -10,17 +10,30 @@ the kernel's work for the process's system calls. So it tells what a change does
 load benchmarks tell what that work costs in time.
 
 Each system is the one side_by_side.py runs under the same name (core, governed, redis, budget-only,
-key-only, anthropic), started under callgrind (~50 times slower); it is warmed up, its counters are
+key-only, postgres, postgres-redis, anthropic; a PostgreSQL server's own work is not counted, as
+Redis's is not), started under callgrind (~50 times slower); it is warmed up, its counters are
 zeroed, it answers --requests requests one at a time on one keep-alive connection, and its counters
-are dumped once its usage writer has written them (the writer's work is counted: it is the
-process's). The systems run two at a time.
+are dumped. The systems run two at a time. What a gateway does each second whatever its load (the
+key cache's look at the database, the Redis heartbeat, the writer waking up) is counted apart, while
+it idles, and taken off: at callgrind's pace a second holds ~50 requests, under load thousands.
+
+The usage writer is counted apart. Under callgrind a second holds ~50 requests, so the writer's
+batches, one a second, would hold 50 records where under load they hold thousands, and what a batch
+costs whatever its size would be spread over too few records. So the gateways write no batch while
+they are counted (`usage_write_interval: 3600`): what is counted is the request path (the key, the
+limits and budget, the record made and journaled). `--writer` then counts what the writer spends per
+record on batches of --batch records made as the gateway makes them: on SQLite in the process
+(`SqliteSink`, the insert and the rollup in a worker thread), on PostgreSQL the gateway's side only.
 
     .venv/bin/python bench/instructions.py [--requests 1000] [--stream] [--systems core,governed,key-only]
+    .venv/bin/python bench/instructions.py --writer [--batch 3000]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import ctypes
 import http.client
 import json
 import re
@@ -29,12 +42,17 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
+import postgres
 import run as bench
 import side_by_side as sbs
 
-SETTLE = 2.5  # seconds for the usage writer (one batch a second) to store what was answered
+NO_BATCHES = "usage_write_interval: 3600\n"  # no batch written while the gateway is counted
+IDLE = 10.0  # seconds the gateway is counted idle
 
 
 def main() -> None:
@@ -44,7 +62,15 @@ def main() -> None:
     parser.add_argument("--stream", action="store_true", help="streamed answers (20 chunks) instead of whole ones")
     parser.add_argument("--systems", default="core,governed,key-only",
                         help=f"which, the first being the one the others are compared with: {', '.join(sbs.SYSTEMS)}")
+    parser.add_argument("--writer", action="store_true", help="count the usage writer per record instead")
+    parser.add_argument("--batch", type=int, default=3000, help="records per batch, with --writer")
+    parser.add_argument("--writer-case", help=argparse.SUPPRESS)  # the run under callgrind, with --writer
+    parser.add_argument("--marks", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.writer_case:
+        return writer_case(args)
+    if args.writer:
+        return print(writer(args))
     systems = args.systems.split(",")
     unknown = set(systems) - set(sbs.SYSTEMS)
     if unknown:
@@ -61,21 +87,26 @@ def main() -> None:
     try:
         bench.wait_port(bench.PORTS["emulator"])
         bench.wait_port(bench.PORTS["redis"])
+        database_server = sbs.start_postgres(systems)
+        if database_server is not None:
+            services.append(database_server)  # type: ignore[arg-type]
         with ThreadPoolExecutor(2) as pool:
             counts = dict(zip(systems, pool.map(lambda name: count(name, tmp / name, args), systems)))
         print(report(counts, args))
     finally:
         for p in services:
-            p.terminate()
-        for p in services:
-            p.wait(10)
+            if isinstance(p, subprocess.Popen):
+                p.terminate()
+                p.wait(10)
+            else:
+                p.stop()
 
 
 def count(name: str, folder: Path, args: argparse.Namespace) -> float:
     """Instructions per request of one system."""
     folder.mkdir()
     config = sbs.SYSTEMS[name]
-    (folder / "relaygate.yaml").write_text(config)
+    (folder / "relaygate.yaml").write_text(config if config is bench.CONFIG else config + NO_BATCHES)
     key = bench.CLIENT_KEY if config is bench.CONFIG else bench.governed_key(
         folder / "relaygate.yaml", sbs.KEY_OPTIONS.get(name, bench.GOVERNED_KEY_OPTIONS))
     port = sbs.PORTS[name]
@@ -91,17 +122,22 @@ def count(name: str, folder: Path, args: argparse.Namespace) -> float:
                            "messages": [{"role": "system", "content": "You are a helpful assistant."},
                                         {"role": "user", "content": "Write one sentence about benchmarks."}]})
         ask(port, key, body, args.warmup)
-        time.sleep(SETTLE)
         callgrind_control("-z", gateway.pid)
-        ask(port, key, body, args.requests)
-        time.sleep(SETTLE)
+        time.sleep(IDLE)  # what it does each second whatever the load (key cache, Redis, writer wake-ups)
         callgrind_control("-d", gateway.pid)
-        dumped = next(folder.glob("callgrind.out.*"))
-        total = int(re.search(r"^summary: (\d+)", dumped.read_text(errors="replace"), re.MULTILINE)[1])
-        return total / args.requests
+        started = time.monotonic()
+        ask(port, key, body, args.requests)
+        callgrind_control("-d", gateway.pid)
+        busy = time.monotonic() - started
+        idle, total = (dumped_total(folder / f"callgrind.out.{n}") for n in (1, 2))
+        return (total - idle / IDLE * busy) / args.requests
     finally:
         gateway.terminate()
         gateway.wait(60)
+
+
+def dumped_total(path: Path) -> int:
+    return int(re.search(r"^summary: (\d+)", path.read_text(errors="replace"), re.MULTILINE)[1])
 
 
 def ask(port: int, key: str, body: str, requests: int) -> None:
@@ -123,11 +159,81 @@ def callgrind_control(option: str, pid: int) -> None:
 def report(counts: dict[str, float], args: argparse.Namespace) -> str:
     kind = "streamed (20 chunks)" if args.stream else "whole answers"
     first = next(iter(counts))
-    lines = [f"Instructions per request, {kind}, {args.requests} requests each (callgrind):", "",
+    lines = [f"Instructions per request, {kind}, {args.requests} requests each (callgrind; the request path: "
+             "no usage batch written while counted, see --writer):", "",
              f"| system | instructions / request | {first} / system |", "|---|---|---|"]
     for name, value in counts.items():
         lines.append(f"| {name} | {value:,.0f} | {counts[first] / value:.3f}x |")
     return "\n".join(lines) + "\n"
+
+
+MARKS = """#include <valgrind/callgrind.h>
+void zero(void) { CALLGRIND_ZERO_STATS; }
+void dump(const char *name) { CALLGRIND_DUMP_STATS_AT(name); }
+"""
+WRITER_ROUNDS = 3
+
+
+def writer(args: argparse.Namespace) -> str:
+    """Runs this script again under callgrind for each database, the batches between a zero and a
+    dump of the counters (a ten-line helper compiled with gcc tells callgrind when)."""
+    work = Path(tempfile.mkdtemp(prefix="relaygate-writer-"))
+    (work / "marks.c").write_text(MARKS)
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(work / "marks.so"), str(work / "marks.c")], check=True)
+    server = postgres.Server(bench.LOAD_CORE)
+    server.start()
+    try:
+        urls = {"SQLite": f"sqlite:///{work / 'writer.db'}", "PostgreSQL": server.create("bench_writer")}
+        lines = [f"The usage writer per record, batches of {args.batch} (callgrind; PostgreSQL: the gateway's side):",
+                 "", "| database | instructions / record |", "|---|---|"]
+        for name, url in urls.items():
+            out = work / f"{name}.out"
+            subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable, __file__,
+                            "--writer-case", url, "--batch", str(args.batch), "--marks", str(work / "marks.so")],
+                           check=True, capture_output=True)
+            dumped = next(work.glob(f"{name}.out.*"))
+            total = int(re.search(r"^(?:summary|totals): (\d+)", dumped.read_text(errors="replace"), re.MULTILINE)[1])
+            lines.append(f"| {name} | {total / (WRITER_ROUNDS * args.batch):,.0f} |")
+        return "\n".join(lines) + "\n"
+    finally:
+        server.stop()
+
+
+def writer_case(args: argparse.Namespace) -> None:
+    """Under callgrind: a migrated database, then WRITER_ROUNDS batches of fresh records stored as the
+    writer stores the records it journaled (`write_records`), counted from the second batch on."""
+    from relaygate.metering.sink import write_records
+    from relaygate.store.db import create_engine
+    from relaygate.store.migrate import migrate
+
+    marks = ctypes.CDLL(args.marks)
+
+    async def run() -> None:
+        await migrate(args.writer_case)
+        engine = create_engine(args.writer_case)
+        try:
+            batches = [[bench_record(n * args.batch + i) for i in range(args.batch)] for n in range(WRITER_ROUNDS + 1)]
+            await write_records(engine, batches[0])  # the connection made, the statements prepared
+            marks.zero()
+            for batch in batches[1:]:
+                await write_records(engine, batch)
+            marks.dump(b"writer")
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
+def bench_record(n: int) -> Any:
+    """A record as the governed systems make them (one attempt, a priced answer)."""
+    from relaygate.metering.usage import Attempt, UsageRecord
+
+    return UsageRecord(
+        request_id=f"req_bench{n:012x}", key="bench-governed", model="bench-model",
+        created_at=datetime.now(timezone.utc), provider="up", upstream_model="bench-model", prompt_tokens=23,
+        completion_tokens=20, cost=Decimal("0.0000405"), latency_ms=2, ttft_ms=None, status=200,
+        attempts=(Attempt("up", "bench-model", 200, 2, prompt_tokens=23, completion_tokens=20),),
+    )
 
 
 if __name__ == "__main__":

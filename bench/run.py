@@ -116,7 +116,9 @@ def governed_key(config: Path, options: list[str] = GOVERNED_KEY_OPTIONS) -> str
     """A key in the configuration's database, made with the relaygate CLI (which also creates the
     database); the CLI prints the key on its last line."""
     out = subprocess.run([RELAYGATE, "keys", "create", "--config", str(config), "--name", "bench-governed",
-                          *options], capture_output=True, text=True, check=True, cwd=config.parent)
+                          *options], capture_output=True, text=True, cwd=config.parent)
+    if out.returncode:
+        raise SystemExit(f"relaygate keys create failed for {config}: {out.stderr.strip()[-2000:]}")
     return out.stdout.strip().splitlines()[-1]
 
 

@@ -12,8 +12,10 @@ budgets in memory, and with them shared through Redis (as run.py configures them
 with RPM, TPM, concurrency limits and a budget never reached, a usage record per request through the
 journal into SQLite); the governance path in memory with its key carrying a budget and no limits
 (`budget-only`) or neither (`key-only`: the key, the journal and the writer), to see what the parts
-cost; and, with `--systems core,anthropic`, the core path asked for a model whose upstream speaks
-Anthropic's Messages API (translated both ways) next to the OpenAI-wire one.
+cost; the whole governance path with its database in a PostgreSQL server (`postgres`, and
+`postgres-redis` with limits and budgets shared through Redis: how several instances run; the server
+on the load core, as Redis); and, with `--systems core,anthropic`, the core path asked for a model
+whose upstream speaks Anthropic's Messages API (translated both ways) next to the OpenAI-wire one.
 
     .venv/bin/python bench/side_by_side.py [--rounds 5] [--duration 6] [--connections 32] [--stream]
                                            [--systems core,governed,redis]
@@ -29,12 +31,24 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import postgres
 import run as bench
 
+# the governed path with its database in a PostgreSQL server (on the load core, as Redis), limits and
+# budgets in memory or shared through Redis: how several instances run
+DATABASES = {"postgres": "bench_postgres", "postgres-redis": "bench_postgres_redis"}
+POSTGRES_CONFIG = bench.CONFIG.replace(
+    "database: null", f"database: postgresql://postgres@127.0.0.1:{postgres.PORT}/{DATABASES['postgres']}\n"
+    "usage_journal: ./postgres-usage.jsonl")
+POSTGRES_REDIS_CONFIG = bench.CONFIG.replace(
+    "database: null", f"database: postgresql://postgres@127.0.0.1:{postgres.PORT}/{DATABASES['postgres-redis']}\n"
+    f"usage_journal: ./postgres-usage.jsonl\nredis: redis://127.0.0.1:{bench.PORTS['redis']}/0")
 SYSTEMS = {"core": bench.CONFIG, "governed": bench.GOVERNED_CONFIG, "redis": bench.REDIS_CONFIG,
-           "anthropic": bench.CONFIG, "budget-only": bench.GOVERNED_CONFIG, "key-only": bench.GOVERNED_CONFIG}
+           "anthropic": bench.CONFIG, "budget-only": bench.GOVERNED_CONFIG, "key-only": bench.GOVERNED_CONFIG,
+           "postgres": POSTGRES_CONFIG, "postgres-redis": POSTGRES_REDIS_CONFIG}
 MODELS = {"anthropic": "bench-claude"}  # the model each system is asked for, where not bench-model
-PORTS = {"core": 9310, "governed": 9311, "redis": 9312, "anthropic": 9313, "budget-only": 9314, "key-only": 9315}
+PORTS = {"core": 9310, "governed": 9311, "redis": 9312, "anthropic": 9313, "budget-only": 9314, "key-only": 9315,
+         "postgres": 9316, "postgres-redis": 9317}
 # the governed path with parts of it off, by what the database key carries: no rate limits (the
 # budget alone), or neither (the key, the journal and the writer)
 KEY_OPTIONS = {"budget-only": bench.BUDGET_OPTIONS, "key-only": []}
@@ -65,6 +79,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="relaygate-side-by-side-"))
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     procs: list[subprocess.Popen] = []
+    stops: list = []  # run once the processes are gone
     gateways: dict[str, tuple[subprocess.Popen, str]] = {}
     try:
         procs.append(bench.pinned(bench.LOAD_CORE, [bench.PY, "-m", "relaygate.emulator", "--port",
@@ -74,6 +89,9 @@ def main() -> None:
                                   **quiet))
         bench.wait_port(bench.PORTS["emulator"])
         bench.wait_port(bench.PORTS["redis"])
+        database_server = start_postgres(systems)
+        if database_server is not None:
+            stops.append(database_server.stop)
         if args.paced:
             bench.script_slow_streams(args.paced / 1000, {"stream": True})
         for name in systems:
@@ -107,6 +125,20 @@ def main() -> None:
             p.terminate()
         for p in procs:
             p.wait(10)
+        for stop in stops:
+            stop()
+
+
+def start_postgres(systems: list[str]) -> postgres.Server | None:
+    """The PostgreSQL server, with a database for each system that needs one; None when none does."""
+    needed = [DATABASES[name] for name in systems if name in DATABASES]
+    if not needed:
+        return None
+    server = postgres.Server(bench.LOAD_CORE)
+    server.start()
+    for database in needed:
+        server.create(database)
+    return server
 
 
 def load(name: str, key: str, args: argparse.Namespace, seconds: int) -> subprocess.Popen:
