@@ -255,3 +255,51 @@ def test_blocks_through_a_redis_outage_fall_back_and_start_afresh():
     assert after_hold.shared.shared is current is not hold.shared.shared  # a new block, on the new connection
     assert front.shares == {"k": after_hold.shared}
     assert front.ledger.spent("k", None, NOW) == Decimal("0.005")  # every cost is in the local ledger too
+
+
+def test_a_request_the_block_covers_is_admitted_without_a_wait_as_admit_would(redis_server):
+    """`admit_held`: what the block holds admits at once, with the headers and the reservation `admit`
+    gives; what it does not (no block yet, or more tokens than it holds) is None: a lease, awaited."""
+    limits = KeyLimits(rpm=10_000, tpm=1_000_000)  # blocks of 10 requests and 1,000 tokens
+
+    async def body(client, key):
+        leases, twin = instance(client), instance(client)
+        assert leases.admit_held(key, limits, 50, time.monotonic()) is None  # nothing held yet
+        first = await admit(leases, key, limits, 50)
+        await admit(twin, key + "-twin", limits, 50)
+        calls = leases.shared.batch.calls
+        now = time.monotonic()
+        held = leases.admit_held(key, limits, 50, now)
+        awaited = await twin.admit(key + "-twin", limits, blocks(limits), 50, now)
+        too_many = leases.admit_held(key, limits, 5_000, now)  # beyond what the block holds
+        return first, held, awaited, too_many, leases.shared.batch.calls - calls
+
+    first, held, awaited, too_many, calls = run(redis_server, body)
+    assert (held.allowed, held.reserved, held.shared is not None, calls) == (True, 50, True, 0)
+    counted = [(name, value) for name, value in held.headers if b"reset" not in name]  # resets: when each was leased
+    assert counted == [(name, value) for name, value in awaited.headers if b"reset" not in name]
+    assert [name for name, _ in held.headers] == [name for name, _ in awaited.headers]
+    assert held.reserved == awaited.reserved and too_many is None
+
+
+def test_a_reservation_the_budgets_block_covers_takes_no_wait(redis_server):
+    """`reserve_held`: from the key's block as `reserve` would reserve it, with no call to Redis; None
+    with no block yet, for more than the block has free, and with Redis away."""
+    key, budget = f"key-{uuid.uuid4().hex[:8]}", Budget(Decimal("10"))  # blocks of $0.01
+
+    async def main():
+        front, = await fronts(redis_server.url, 1)
+        none_yet = front.reserve_held(key, budget, Decimal("0.0004"))
+        first = await front.reserve(key, budget, Decimal("0.0004"), NOW)
+        held = front.reserve_held(key, budget, Decimal("0.0004"))
+        reserved = front.shares[key].reserved
+        too_much = front.reserve_held(key, budget, Decimal("0.0099"))  # $0.0092 free
+        front.limiter.lost(ConnectionError("gone"))
+        away = front.reserve_held(key, budget, Decimal("0.0004"))
+        await front.limiter.stop()
+        return none_yet, first, held, reserved, too_much, away
+
+    none_yet, first, held, reserved, too_much, away = asyncio.run(main())
+    assert none_yet is None and too_much is None and away is None
+    assert isinstance(held.shared, BudgetShare) and held.shared is first.shared and held.amount == Decimal("0.0004")
+    assert reserved == Decimal("0.0008")

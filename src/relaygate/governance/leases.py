@@ -104,6 +104,16 @@ class LeasedLimits:
         share.take(limits, tokens, now)
         return Verdict(True, share.headers(limits, now), shared=self, reserved=tokens)
 
+    def admit_held(self, key: str, limits: KeyLimits, tokens: int, now: float) -> Verdict | None:
+        """`admit` without a wait when the key's block covers the request; None when it takes a lease."""
+        tokens = min(tokens, limits.tpm) if limits.tpm is not None else 0
+        share = self.shares.get(key)
+        if share is None or share.short(limits, tokens) is not None:
+            return None
+        share.limits = limits
+        share.take(limits, tokens, now)
+        return Verdict(True, share.headers(limits, now), shared=self, reserved=tokens)
+
     def settle(self, key: str, limits: KeyLimits, reserved: int, used: int | None) -> None:
         """Locally: the slot goes back to the block, unused tokens too (more used: the block owes them)."""
         share = self.shares.get(key)

@@ -78,6 +78,14 @@ class Limiter:
                 return verdict
         return self.admit_here(key, limits, tokens)
 
+    def admit_held(self, key: str, limits: KeyLimits, tokens: int) -> Verdict | None:
+        """`admit` without a wait when this instance's block of the key's shared limits covers the
+        request (most requests, with large limits and Redis answering); None when that takes Redis
+        or this process's own limits."""
+        if not self.redis_up or blocks(limits) is None:
+            return None
+        return self.leases.admit_held(key, limits, tokens, time.monotonic())  # type: ignore[union-attr]
+
     def admit_here(self, key: str, limits: KeyLimits, tokens: int) -> Verdict:
         """This process's own limits (no Redis configured, or Redis away)."""
         return self.memory.admit(key, limits, tokens, time.monotonic())

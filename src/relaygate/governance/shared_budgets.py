@@ -97,6 +97,19 @@ class Budgets:
                 return Hold(amount, shared)
         return self.reserve_here(key, budget, amount, day)
 
+    def reserve_held(self, key: str, budget: Budget, amount: Decimal) -> Hold | None:
+        """`reserve` without a wait when this instance's block of the key's budget covers the amount
+        (most requests, Redis answering); None when that takes Redis or this process's ledger."""
+        share = self.shares.get(key)
+        if share is None or share.shared is not self.limiter.budgets or not self.limiter.redis_up:
+            return None
+        block = block_of(budget)
+        if not (ZERO < block and amount <= block) or share.free <= 0 or share.free < amount:
+            return None
+        share.reserved += amount
+        share.last = time.monotonic()
+        return Hold(amount, share)
+
     def reserve_here(self, key: str, budget: Budget, amount: Decimal, day: date) -> Hold:
         """A reservation in this process's ledger (no Redis configured, or Redis away)."""
         return Hold(self.ledger.reserve(key, budget, amount, day))

@@ -144,15 +144,21 @@ class ChatCompletions:
 
     async def _govern_shared(self, key: ClientKey, body: dict[str, Any], estimate: int, plan: list[Target],
                              headers: Headers) -> tuple[Hold | None, Verdict | None]:
-        """`_govern_here` through Redis (each step may fall back to this process's own)."""
+        """`_govern_here` through Redis (each step may fall back to this process's own). A step this
+        instance's blocks cover takes no await: most requests, on keys with large limits and budgets."""
         gateway = self.gateway
         budget = None
         if key.budget is not None and gateway.budgets is not None:
-            budget = await gateway.budgets.reserve(key.name, key.budget, self._most_cost(body, estimate, plan),
-                                                   utc_today())
+            most = self._most_cost(body, estimate, plan)
+            budget = gateway.budgets.reserve_held(key.name, key.budget, most)
+            if budget is None:
+                budget = await gateway.budgets.reserve(key.name, key.budget, most, utc_today())
         if not key.limits:
             return budget, None
-        return budget, self._admitted(key, budget, await gateway.limiter.admit(key.name, key.limits, estimate), headers)
+        verdict = gateway.limiter.admit_held(key.name, key.limits, estimate)
+        if verdict is None:
+            verdict = await gateway.limiter.admit(key.name, key.limits, estimate)
+        return budget, self._admitted(key, budget, verdict, headers)
 
     def _admitted(self, key: ClientKey, budget: Hold | None, verdict: Verdict, headers: Headers) -> Verdict:
         """An admission's `x-ratelimit-*` headers join the answer's; a refusal gives back the budget just
