@@ -21,7 +21,7 @@ run: install
 test: install
 	scripts/test-services.sh
 	$(BIN)/python -m pytest
-	RELAYGATE_PURE=1 $(BIN)/python -m pytest -p no:randomly tests/providers tests/governance/test_limits.py tests/governance/test_allowance.py tests/governance/test_limiter.py  # the Python code the C module stands in for
+	RELAYGATE_PURE=1 $(BIN)/python -m pytest -p no:randomly tests/providers tests/governance/test_limits.py tests/governance/test_allowance.py tests/governance/test_limiter.py tests/governance/test_leases.py  # the Python code the C module stands in for
 
 bench: install
 	$(BIN)/python bench/run.py
@@ -29,6 +29,8 @@ bench: install
 	$(BIN)/python bench/side_by_side.py --stream
 	$(BIN)/python bench/side_by_side.py --systems core,anthropic
 	$(BIN)/python bench/side_by_side.py --systems core,anthropic --stream
+	$(BIN)/python bench/instructions.py --systems core,governed,redis,anthropic  # needs valgrind
+	$(BIN)/python bench/instructions.py --writer
 
 lock:
 	$(BIN)/pip install --quiet pip-tools

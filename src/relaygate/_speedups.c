@@ -22,7 +22,7 @@
 #include <structmember.h>
 #include <string.h>
 
-#define ABI 7 /* speedups.py refuses a build of another number: raise both when the interface changes */
+#define ABI 8 /* speedups.py refuses a build of another number: raise both when the interface changes */
 
 typedef struct {
     PyObject_HEAD
@@ -870,6 +870,60 @@ Allowance_settle(Allowance *self, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
+/* rate_headers(packed, left_requests, reset_requests, left_tokens, reset_tokens): governance/limits.py's
+ * rate_headers of a KeyLimits' packed form, each limit's remaining units and seconds to its reset given
+ * (as the shared limits know them). */
+static int
+add_given(PyObject *out, PyObject *limit_header, PyObject *remaining_name, PyObject *reset_name, PyObject *left,
+          PyObject *reset)
+{
+    long long n;
+    int outside = as_count(left, &n);
+    double seconds = PyFloat_AsDouble(reset);
+    if (outside < 0 || (seconds == -1.0 && PyErr_Occurred()))
+        return -1;
+    PyObject *remaining;
+    if (outside) {
+        PyObject *text = PyObject_Str(left);
+        remaining = text == NULL ? NULL : PyUnicode_AsASCIIString(text);
+        Py_XDECREF(text);
+    } else {
+        char digits[24];
+        remaining = PyBytes_FromStringAndSize(digits, snprintf(digits, sizeof(digits), "%lld", n));
+    }
+    PyObject *reset_text = remaining == NULL ? NULL : reset_value(seconds);
+    PyObject *a = reset_text == NULL ? NULL : PyTuple_Pack(2, remaining_name, remaining);
+    PyObject *b = a == NULL ? NULL : PyTuple_Pack(2, reset_name, reset_text);
+    int failed = b == NULL || PyList_Append(out, limit_header) < 0 || PyList_Append(out, a) < 0 ||
+                 PyList_Append(out, b) < 0;
+    Py_XDECREF(remaining);
+    Py_XDECREF(reset_text);
+    Py_XDECREF(a);
+    Py_XDECREF(b);
+    return failed ? -1 : 0;
+}
+
+static PyObject *
+rate_headers(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 5 || !PyTuple_CheckExact(args[0]) || PyTuple_GET_SIZE(args[0]) != 7) {
+        PyErr_SetString(PyExc_TypeError, "rate_headers(packed, left_requests, reset_requests, left_tokens, reset_tokens)");
+        return NULL;
+    }
+    PyObject *rpm_header = PyTuple_GET_ITEM(args[0], 5), *tpm_header = PyTuple_GET_ITEM(args[0], 6);
+    PyObject *out = PyList_New(0);
+    if (out == NULL)
+        return NULL;
+    if ((rpm_header != Py_None &&
+         add_given(out, rpm_header, s_remaining_requests, s_reset_requests, args[1], args[2]) < 0) ||
+        (tpm_header != Py_None && add_given(out, tpm_header, s_remaining_tokens, s_reset_tokens, args[3], args[4]) < 0)) {
+        Py_DECREF(out);
+        return NULL;
+    }
+    return out;
+}
+
 static PyObject *
 Allowance_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
@@ -916,6 +970,8 @@ static PyTypeObject AllowanceType = {
 };
 
 static PyMethodDef module_methods[] = {
+    {"rate_headers", (PyCFunction)(void (*)(void))rate_headers, METH_FASTCALL,
+     "rate_headers(packed, left_requests, reset_requests, left_tokens, reset_tokens) -> the x-ratelimit-* headers"},
     {"plain_slice", (PyCFunction)(void (*)(void))plain_slice, METH_FASTCALL,
      "plain_slice(counted, body) -> (text, finishReason, usageMetadata) or None"},
     {"event_slice", (PyCFunction)(void (*)(void))event_slice, METH_FASTCALL,

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from relaygate.governance.limits import Allowance, KeyLimits, MemoryLimiter, PyAllowance
+from relaygate.governance.limits import Allowance, KeyLimits, MemoryLimiter, PyAllowance, given_headers, py_given_headers
 from relaygate.speedups import PURE_ENV, native
 
 LIMITS = st.one_of(st.none(), st.integers(1, 13), st.integers(1, 10**12))  # 60 / 7 s: sums that round
@@ -99,3 +99,16 @@ def test_headers_of_both(make) -> None:
     allowed, headers, _, _ = allowance.admit(limits.packed, 10, 10.5)
     assert allowed and dict(headers)[b"x-ratelimit-remaining-tokens"] == b"948"  # (50 + 10) x 0.06 s, less 0.5 s gone
     assert dict(headers)[b"x-ratelimit-reset-requests"] == b"2s"  # 1.5 s, rounded up to whole seconds
+
+
+@settings(max_examples=800, deadline=None)
+@given(KEY_LIMITS, st.one_of(st.integers(0, 10**6), st.integers(0, 2**70)), st.floats(0, 1e12),
+       st.one_of(st.integers(0, 10**6), st.integers(0, 2**70)), st.floats(0, 1e12))
+def test_the_c_headers_of_shared_limits_are_the_python_ones(limits, left_requests, reset_requests, left_tokens,
+                                                             reset_tokens) -> None:
+    """The headers a Redis block shows (leases.py): the C module's `rate_headers` against `py_given_headers`."""
+    if native is None:
+        assert given_headers is py_given_headers
+        return
+    args = (limits.packed, left_requests, reset_requests, left_tokens, reset_tokens)
+    assert outcome(lambda: native.rate_headers(*args)) == outcome(lambda: py_given_headers(*args))

@@ -21,7 +21,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from relaygate.governance.limits import KeyLimits, Verdict, rate_headers
+from relaygate.governance.limits import KeyLimits, Verdict, given_headers
 
 if TYPE_CHECKING:
     from relaygate.governance.redis_limits import RedisLimiter
@@ -77,8 +77,8 @@ class Share:
     def headers(self, limits: KeyLimits, now: float) -> list[tuple[bytes, bytes]]:
         left_requests, reset_requests, left_tokens, reset_tokens, at = self.shown
         elapsed = now - at
-        return rate_headers(limits, (max(0, left_requests + self.requests), max(0.0, reset_requests - elapsed)),
-                            (max(0, left_tokens + self.tokens), max(0.0, reset_tokens - elapsed)))
+        return given_headers(limits.packed, max(0, left_requests + self.requests), max(0.0, reset_requests - elapsed),
+                             max(0, left_tokens + self.tokens), max(0.0, reset_tokens - elapsed))
 
 
 class LeasedLimits:
@@ -106,9 +106,11 @@ class LeasedLimits:
 
     def admit_held(self, key: str, limits: KeyLimits, tokens: int, now: float) -> Verdict | None:
         """`admit` without a wait when the key's block covers the request; None when it takes a lease."""
-        tokens = min(tokens, limits.tpm) if limits.tpm is not None else 0
         share = self.shares.get(key)
-        if share is None or share.short(limits, tokens) is not None:
+        if share is None or (share.limits is not limits and blocks(limits) is None):  # no longer leased
+            return None
+        tokens = min(tokens, limits.tpm) if limits.tpm is not None else 0
+        if share.short(limits, tokens) is not None:
             return None
         share.limits = limits
         share.take(limits, tokens, now)

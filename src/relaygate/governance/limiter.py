@@ -82,7 +82,7 @@ class Limiter:
         """`admit` without a wait when this instance's block of the key's shared limits covers the
         request (most requests, with large limits and Redis answering); None when that takes Redis
         or this process's own limits."""
-        if not self.redis_up or blocks(limits) is None:
+        if not self.redis_up:
             return None
         return self.leases.admit_held(key, limits, tokens, time.monotonic())  # type: ignore[union-attr]
 

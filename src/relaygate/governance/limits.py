@@ -184,6 +184,21 @@ def rate_headers(
     return out
 
 
+def py_given_headers(packed: tuple[Any, ...], left_requests: int, reset_requests: float, left_tokens: int,
+                     reset_tokens: float) -> list[tuple[bytes, bytes]]:
+    """`rate_headers` of every limit a KeyLimits' `packed` form sets, with both figures given (the
+    C module's `rate_headers` does the same)."""
+    out: list[tuple[bytes, bytes]] = []
+    if packed[5] is not None:
+        _add_headers(out, packed[5], REQUEST_HEADERS, left_requests, reset_requests)
+    if packed[6] is not None:
+        _add_headers(out, packed[6], TOKEN_HEADERS, left_tokens, reset_tokens)
+    return out
+
+
+given_headers: Any = speedups.native.rate_headers if speedups.native is not None else py_given_headers
+
+
 @lru_cache(maxsize=1024)
 def _limit_header(kind: str, limit: int) -> tuple[bytes, bytes]:
     return f"x-ratelimit-limit-{kind}".encode(), str(limit).encode()

@@ -103,8 +103,11 @@ class Budgets:
         share = self.shares.get(key)
         if share is None or share.shared is not self.limiter.budgets or not self.limiter.redis_up:
             return None
+        free = share.free
+        if free <= 0 or free < amount:
+            return None
         block = block_of(budget)
-        if not (ZERO < block and amount <= block) or share.free <= 0 or share.free < amount:
+        if not (ZERO < block and amount <= block):
             return None
         share.reserved += amount
         share.last = time.monotonic()
