@@ -706,7 +706,32 @@ reset_value(double seconds)
     return PyBytes_FromStringAndSize(text, n);
 }
 
-/* Appends the limit header, (remaining, n) and (reset, duration) of one limit, from the time owed. */
+/* Appends one limit's three headers: its limit, (remaining, `remaining`: a reference this takes) and
+ * (reset, the duration of `seconds`). */
+static int
+append_limit(PyObject *out, PyObject *limit_header, PyObject *remaining_name, PyObject *reset_name,
+             PyObject *remaining, double seconds)
+{
+    PyObject *reset_text = remaining == NULL ? NULL : reset_value(seconds);
+    PyObject *a = reset_text == NULL ? NULL : PyTuple_Pack(2, remaining_name, remaining);
+    PyObject *b = a == NULL ? NULL : PyTuple_Pack(2, reset_name, reset_text);
+    int failed = b == NULL || PyList_Append(out, limit_header) < 0 || PyList_Append(out, a) < 0 ||
+                 PyList_Append(out, b) < 0;
+    Py_XDECREF(remaining);
+    Py_XDECREF(reset_text);
+    Py_XDECREF(a);
+    Py_XDECREF(b);
+    return failed ? -1 : 0;
+}
+
+static PyObject *
+count_text(long long n)
+{
+    char digits[24];
+    return PyBytes_FromStringAndSize(digits, snprintf(digits, sizeof(digits), "%lld", n));
+}
+
+/* Appends one limit's headers from the time owed. */
 static int
 add_headers(PyObject *out, PyObject *limit_header, PyObject *remaining_name, PyObject *reset_name, double used,
             long long limit, double per_unit)
@@ -718,18 +743,7 @@ add_headers(PyObject *out, PyObject *limit_header, PyObject *remaining_name, PyO
         left = units > 0.0 ? (long long)units : 0;
         reset = used;
     }
-    char digits[24];
-    PyObject *remaining = PyBytes_FromStringAndSize(digits, snprintf(digits, sizeof(digits), "%lld", left));
-    PyObject *reset_text = remaining == NULL ? NULL : reset_value(reset);
-    PyObject *a = reset_text == NULL ? NULL : PyTuple_Pack(2, remaining_name, remaining);
-    PyObject *b = a == NULL ? NULL : PyTuple_Pack(2, reset_name, reset_text);
-    int failed = b == NULL || PyList_Append(out, limit_header) < 0 || PyList_Append(out, a) < 0 ||
-                 PyList_Append(out, b) < 0;
-    Py_XDECREF(remaining);
-    Py_XDECREF(reset_text);
-    Py_XDECREF(a);
-    Py_XDECREF(b);
-    return failed ? -1 : 0;
+    return append_limit(out, limit_header, remaining_name, reset_name, count_text(left), reset);
 }
 
 /* admit(packed, tokens, now) -> (allowed, headers, wait, reason) */
@@ -888,19 +902,9 @@ add_given(PyObject *out, PyObject *limit_header, PyObject *remaining_name, PyObj
         remaining = text == NULL ? NULL : PyUnicode_AsASCIIString(text);
         Py_XDECREF(text);
     } else {
-        char digits[24];
-        remaining = PyBytes_FromStringAndSize(digits, snprintf(digits, sizeof(digits), "%lld", n));
+        remaining = count_text(n);
     }
-    PyObject *reset_text = remaining == NULL ? NULL : reset_value(seconds);
-    PyObject *a = reset_text == NULL ? NULL : PyTuple_Pack(2, remaining_name, remaining);
-    PyObject *b = a == NULL ? NULL : PyTuple_Pack(2, reset_name, reset_text);
-    int failed = b == NULL || PyList_Append(out, limit_header) < 0 || PyList_Append(out, a) < 0 ||
-                 PyList_Append(out, b) < 0;
-    Py_XDECREF(remaining);
-    Py_XDECREF(reset_text);
-    Py_XDECREF(a);
-    Py_XDECREF(b);
-    return failed ? -1 : 0;
+    return append_limit(out, limit_header, remaining_name, reset_name, remaining, seconds);
 }
 
 static PyObject *
