@@ -1,4 +1,4 @@
-/* relaygate._speedups: the per-event work of translated streams, in C.
+/* relaygate._speedups: the per-event work of translated streams and the per-request rate limits, in C.
  *
  * DeltaChunk is providers/anthropic/shortcut.py's `DeltaShortcut.chunk` for the events it can
  * answer from their bytes alone: an Anthropic `content_block_delta` of the open block (nearly every
@@ -11,8 +11,9 @@
  * gives: this changes what an event costs, never its bytes. `plain_slice` is Gemini's check of an
  * event of bare text, and `event_slice` that check of a whole event as it came (framing and parse
  * included), as providers/gemini/reading.py makes them. `Allowance` is governance/limits.py's
- * PyAllowance: one key's rate limits in this process, admitted and settled once per request. The
- * module is optional: without a compiler relaygate runs the Python code alone.
+ * PyAllowance: one key's rate limits in this process, admitted and settled once per request, and
+ * `rate_headers` its py_given_headers, the headers of limits shared through Redis. The module is
+ * optional: without a compiler relaygate runs the Python code alone.
  */
 
 #define PY_SSIZE_T_CLEAN

@@ -101,8 +101,7 @@ class LeasedLimits:
             if refused is not None:
                 return refused
             need = share.short(limits, tokens)
-        share.take(limits, tokens, now)
-        return Verdict(True, share.headers(limits, now), shared=self, reserved=tokens)
+        return self._taken(share, limits, tokens, now)
 
     def admit_held(self, key: str, limits: KeyLimits, tokens: int, now: float) -> Verdict | None:
         """`admit` without a wait when the key's block covers the request; None when it takes a lease."""
@@ -113,6 +112,9 @@ class LeasedLimits:
         if share.short(limits, tokens) is not None:
             return None
         share.limits = limits
+        return self._taken(share, limits, tokens, now)
+
+    def _taken(self, share: Share, limits: KeyLimits, tokens: int, now: float) -> Verdict:
         share.take(limits, tokens, now)
         return Verdict(True, share.headers(limits, now), shared=self, reserved=tokens)
 

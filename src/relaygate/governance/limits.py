@@ -5,7 +5,8 @@ bucket holding a minute's allowance: a burst of N + k requests on an N RPM key a
 and the allowance comes back evenly over the minute. The state is one number per key and limit
 (the "theoretical arrival time", kept here as the time owed after the last admission), so the same
 rule runs as one atomic script in Redis when several instances share limits. TPM admits on an
-estimate of the prompt's tokens and settles with the upstream's real usage. Answers carry OpenAI's `x-ratelimit-*` headers; a refusal says when to retry.
+estimate of the prompt's tokens and settles with the upstream's real usage. Answers carry OpenAI's
+`x-ratelimit-*` headers; a refusal says when to retry.
 """
 
 from __future__ import annotations
@@ -172,22 +173,11 @@ def _add_headers(out: list[tuple[bytes, bytes]], limit_header: tuple[bytes, byte
     out += (limit_header, (names[0], b"%d" % left), (names[1], _reset(math.ceil(reset * 1000))))
 
 
-def rate_headers(
-    limits: KeyLimits, requests: tuple[int, float] | None, tokens: tuple[int, float] | None
-) -> list[tuple[bytes, bytes]]:
-    """OpenAI's `x-ratelimit-*` headers from (remaining, seconds until the whole allowance is back)."""
-    out: list[tuple[bytes, bytes]] = []
-    if limits.rpm is not None and requests is not None:
-        _add_headers(out, limits.packed[5], REQUEST_HEADERS, *requests)
-    if limits.tpm is not None and tokens is not None:
-        _add_headers(out, limits.packed[6], TOKEN_HEADERS, *tokens)
-    return out
-
-
 def py_given_headers(packed: tuple[Any, ...], left_requests: int, reset_requests: float, left_tokens: int,
                      reset_tokens: float) -> list[tuple[bytes, bytes]]:
-    """`rate_headers` of every limit a KeyLimits' `packed` form sets, with both figures given (the
-    C module's `rate_headers` does the same)."""
+    """OpenAI's `x-ratelimit-*` headers of every limit a KeyLimits' `packed` form sets, from each one's
+    remaining units and seconds until its whole allowance is back, as the shared limits know them
+    (the C module's `rate_headers` does the same)."""
     out: list[tuple[bytes, bytes]] = []
     if packed[5] is not None:
         _add_headers(out, packed[5], REQUEST_HEADERS, left_requests, reset_requests)

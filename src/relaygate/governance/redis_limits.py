@@ -27,7 +27,7 @@ import uuid
 from typing import Any
 
 from relaygate.governance.leases import Share, lease_result, wanted
-from relaygate.governance.limits import KeyLimits, Verdict, rate_headers
+from relaygate.governance.limits import KeyLimits, Verdict, given_headers
 from relaygate.store.redis_batch import Script, ScriptBatch
 
 ALIVE = 5.0  # seconds an instance's slots count for after its last heartbeat
@@ -56,7 +56,7 @@ class RedisLimiter:
                 limits.max_concurrency or 0]
         verdict, wait, left_requests, reset_requests, left_tokens, reset_tokens = await self.batch.call(
             LIMITS, self._keys(key), args)
-        headers = rate_headers(limits, (left_requests, reset_requests / 1e6), (left_tokens, reset_tokens / 1e6))
+        headers = given_headers(limits.packed, left_requests, reset_requests / 1e6, left_tokens, reset_tokens / 1e6)
         if verdict:
             return Verdict(False, headers, wait / 1e6, REASONS[verdict])
         return Verdict(True, headers, shared=self)

@@ -109,9 +109,7 @@ class Budgets:
         block = block_of(budget)
         if not (ZERO < block and amount <= block):
             return None
-        share.reserved += amount
-        share.last = time.monotonic()
-        return Hold(amount, share)
+        return _held(share, amount)
 
     def reserve_here(self, key: str, budget: Budget, amount: Decimal, day: date) -> Hold:
         """A reservation in this process's ledger (no Redis configured, or Redis away)."""
@@ -129,9 +127,7 @@ class Budgets:
             if not ok:
                 return None
             share.granted += block
-        share.reserved += amount
-        share.last = time.monotonic()
-        return Hold(amount, share)
+        return _held(share, amount)
 
     def settle(self, key: str, hold: Hold | None, cost: Decimal, day: date) -> None:
         """The request is over: its reservation is released and its real cost booked (in Redis in the
@@ -186,3 +182,10 @@ class Budgets:
                 day[key] += spent
         for key, total in totals:
             await shared.seed(key, today, total, month[key], day[key])
+
+
+def _held(share: BudgetShare, amount: Decimal) -> Hold:
+    """A request's hold on the block: `amount` of its free part reserved."""
+    share.reserved += amount
+    share.last = time.monotonic()
+    return Hold(amount, share)

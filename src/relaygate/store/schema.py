@@ -13,14 +13,14 @@ from relaygate.store.types import Money, UTCDateTime
 
 metadata = MetaData()
 
-# SQLite assigns rowids only to a column declared exactly INTEGER PRIMARY KEY.
-_ID = BigInteger().with_variant(Integer(), "sqlite")
-_LIMIT = BigInteger().with_variant(Integer(), "sqlite")  # SQLite's INTEGER holds 64 bits already
+# 64-bit integers: BIGINT, but on SQLite INTEGER, which holds 64 bits already and is the only type
+# of which SQLite makes a rowid (INTEGER PRIMARY KEY).
+_INT64 = BigInteger().with_variant(Integer(), "sqlite")
 CLIENT_ID_GIVEN = text("client_request_id IS NOT NULL")
 
 api_keys = Table(
     "api_keys", metadata,
-    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("id", _INT64, primary_key=True, autoincrement=True),
     Column("name", String(200), nullable=False, unique=True),
     Column("digest", String(64), nullable=False, unique=True),  # SHA-256 of the secret, hex
     Column("prefix", String(16), nullable=False),  # the secret's first characters, for display only
@@ -28,9 +28,9 @@ api_keys = Table(
     Column("models", JSON, nullable=True),  # list of allowed model ids; null allows every model
     Column("budget", Money, nullable=True),  # USD per period (or in total without a period)
     Column("budget_period", String(16), nullable=True),
-    Column("rpm", _LIMIT, nullable=True),
-    Column("tpm", _LIMIT, nullable=True),
-    Column("max_concurrency", _LIMIT, nullable=True),
+    Column("rpm", _INT64, nullable=True),
+    Column("tpm", _INT64, nullable=True),
+    Column("max_concurrency", _INT64, nullable=True),
     Column("expires_at", UTCDateTime, nullable=True),
     Column("disabled", Boolean, nullable=False),
     Column("revoked_at", UTCDateTime, nullable=True),
@@ -42,7 +42,7 @@ api_keys = Table(
 
 usage_records = Table(
     "usage_records", metadata,
-    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("id", _INT64, primary_key=True, autoincrement=True),
     Column("request_id", String(64), nullable=False, unique=True),  # idempotency key of journal replay
     Column("key_name", String(200), nullable=False),
     Column("model", String(200), nullable=False),  # as the client asked for it
