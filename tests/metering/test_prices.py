@@ -1,10 +1,14 @@
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from relaygate.config import Price
 from relaygate.metering.price_table import PRICES
-from relaygate.metering.prices import ModelPrice, cost, price_for, table_price
+from relaygate.metering.money import MONEY_QUANTUM
+from relaygate.metering.prices import ModelPrice, _priced, cost, cost_of_tokens, price_for, rates_of, table_price
+from relaygate.metering.usage import Tokens
 from tests.metering.test_usage import DASHSCOPE_READ, DASHSCOPE_WRITE
 
 
@@ -91,3 +95,30 @@ def test_table_entries_are_sane(model):
     assert price.cached_input is None or 0 < price.cached_input < price.input
     assert price.cache_write is None or price.input < price.cache_write <= (price.cache_write_1h or price.cache_write)
     assert price.cached_explicit is None or 0 < price.cached_explicit < (price.cached_input or price.input)
+
+
+# Prices as configured and tabled: USD per 1M tokens to at most ten places, some absurd; and a few
+# with more places than the money scale, which have no units and are summed in Decimal.
+_on_scale = st.decimals(min_value=0, max_value=100_000, places=10)
+_usd = st.one_of(_on_scale, st.decimals(min_value=0, max_value=10, places=14), st.sampled_from(
+    [Decimal("0.0375"), Decimal("2.5"), Decimal("1E+3"), Decimal("0E-7"), Decimal("0.00000000005")]))
+_prices = st.builds(ModelPrice, _usd, _usd, *[st.none() | _usd] * 4)
+_counts = st.integers(0, 2**31 - 1) | st.integers(0, 100)
+_tokens = st.builds(Tokens, _counts, _counts, _counts, _counts, _counts, _counts, st.booleans())
+
+
+@settings(max_examples=3000, deadline=None)
+@given(_prices, _tokens)
+def test_a_cost_summed_in_units_has_the_digits_of_the_decimal_sum(price, tokens):
+    expected = (_priced(price, tokens) / 1_000_000).quantize(MONEY_QUANTUM, rounding=ROUND_HALF_EVEN)  # in Decimal
+    got = cost_of_tokens(price, tokens)
+    assert got == expected and str(got) == str(expected)  # the same digits, in the journal and the answer
+    assert (rates_of(price) is None) == any(p is not None and p != p.quantize(MONEY_QUANTUM) for p in price)
+
+
+def test_halves_of_a_unit_round_to_even():
+    half = ModelPrice(Decimal("0.0000000001"), Decimal(0))  # a unit per 1M tokens: 500k tokens are half a unit
+    assert cost_of_tokens(half, Tokens(prompt=500_000)) == 0
+    assert cost_of_tokens(half, Tokens(prompt=1_500_000)) == Decimal("2E-10")
+    assert cost_of_tokens(half, Tokens(prompt=1_499_999)) == Decimal("1E-10")
+    assert rates_of(half) == (1, 0, None, None, None, None)

@@ -23,7 +23,8 @@ from typing import Any
 
 from relaygate.governance.budgets import Budget
 from relaygate.governance.redis_limits import INSTANCES
-from relaygate.metering.money import MONEY_QUANTUM
+from relaygate.metering import money
+from relaygate.metering.money import units_of as units
 from relaygate.store.redis_batch import Script, ScriptBatch
 
 PREFIX = "relaygate:budgets:"
@@ -31,12 +32,9 @@ PERIODS = {None: "1", "monthly": "2", "daily": "3"}  # which counter a budget co
 BUDGETS = Script.named("budgets")
 
 
-def units(amount: Decimal) -> int:
-    return int((amount / MONEY_QUANTUM).to_integral_value())
-
-
 def usd(count: int | bytes | str) -> Decimal:
-    return Decimal(int(count)) * MONEY_QUANTUM
+    """A count of Redis's (units of 1e-10 USD) as the amount."""
+    return money.usd(int(count))
 
 
 class RedisBudgets:
