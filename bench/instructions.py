@@ -60,6 +60,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1000, help="requests counted per system")
     parser.add_argument("--warmup", type=int, default=300, help="requests answered before counting")
     parser.add_argument("--stream", action="store_true", help="streamed answers (20 chunks) instead of whole ones")
+    parser.add_argument("--priced", action="store_true", help=f"the models priced ({sbs.PRICE}); else unpriced")
     parser.add_argument("--systems", default="core,governed,key-only",
                         help=f"which, the first being the one the others are compared with: {', '.join(sbs.SYSTEMS)}")
     parser.add_argument("--writer", action="store_true", help="count the usage writer per record instead")
@@ -106,7 +107,8 @@ def count(name: str, folder: Path, args: argparse.Namespace) -> float:
     """Instructions per request of one system."""
     folder.mkdir()
     config = sbs.SYSTEMS[name]
-    (folder / "relaygate.yaml").write_text(config if config is bench.CONFIG else config + NO_BATCHES)
+    text = sbs.priced(config) if args.priced else config
+    (folder / "relaygate.yaml").write_text(text if config is bench.CONFIG else text + NO_BATCHES)
     key = bench.CLIENT_KEY if config is bench.CONFIG else bench.governed_key(
         folder / "relaygate.yaml", sbs.KEY_OPTIONS.get(name, bench.GOVERNED_KEY_OPTIONS))
     port = sbs.PORTS[name]
@@ -157,7 +159,7 @@ def callgrind_control(option: str, pid: int) -> None:
 
 
 def report(counts: dict[str, float], args: argparse.Namespace) -> str:
-    kind = "streamed (20 chunks)" if args.stream else "whole answers"
+    kind = ("streamed (20 chunks)" if args.stream else "whole answers") + (", priced model" if args.priced else "")
     first = next(iter(counts))
     lines = [f"Instructions per request, {kind}, {args.requests} requests each (callgrind; the request path: "
              "no usage batch written while counted, see --writer):", "",

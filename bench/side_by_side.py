@@ -54,6 +54,15 @@ PORTS = {"core": 9310, "governed": 9311, "redis": 9312, "anthropic": 9313, "budg
 KEY_OPTIONS = {"budget-only": bench.BUDGET_OPTIONS, "key-only": []}
 
 
+PRICE = "price: {input: 2.5, output: 10}"  # USD per 1M tokens, as a flagship model's
+
+
+def priced(config: str) -> str:
+    """The configuration with a price on the bench's models, which every request is then charged
+    (its cost in the answer and the record, and against the key's budget, reserved and booked)."""
+    return re.sub(r"(- \{provider: \w+, model: [\w-]+)\}", rf"\1, {PRICE}}}", config)
+
+
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
@@ -68,6 +77,7 @@ def main() -> None:
     parser.add_argument("--paced", type=float, default=0.0, metavar="MS",
                         help="with --stream: the upstream sends a chunk every MS milliseconds, as a model generates "
                              "them, instead of the whole stream at once")
+    parser.add_argument("--priced", action="store_true", help=f"the models priced ({PRICE}); else unpriced")
     parser.add_argument("--systems", default="core,governed,redis",
                         help=f"which, the first being the one the others are compared with: {', '.join(SYSTEMS)}")
     args = parser.parse_args()
@@ -98,7 +108,7 @@ def main() -> None:
             config = SYSTEMS[name]
             folder = tmp / name
             folder.mkdir()
-            (folder / "relaygate.yaml").write_text(config)
+            (folder / "relaygate.yaml").write_text(priced(config) if args.priced else config)
             key = bench.CLIENT_KEY if config is bench.CONFIG else bench.governed_key(
                 folder / "relaygate.yaml", KEY_OPTIONS.get(name, bench.GOVERNED_KEY_OPTIONS))
             gateway = bench.pinned(bench.SUT_CORE, [bench.RELAYGATE, "serve", "--config", "relaygate.yaml",
@@ -164,6 +174,8 @@ def report(per_request: dict[str, list[float]], args: argparse.Namespace) -> str
     kind = "streamed (20 chunks)" if args.stream else "whole answers"
     if args.stream and args.paced:
         kind = f"streamed (20 chunks, one every {args.paced:g} ms)"
+    if args.priced:
+        kind += ", priced model"
     first = next(iter(per_request))
     lines = [f"CPU per request, {kind}, {args.connections} connections each, medians of {args.rounds} rounds:",
              "", f"| system | CPU µs / request | {first} / system (throughput ratio) |", "|---|---|---|"]

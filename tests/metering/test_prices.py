@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 from relaygate.config import Price
 from relaygate.metering.price_table import PRICES
+from relaygate.governance.budgets import _most_in_decimal, max_cost
 from relaygate.metering.money import MONEY_QUANTUM
 from relaygate.metering.prices import ModelPrice, _priced, cost, cost_of_tokens, price_for, rates_of, table_price
 from relaygate.metering.usage import Tokens
@@ -116,9 +117,19 @@ def test_a_cost_summed_in_units_has_the_digits_of_the_decimal_sum(price, tokens)
     assert (rates_of(price) is None) == any(p is not None and p != p.quantize(MONEY_QUANTUM) for p in price)
 
 
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(st.none() | _prices, max_size=4), _counts, _counts)
+def test_the_most_a_request_can_cost_summed_in_units_is_the_decimal_sum(prices, prompt, output):
+    most = max_cost(prices, prompt, output)
+    if any(p is not None for p in prices):
+        assert most == _most_in_decimal(prices, prompt, output)
+    else:
+        assert most == 0
+
+
 def test_halves_of_a_unit_round_to_even():
     half = ModelPrice(Decimal("0.0000000001"), Decimal(0))  # a unit per 1M tokens: 500k tokens are half a unit
     assert cost_of_tokens(half, Tokens(prompt=500_000)) == 0
     assert cost_of_tokens(half, Tokens(prompt=1_500_000)) == Decimal("2E-10")
     assert cost_of_tokens(half, Tokens(prompt=1_499_999)) == Decimal("1E-10")
-    assert rates_of(half) == (1, 0, None, None, None, None)
+    assert rates_of(half) == (1, 0, None, None, None, None, 1)

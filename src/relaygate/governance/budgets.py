@@ -19,11 +19,12 @@ import time
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from relaygate.errors import QuotaExceeded
-from relaygate.metering.money import MONEY_QUANTUM
+from relaygate.metering.money import MONEY_QUANTUM, per_million, usd
 from relaygate.metering.price_table import ModelPrice
+from relaygate.metering.prices import dearest_prompt, rates_of
 
 PER_TOKENS = Decimal(1_000_000)
 DEFAULT_OUTPUT_CAP = 4096  # output tokens reserved for a request that sets no max_tokens
@@ -58,15 +59,24 @@ class Budget:
     period: str | None = None  # "daily", "monthly" or None
 
 
-def max_cost(prices: Iterable[ModelPrice | None], prompt_tokens: int, output_tokens: int) -> Decimal:
+def max_cost(prices: Sequence[ModelPrice | None], prompt_tokens: int, output_tokens: int) -> Decimal:
     """The most a request can cost on any of the deployments it may reach (0 where none is priced):
-    its prompt at the dearest prompt price (writing to a provider's cache costs more than input)."""
-    worst = ZERO
+    its prompt at the dearest prompt price. Summed in units (prices.py's Rates), or in Decimal
+    where a price has digits beyond the money scale."""
+    worst = -1
     for price in prices:
         if price is not None:
-            prompt = price.input if price.cache_write is None else max(price.input, price.cache_write,
-                                                                         price.cache_write_1h or ZERO)
-            worst = max(worst, prompt_tokens * prompt + output_tokens * price.output)
+            rates = rates_of(price)
+            if rates is None:
+                return _most_in_decimal(prices, prompt_tokens, output_tokens)
+            most = prompt_tokens * rates.dearest_prompt + output_tokens * rates.output
+            if most > worst:
+                worst = most
+    return usd(per_million(worst)) if worst >= 0 else ZERO
+
+
+def _most_in_decimal(prices: Sequence[ModelPrice | None], prompt_tokens: int, output_tokens: int) -> Decimal:
+    worst = max(prompt_tokens * dearest_prompt(p) + output_tokens * p.output for p in prices if p is not None)
     return (worst / PER_TOKENS).quantize(MONEY_QUANTUM)
 
 

@@ -173,14 +173,12 @@ class ChatCompletions:
     @staticmethod
     def _most_cost(body: dict[str, Any], estimate: int, plan: list[Target]) -> Decimal:
         """The most the request can cost; nothing where no deployment it may reach has a price."""
-        for target in plan:
-            if target.model_price is not None:
-                break
-        else:
+        prices = [target.model_price for target in plan]
+        if prices.count(None) == len(prices):
             return ZERO
         defaults = ((t.upstream.defaults_for(t.model) or {}).get("max_tokens") for t in plan)  # looked at lazily
         copies = choices(body)  # each choice may be a call of its own, prompt and all
-        return max_cost((t.model_price for t in plan), estimate * copies, output_allowance(body, defaults) * copies)
+        return max_cost(prices, estimate * copies, output_allowance(body, defaults) * copies)
 
     def _candidates(
         self, body: dict[str, Any], prefs: Preferences, key: ClientKey

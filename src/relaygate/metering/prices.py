@@ -20,8 +20,8 @@ from relaygate.metering.money import MONEY_QUANTUM, per_million, units_of, usd
 if TYPE_CHECKING:
     from relaygate.config import Price
 
-__all__ = ["ModelPrice", "PRICE_TABLE_VERSION", "Rates", "configured_price", "cost", "cost_of_tokens", "price_for",
-           "rates_of"]
+__all__ = ["ModelPrice", "PRICE_TABLE_VERSION", "Rates", "configured_price", "cost", "cost_of_tokens", "dearest_prompt",
+           "price_for", "rates_of"]
 
 PER_TOKENS = Decimal(1_000_000)
 # Snapshot suffixes that name a dated release of a listed model: -2024-08-06, -20250929, -250828, -latest
@@ -53,7 +53,8 @@ def price_for(upstream_model: str, configured: Price | None = None) -> ModelPric
 
 
 class Rates(NamedTuple):
-    """A ModelPrice in whole units of 1e-10 USD per 1M tokens (the same fields)."""
+    """A ModelPrice in whole units of 1e-10 USD per 1M tokens (the same fields, and the dearest
+    price of a prompt token)."""
 
     input: int
     output: int
@@ -61,6 +62,13 @@ class Rates(NamedTuple):
     cache_write: int | None = None
     cache_write_1h: int | None = None
     cached_explicit: int | None = None
+    dearest_prompt: int = 0
+
+
+def dearest_prompt(price: ModelPrice) -> Decimal:
+    """The most a prompt token can cost: writing it to a provider's cache costs more than input."""
+    return price.input if price.cache_write is None else max(price.input, price.cache_write,
+                                                             price.cache_write_1h or price.input)
 
 
 @lru_cache(maxsize=4096)
@@ -70,7 +78,7 @@ def rates_of(price: ModelPrice) -> Rates | None:
     rates = [None if p is None else units_of(p) for p in price]
     if any(r is not None and usd(r) != p for r, p in zip(rates, price)):
         return None
-    return Rates(*rates)
+    return Rates(*rates, units_of(dearest_prompt(price)))
 
 
 def _priced(price: ModelPrice | Rates, tokens: Tokens) -> Any:
