@@ -10,7 +10,10 @@ import uuid
 from _budgets import fronts, spend
 from _redis import RedisServer
 
-from relaygate.governance.leases import IDLE, LeasedLimits, blocks
+from hypothesis import given
+from hypothesis import strategies as st
+
+from relaygate.governance.leases import IDLE, LeasedLimits, Share, blocks
 from relaygate.governance.limits import KeyLimits
 from relaygate.governance.redis_limits import LIMITS, RedisLimiter, new_instance
 from relaygate.store.redis import connect
@@ -303,3 +306,14 @@ def test_a_reservation_the_budgets_block_covers_takes_no_wait(redis_server):
     assert none_yet is None and too_much is None and away is None
     assert isinstance(held.shared, BudgetShare) and held.shared is first.shared and held.amount == Decimal("0.0004")
     assert reserved == Decimal("0.0008")
+
+
+_limit = st.none() | st.integers(1, 10**9)
+
+
+@given(_limit, _limit, _limit, st.integers(-5, 5), st.integers(-50, 50), st.integers(0, 5), st.integers(0, 5),
+       st.integers(0, 50))
+def test_a_block_covers_a_request_exactly_when_nothing_is_short(rpm, tpm, most, requests, tokens, slots, busy, asked):
+    share = Share(KeyLimits(rpm, tpm, most))
+    share.requests, share.tokens, share.slots, share.busy = requests, tokens, slots, busy
+    assert share.covers(share.limits, asked) == (share.short(share.limits, asked) is None)

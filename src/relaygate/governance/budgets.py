@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from relaygate.errors import QuotaExceeded
 from relaygate.metering.money import MONEY_QUANTUM, per_million, usd
@@ -80,14 +80,18 @@ def _most_in_decimal(prices: Sequence[ModelPrice | None], prompt_tokens: int, ou
     return (worst / PER_TOKENS).quantize(MONEY_QUANTUM)
 
 
-def output_allowance(body: dict, defaults: Iterable[int | None] = ()) -> int:
+def output_allowance(body: dict, defaults: Iterable[int | None] | Callable[[], Iterable[int | None]] = ()) -> int:
     """The output tokens a request may produce: its own cap, else the largest of its deployments'
-    defaults, else ours. `defaults` is only looked at when the request set no cap (pass a generator
-    and nothing is worked out for a request that did)."""
-    for name in ("max_completion_tokens", "max_tokens"):
-        value = body.get(name)
-        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-            return value
+    defaults, else ours. `defaults` is only looked at when the request set no cap (pass a function
+    that gives them and nothing is worked out for a request that did)."""
+    value = body.get("max_completion_tokens")
+    if value.__class__ is int and value > 0:  # JSON's ints (a bool is not one)
+        return value
+    value = body.get("max_tokens")
+    if value.__class__ is int and value > 0:
+        return value
+    if callable(defaults):
+        defaults = defaults()
     return max((d for d in defaults if isinstance(d, int)), default=None) or DEFAULT_OUTPUT_CAP
 
 

@@ -65,6 +65,11 @@ class Share:
                 1 if limits.max_concurrency is not None and self.busy >= self.slots else 0)
         return need if any(need) else None
 
+    def covers(self, limits: KeyLimits, tokens: int) -> bool:
+        """`short(...) is None`, without making what is short: the test of every held admission."""
+        return ((limits.rpm is None or self.requests >= 1) and (limits.tpm is None or self.tokens >= tokens)
+                and (limits.max_concurrency is None or self.busy < self.slots))
+
     def take(self, limits: KeyLimits, tokens: int, now: float) -> None:
         if limits.rpm is not None:
             self.requests -= 1
@@ -109,7 +114,7 @@ class LeasedLimits:
         if share is None or (share.limits is not limits and blocks(limits) is None):  # no longer leased
             return None
         tokens = min(tokens, limits.tpm) if limits.tpm is not None else 0
-        if share.short(limits, tokens) is not None:
+        if not share.covers(limits, tokens):
             return None
         share.limits = limits
         return self._taken(share, limits, tokens, now)

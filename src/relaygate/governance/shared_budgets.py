@@ -47,7 +47,7 @@ def block_of(budget: Budget) -> Decimal:
 class BudgetShare:
     """This instance's block of one key's budget: `granted` is held in Redis for this instance."""
 
-    __slots__ = ("shared", "granted", "reserved", "owed", "last")
+    __slots__ = ("shared", "granted", "reserved", "owed", "last", "budget", "block")
 
     def __init__(self, shared: RedisBudgets) -> None:
         self.shared = shared  # the connection the block was taken on
@@ -55,10 +55,18 @@ class BudgetShare:
         self.reserved = ZERO  # of which requests in flight reserved
         self.owed = ZERO  # of which settled requests spent, not booked in Redis yet
         self.last = 0.0  # when it last reserved (monotonic)
+        self.budget: Budget | None = None  # the key's budget as last seen, and a block of it
+        self.block = ZERO
 
     @property
     def free(self) -> Decimal:
         return self.granted - self.reserved - self.owed
+
+    def block_of(self, budget: Budget) -> Decimal:
+        """`block_of(budget)`, kept while the key's budget is the same object (hashing it costs more)."""
+        if budget is not self.budget:
+            self.budget, self.block = budget, block_of(budget)
+        return self.block
 
 
 @dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ sets each field through object.__setattr__
@@ -106,7 +114,7 @@ class Budgets:
         free = share.free
         if free <= 0 or free < amount:
             return None
-        block = block_of(budget)
+        block = share.block_of(budget)
         if not (ZERO < block and amount <= block):
             return None
         return _held(share, amount)

@@ -176,9 +176,8 @@ class ChatCompletions:
         prices = [target.model_price for target in plan]
         if prices.count(None) == len(prices):
             return ZERO
-        defaults = ((t.upstream.defaults_for(t.model) or {}).get("max_tokens") for t in plan)  # looked at lazily
         copies = choices(body)  # each choice may be a call of its own, prompt and all
-        return max_cost(prices, estimate * copies, output_allowance(body, defaults) * copies)
+        return max_cost(prices, estimate * copies, output_allowance(body, partial(_default_caps, plan)) * copies)
 
     def _candidates(
         self, body: dict[str, Any], prefs: Preferences, key: ClientKey
@@ -197,6 +196,11 @@ class ChatCompletions:
 
     def _wrap(self, data: bytes) -> bytes:
         return b'{"code":200,"data":' + data + b"}" if self.envelope else data
+
+
+def _default_caps(plan: list[Target]) -> list[int | None]:
+    """The `max_tokens` each deployment of the plan sets by default, if any."""
+    return [(t.upstream.defaults_for(t.model) or {}).get("max_tokens") for t in plan]
 
 
 def rate_limited(verdict: Verdict) -> RateLimited:
