@@ -313,7 +313,14 @@ _limit = st.none() | st.integers(1, 10**9)
 
 @given(_limit, _limit, _limit, st.integers(-5, 5), st.integers(-50, 50), st.integers(0, 5), st.integers(0, 5),
        st.integers(0, 50))
-def test_a_block_covers_a_request_exactly_when_nothing_is_short(rpm, tpm, most, requests, tokens, slots, busy, asked):
+def test_a_block_serves_a_request_exactly_when_nothing_is_short(rpm, tpm, most, requests, tokens, slots, busy, asked):
     share = Share(KeyLimits(rpm, tpm, most))
     share.requests, share.tokens, share.slots, share.busy = requests, tokens, slots, busy
-    assert share.covers(share.limits, asked) == (share.short(share.limits, asked) is None)
+    short = share.short(share.limits, asked)
+    headers = share.held(share.limits, asked, 5.0)
+    if short is not None:
+        assert headers is None and (share.requests, share.tokens, share.busy) == (requests, tokens, busy)
+    else:  # taken: a request, its tokens and a slot, each where its limit is set
+        assert (share.requests, share.tokens, share.busy, share.last) == (
+            requests - (rpm is not None), tokens - asked * (tpm is not None), busy + (most is not None), 5.0)
+        assert headers == share.headers(share.limits, 5.0)

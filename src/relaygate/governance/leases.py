@@ -65,25 +65,32 @@ class Share:
                 1 if limits.max_concurrency is not None and self.busy >= self.slots else 0)
         return need if any(need) else None
 
-    def covers(self, limits: KeyLimits, tokens: int) -> bool:
-        """`short(...) is None`, without making what is short: the test of every held admission."""
-        return ((limits.rpm is None or self.requests >= 1) and (limits.tpm is None or self.tokens >= tokens)
-                and (limits.max_concurrency is None or self.busy < self.slots))
-
-    def take(self, limits: KeyLimits, tokens: int, now: float) -> None:
-        if limits.rpm is not None:
+    def held(self, limits: KeyLimits, tokens: int, now: float) -> list[tuple[bytes, bytes]] | None:
+        """The request taken from the block, and the headers it shows, when the block covers it
+        (`short` is None); None, and nothing taken, when it does not. Every admission a block
+        serves runs this, so it is one step."""
+        rpm, tpm, most = limits.rpm, limits.tpm, limits.max_concurrency
+        if ((rpm is not None and self.requests < 1) or (tpm is not None and self.tokens < tokens)
+                or (most is not None and self.busy >= self.slots)):
+            return None
+        if rpm is not None:
             self.requests -= 1
-        if limits.tpm is not None:
+        if tpm is not None:
             self.tokens -= tokens
-        if limits.max_concurrency is not None:
+        if most is not None:
             self.busy += 1
         self.last = now
+        return self.headers(limits, now)
 
     def headers(self, limits: KeyLimits, now: float) -> list[tuple[bytes, bytes]]:
         left_requests, reset_requests, left_tokens, reset_tokens, at = self.shown
-        elapsed = now - at
-        return given_headers(limits.packed, max(0, left_requests + self.requests), max(0.0, reset_requests - elapsed),
-                             max(0, left_tokens + self.tokens), max(0.0, reset_tokens - elapsed))
+        left_requests += self.requests
+        left_tokens += self.tokens
+        reset_requests -= now - at
+        reset_tokens -= now - at
+        return given_headers(limits.packed, left_requests if left_requests > 0 else 0,
+                             reset_requests if reset_requests > 0.0 else 0.0, left_tokens if left_tokens > 0 else 0,
+                             reset_tokens if reset_tokens > 0.0 else 0.0)
 
 
 class LeasedLimits:
@@ -106,22 +113,20 @@ class LeasedLimits:
             if refused is not None:
                 return refused
             need = share.short(limits, tokens)
-        return self._taken(share, limits, tokens, now)
+        return Verdict(True, share.held(limits, tokens, now), 0.0, "", self, tokens)  # held: nothing is short
 
     def admit_held(self, key: str, limits: KeyLimits, tokens: int, now: float) -> Verdict | None:
         """`admit` without a wait when the key's block covers the request; None when it takes a lease."""
         share = self.shares.get(key)
         if share is None or (share.limits is not limits and blocks(limits) is None):  # no longer leased
             return None
-        tokens = min(tokens, limits.tpm) if limits.tpm is not None else 0
-        if not share.covers(limits, tokens):
+        tpm = limits.tpm
+        tokens = (tokens if tokens < tpm else tpm) if tpm is not None else 0
+        headers = share.held(limits, tokens, now)
+        if headers is None:
             return None
         share.limits = limits
-        return self._taken(share, limits, tokens, now)
-
-    def _taken(self, share: Share, limits: KeyLimits, tokens: int, now: float) -> Verdict:
-        share.take(limits, tokens, now)
-        return Verdict(True, share.headers(limits, now), shared=self, reserved=tokens)
+        return Verdict(True, headers, 0.0, "", self, tokens)
 
     def settle(self, key: str, limits: KeyLimits, reserved: int, used: int | None) -> None:
         """Locally: the slot goes back to the block, unused tokens too (more used: the block owes them)."""
