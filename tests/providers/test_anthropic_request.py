@@ -6,6 +6,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from relaygate.errors import InvalidRequest
 from relaygate.providers.anthropic import ADAPTER
@@ -335,3 +337,18 @@ def test_empty_assistant_text_is_left_out() -> None:
     messages = [{"role": "user", "content": "a"}, {"role": "assistant", "content": ""}, {"role": "user", "content": "b"}]
     out = convert(messages=messages)["messages"]
     assert out == [{"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}]
+
+
+_plain = st.builds(lambda role, text, named: {"role": role, "content": text, **({"name": "n"} if named else {})},
+                   st.sampled_from(["system", "developer", "user", "assistant"]), st.text(max_size=3), st.booleans())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_plain, min_size=1, max_size=6))
+def test_text_given_as_a_string_goes_as_the_same_text_given_as_a_part(messages: list[dict[str, Any]]) -> None:
+    """A message of text alone takes a shorter way than one of parts; the same conversation with
+    every text given as one text part takes the general way, and the two requests are the same."""
+    as_parts = [{**m, "content": [{"type": "text", "text": m["content"]}]} for m in messages]
+    plain = chat_request_to_messages({"model": "m", "messages": messages}, "claude", False)
+    parted = chat_request_to_messages({"model": "m", "messages": as_parts}, "claude", False)
+    assert orjson.dumps(plain) == orjson.dumps(parted)

@@ -137,3 +137,18 @@ def test_malformed_answers_are_a_clear_502(body: bytes) -> None:
     with pytest.raises(UpstreamProtocolError) as caught:
         messages_response_to_chat(body, False, "m", 0)
     assert caught.value.status == 502 and "Anthropic" in caught.value.message
+
+
+@pytest.mark.parametrize("stop_reason", ["end_turn", "max_tokens", "tool_use", None])
+@pytest.mark.parametrize("text", ["", "ab", "naïve \"quoted\"\n"])
+def test_one_text_block_answers_as_the_same_text_in_pieces_does(stop_reason: str | None, text: str) -> None:
+    """The answer of one text block takes a shorter way than the general one; split into blocks, the
+    same text takes the general way, and the two answers are the same."""
+    message = orjson.loads(raw("message_text_cached.json"))
+    message["stop_reason"] = stop_reason
+    whole = messages_response_to_chat(orjson.dumps({**message, "content": [{"type": "text", "text": text}]}),
+                                      False, "m", 1)
+    pieces = [{"type": "text", "text": text[:1]}, {"type": "text", "text": text[1:]}]
+    split = messages_response_to_chat(orjson.dumps({**message, "content": pieces}), False, "m", 1)
+    assert orjson.dumps(whole) == orjson.dumps(split)
+    assert whole["choices"][0]["message"]["content"] == text

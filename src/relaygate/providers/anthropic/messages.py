@@ -27,6 +27,7 @@ from relaygate.errors import InvalidRequest
 Block = dict[str, Any]
 Turn = dict[str, Any]
 PASSED_ON_PARTS = ("cache_control",)  # Anthropic's own part options, kept when a client sends them
+PLAIN_KEYS = frozenset({"role", "content", "name"})  # a message of text alone (the name is not sent on)
 
 
 def chat_messages_to_anthropic(messages: list[dict[str, Any]]) -> tuple[list[Block], list[Turn]]:
@@ -34,7 +35,16 @@ def chat_messages_to_anthropic(messages: list[dict[str, Any]]) -> tuple[list[Blo
     system: list[Block] = []
     turns: list[Turn] = []
     for i, message in enumerate(messages):
-        role, where = message["role"], f"messages[{i}]"
+        role, content = message["role"], message.get("content")
+        if content.__class__ is str and message.keys() <= PLAIN_KEYS:  # the usual message: text alone
+            if role == "user" or role == "assistant":
+                if content or role == "user":
+                    _append(turns, role, [{"type": "text", "text": content}])
+                continue
+            if role == "system" or role == "developer":
+                system.append({"type": "text", "text": content})
+                continue
+        where = f"messages[{i}]"
         if role in ("system", "developer"):
             system += text_blocks(message.get("content"), where)
             continue

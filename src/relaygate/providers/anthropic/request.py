@@ -115,7 +115,7 @@ def mapped_params(request: dict[str, Any]) -> dict[str, Any]:
     return {
         rule.target: rule.transform(request[name])
         for name, rule in PARAMS.items()
-        if request.get(name) is not None
+        if name in request and request[name] is not None  # `in` first: most requests set none of them
     }
 
 

@@ -50,9 +50,16 @@ class AssistantParts:
 
 def messages_response_to_chat(raw: bytes, json_mode: bool, model: str, created: int) -> dict[str, Any]:
     message = parse_message(raw)
-    parts = AssistantParts(json_mode)
-    for i, block in enumerate(message["content"]):
-        add_block(parts, block, i)
+    blocks = message["content"]
+    text = blocks[0].get("text") if len(blocks) == 1 and blocks[0].__class__ is dict else None
+    if text.__class__ is str and blocks[0].get("type") == "text":  # the usual answer: one text block
+        answer: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
+        called_tools = False
+    else:
+        parts = AssistantParts(json_mode)
+        for i, block in enumerate(blocks):
+            add_block(parts, block, i)
+        answer, called_tools = assistant_message(parts), bool(parts.tool_calls)
     return {
         "id": message.get("id") or "",
         "object": "chat.completion",
@@ -60,9 +67,9 @@ def messages_response_to_chat(raw: bytes, json_mode: bool, model: str, created: 
         "model": message.get("model") or model,
         "choices": [{
             "index": 0,
-            "message": assistant_message(parts),
+            "message": answer,
             "logprobs": None,
-            "finish_reason": finish_reason(message.get("stop_reason"), bool(parts.tool_calls)),
+            "finish_reason": finish_reason(message.get("stop_reason"), called_tools),
         }],
         "usage": chat_usage(counts_of(message.get("usage"))),
     }
