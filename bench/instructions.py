@@ -77,6 +77,7 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown systems: {', '.join(sorted(unknown))}")
 
+    bench.ensure_free([bench.PORTS["emulator"], bench.PORTS["redis"], *(sbs.PORTS[name] for name in systems)])
     tmp = Path(tempfile.mkdtemp(prefix="relaygate-instructions-"))
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     services = [

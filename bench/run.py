@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import aiohttp
@@ -91,6 +92,18 @@ def wait_port(port: int, timeout: float = 20.0) -> None:
                 return
         time.sleep(0.05)
     raise RuntimeError(f"port {port} did not open")
+
+
+def ensure_free(ports: Iterable[int]) -> None:
+    """Stop unless every port is free: a service we start on a taken port exits at once, and a stale
+    one already listening there (an emulator left with a pacing script, a gateway of another run)
+    would be measured in its place."""
+    import socket
+
+    for port in ports:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                raise SystemExit(f"port {port} is in use: stop what listens there (a benchmark left running?)")
 
 
 def rss_kb(pid: int, field: str) -> int:
@@ -200,6 +213,7 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=2000, help="concurrent open streams to hold (0: skip)")
     parser.add_argument("--out", default=str(HERE / "results"))
     args = parser.parse_args()
+    ensure_free(PORTS.values())
 
     procs: list[subprocess.Popen] = []
     tmp = Path(tempfile.mkdtemp(prefix="relaygate-bench-"))

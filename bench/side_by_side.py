@@ -86,6 +86,7 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown systems: {', '.join(sorted(unknown))}")
 
+    bench.ensure_free([bench.PORTS["emulator"], bench.PORTS["redis"], *(PORTS[name] for name in systems)])
     tmp = Path(tempfile.mkdtemp(prefix="relaygate-side-by-side-"))
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     procs: list[subprocess.Popen] = []
