@@ -164,3 +164,54 @@ def test_a_database_of_revision_0003_keeps_its_keys_and_takes_64_bit_limits(data
             await engine.dispose()
 
     assert asyncio.run(upgrade()) == ((60, 10**10), HEAD)
+
+
+def test_a_database_of_revision_0004_keeps_its_records_and_indexes_only_errors_by_status(database_url):
+    """0005 makes the status index partial (errors only); the records and the request log's answers stay."""
+    from relaygate.metering.request_log import RequestFilter, recent_requests
+
+    records = [record(1), replace(record(2), status=503, error_code="upstream_error"), record(3)]
+
+    async def upgrade():
+        engine = create_engine(database_url)
+        try:
+            async with engine.begin() as c:
+                await c.run_sync(_upgrade_to("0004"))
+            assert await write_batch(engine, [r.entry() for r in records]) == 3
+            await migrate_engine(engine)
+            async with engine.connect() as c:
+                indexes = await c.run_sync(lambda sync: inspect(sync).get_indexes("usage_records"))
+            pages = [await recent_requests(engine, RequestFilter(status=s), 10) for s in ("error", "503", "ok", "200")]
+            return {i["name"] for i in indexes}, [[row["request_id"] for row in rows] for rows, _ in pages], \
+                await current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    names, pages, revision = asyncio.run(upgrade())
+    assert "ix_usage_records_error_created" in names and "ix_usage_records_status_created" not in names
+    assert pages == [["req-000002"], ["req-000002"], ["req-000003", "req-000001"], ["req-000003", "req-000001"]]
+    assert revision == HEAD
+
+
+def test_sqlite_finds_one_error_code_through_the_errors_index(tmp_path):
+    """A filter on one error code says `status >= 400` too, which SQLite needs to see that the
+    partial index holds the rows (PostgreSQL infers it)."""
+    from sqlalchemy.dialects import sqlite
+
+    from relaygate.metering.request_log import RequestFilter, page_query
+
+    url = f"sqlite:///{tmp_path / 'plan.db'}"
+    asyncio.run(migrate(url))
+
+    async def plan(status: str) -> str:
+        sql = str(page_query(RequestFilter(status=status), 50).compile(
+            dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
+        engine = create_engine(url)
+        try:
+            async with engine.connect() as c:
+                return " ".join(row[-1] for row in (await c.exec_driver_sql("EXPLAIN QUERY PLAN " + sql)).all())
+        finally:
+            await engine.dispose()
+
+    assert "ix_usage_records_error_created" in asyncio.run(plan("503"))
+    assert "ix_usage_records_error_created" in asyncio.run(plan("error"))

@@ -1,7 +1,8 @@
 """The request log: usage records newest first, filtered and paged by keyset (`before` an id).
 
 Rows are ordered by (created_at, id), the order the indexes on usage_records keep (by key, model,
-provider, status, client request id or none): a page is a walk down one index, however old the page is.
+provider, error status, client request id or none): a page is a walk down one index, however old the
+page is. Successful answers have no index of their own (most records are; the time index finds them).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relaygate.store.schema import usage_records
@@ -40,7 +41,10 @@ def _conditions(f: RequestFilter) -> list[Any]:
     elif f.status == "error":
         where.append(r.status >= 400)
     elif f.status is not None:
-        where.append(r.status == int(f.status))
+        code = int(f.status)
+        where.append(r.status == code)
+        if code >= 400:
+            where.append(r.status >= 400)  # implied, but said: SQLite then sees that the errors' index holds the rows
     if f.since is not None:
         where.append(r.created_at >= f.since)
     if f.until is not None:
@@ -54,16 +58,21 @@ def _older_than(before: int) -> Any:
     return or_(r.created_at < anchor, and_(r.created_at == anchor, r.id < before))
 
 
-async def recent_requests(
-    engine: AsyncEngine, where: RequestFilter, limit: int, before: int | None = None
-) -> tuple[list[dict[str, Any]], bool]:
-    """Up to `limit` records, newest first, and whether older ones match too."""
+def page_query(where: RequestFilter, limit: int, before: int | None = None) -> Select[Any]:
+    """The query of one page: up to `limit` matching records older than the record `before`, newest first."""
     r = usage_records.c
     conditions = _conditions(where)
     if before is not None:
         conditions.append(_older_than(before))
-    query = (select(r.key_name, *(r[name] for name in _COLUMNS)).where(*conditions)
-             .order_by(r.created_at.desc(), r.id.desc()).limit(limit + 1))
+    return (select(r.key_name, *(r[name] for name in _COLUMNS)).where(*conditions)
+            .order_by(r.created_at.desc(), r.id.desc()).limit(limit))
+
+
+async def recent_requests(
+    engine: AsyncEngine, where: RequestFilter, limit: int, before: int | None = None
+) -> tuple[list[dict[str, Any]], bool]:
+    """Up to `limit` records, newest first, and whether older ones match too."""
+    query = page_query(where, limit + 1, before)
     async with engine.connect() as connection:
         rows = (await connection.execute(query)).all()
     page = [{"key": row.key_name, **{name: getattr(row, name) for name in _COLUMNS}} for row in rows[:limit]]

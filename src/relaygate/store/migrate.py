@@ -17,7 +17,7 @@ from relaygate.store.db import create_engine
 
 SCRIPTS = Path(__file__).with_name("migrations")
 _PG_LOCK_ID = 0x72656C6179  # "relay": any constant shared by every instance
-HEAD = "0004"  # the newest revision under migrations/versions (tests/store checks they agree)
+HEAD = "0005"  # the newest revision under migrations/versions (tests/store checks they agree)
 
 
 async def migrate(database_url: str) -> None:
