@@ -99,9 +99,8 @@ def test_the_most_a_request_can_cost_is_taken_at_the_dearest_deployment():
                                                                     1000, 2000) == D("0.03375")
     assert output_allowance({"max_tokens": 50}) == 50
     assert output_allowance({"max_completion_tokens": 70, "max_tokens": 50}) == 70
-    assert output_allowance({}, [777]) == 777
-    assert output_allowance({}, [None, 300, 777]) == 777  # the largest of the deployments' defaults
-    assert output_allowance({"max_tokens": 50}, iter([])) == 50
+    assert output_allowance({}, lambda: [777]) == 777
+    assert output_allowance({}, lambda: [None, 300, 777]) == 777  # the largest of the deployments' defaults
+    assert output_allowance({"max_tokens": 50}, lambda: []) == 50
     assert output_allowance({"max_tokens": True}) == 4096
-    assert output_allowance({}, lambda: [None, 300]) == 300  # a function that gives the defaults...
-    assert output_allowance({"max_tokens": 50}, lambda: 1 / 0) == 50  # ...is not called for a request with a cap
+    assert output_allowance({"max_tokens": 50}, lambda: 1 / 0) == 50  # the defaults are not made for a request with a cap

@@ -22,11 +22,10 @@ from decimal import Decimal
 from typing import Callable, Iterable, Sequence
 
 from relaygate.errors import QuotaExceeded
-from relaygate.metering.money import MONEY_QUANTUM, per_million, usd
+from relaygate.metering.money import MONEY_QUANTUM, PER_TOKENS, per_million, usd
 from relaygate.metering.price_table import ModelPrice
 from relaygate.metering.prices import dearest_prompt, rates_of
 
-PER_TOKENS = Decimal(1_000_000)
 DEFAULT_OUTPUT_CAP = 4096  # output tokens reserved for a request that sets no max_tokens
 ZERO = Decimal(0)
 DAY = 86_400  # seconds in a UTC day: Unix time counts none for leap seconds
@@ -80,19 +79,16 @@ def _most_in_decimal(prices: Sequence[ModelPrice | None], prompt_tokens: int, ou
     return (worst / PER_TOKENS).quantize(MONEY_QUANTUM)
 
 
-def output_allowance(body: dict, defaults: Iterable[int | None] | Callable[[], Iterable[int | None]] = ()) -> int:
+def output_allowance(body: dict, defaults: Callable[[], Iterable[int | None]] = tuple) -> int:
     """The output tokens a request may produce: its own cap, else the largest of its deployments'
-    defaults, else ours. `defaults` is only looked at when the request set no cap (pass a function
-    that gives them and nothing is worked out for a request that did)."""
+    defaults, else ours. `defaults` gives them, and is only called when the request set no cap."""
     value = body.get("max_completion_tokens")
     if value.__class__ is int and value > 0:  # JSON's ints (a bool is not one)
         return value
     value = body.get("max_tokens")
     if value.__class__ is int and value > 0:
         return value
-    if callable(defaults):
-        defaults = defaults()
-    return max((d for d in defaults if isinstance(d, int)), default=None) or DEFAULT_OUTPUT_CAP
+    return max((d for d in defaults() if isinstance(d, int)), default=None) or DEFAULT_OUTPUT_CAP
 
 
 class _Account:

@@ -24,7 +24,7 @@ from typing import Any
 from relaygate.governance.budgets import Budget
 from relaygate.governance.redis_limits import INSTANCES
 from relaygate.metering import money
-from relaygate.metering.money import units_of as units
+from relaygate.metering.money import units_of
 from relaygate.store.redis_batch import Script, ScriptBatch
 
 PREFIX = "relaygate:budgets:"
@@ -46,17 +46,17 @@ class RedisBudgets:
     async def reserve(self, key: str, budget: Budget, amount: Decimal, day: date) -> tuple[bool, Decimal, Decimal]:
         """(reserved?, spent in the budget's period, held by requests in flight) as they were."""
         ok, spent, held = await self.batch.call(BUDGETS, budget_keys(key, day), [
-            "reserve", self.instance, self.alive_us, PERIODS[budget.period], units(budget.amount), units(amount)])
+            "reserve", self.instance, self.alive_us, PERIODS[budget.period], units_of(budget.amount), units_of(amount)])
         return bool(ok), usd(spent), usd(held)
 
     def settle(self, key: str, reserved: Decimal, cost: Decimal, day: date) -> asyncio.Future[Any]:
         """Release a reservation and book the real cost; sent with the next batch, nobody waits for it."""
         return self.batch.send(BUDGETS, budget_keys(key, day), ["settle", self.instance, self.alive_us,
-                                                               units(reserved), units(cost)])
+                                                               units_of(reserved), units_of(cost)])
 
     async def seed(self, key: str, day: date, total: Decimal, month: Decimal, today: Decimal) -> None:
-        await self.batch.call(BUDGETS, budget_keys(key, day), ["seed", self.instance, self.alive_us, units(total), units(month),
-                                                 units(today)])
+        await self.batch.call(BUDGETS, budget_keys(key, day), ["seed", self.instance, self.alive_us, units_of(total), units_of(month),
+                                                 units_of(today)])
 
 
 @lru_cache(maxsize=4096)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from relaygate.metering.price_table import PRICES, PRICE_TABLE_VERSION, ModelPrice
 from relaygate.metering.usage import Tokens, tokens_of
-from relaygate.metering.money import MONEY_QUANTUM, per_million, units_of, usd
+from relaygate.metering.money import MONEY_QUANTUM, PER_TOKENS, per_million, units_of, usd
 
 if TYPE_CHECKING:
     from relaygate.config import Price
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 __all__ = ["ModelPrice", "PRICE_TABLE_VERSION", "Rates", "configured_price", "cost", "cost_of_tokens", "dearest_prompt",
            "price_for", "rates_of"]
 
-PER_TOKENS = Decimal(1_000_000)
 # Snapshot suffixes that name a dated release of a listed model: -2024-08-06, -20250929, -250828, -latest
 _SNAPSHOT = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{8}|\d{6}|latest)$")
 
