@@ -12,8 +12,10 @@
  * event of bare text, and `event_slice` that check of a whole event as it came (framing and parse
  * included), as providers/gemini/reading.py makes them. `Allowance` is governance/limits.py's
  * PyAllowance: one key's rate limits in this process, admitted and settled once per request, and
- * `rate_headers` its py_given_headers, the headers of limits shared through Redis. The module is
- * optional: without a compiler relaygate runs the Python code alone.
+ * `rate_headers` its py_given_headers, the headers of limits shared through Redis. `ByteSet` answers
+ * `search` as a regular expression of one byte class does, for the server's checks of the response
+ * headers (ingress/header_checks.py). The module is optional: without a compiler relaygate runs the
+ * Python code alone.
  */
 
 #define PY_SSIZE_T_CLEAN
@@ -23,7 +25,7 @@
 #include <structmember.h>
 #include <string.h>
 
-#define ABI 8 /* speedups.py refuses a build of another number: raise both when the interface changes */
+#define ABI 9 /* speedups.py refuses a build of another number: raise both when the interface changes */
 
 typedef struct {
     PyObject_HEAD
@@ -974,6 +976,77 @@ static PyTypeObject AllowanceType = {
     .tp_members = Allowance_members,
 };
 
+/* A set of byte values whose `search(data)` answers as a compiled regular expression of one byte
+ * class does, for truth: True when a byte of `data` is in the set, else None. Made from 256 flags. */
+typedef struct {
+    PyObject_HEAD
+    unsigned char member[256];
+} ByteSet;
+
+static PyObject *
+ByteSet_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    Py_buffer flags;
+    if (kwargs != NULL && PyDict_GET_SIZE(kwargs)) {
+        PyErr_SetString(PyExc_TypeError, "ByteSet() takes no keyword arguments");
+        return NULL;
+    }
+    if (!PyArg_ParseTuple(args, "y*:ByteSet", &flags))
+        return NULL;
+    if (flags.len != 256) {
+        PyBuffer_Release(&flags);
+        PyErr_SetString(PyExc_ValueError, "ByteSet() takes 256 flags, one per byte value");
+        return NULL;
+    }
+    ByteSet *self = (ByteSet *)type->tp_alloc(type, 0);
+    if (self != NULL)
+        for (int i = 0; i < 256; i++)
+            self->member[i] = ((const unsigned char *)flags.buf)[i] != 0;
+    PyBuffer_Release(&flags);
+    return (PyObject *)self;
+}
+
+static PyObject *
+ByteSet_search(ByteSet *self, PyObject *data)
+{
+    Py_buffer view;
+    const unsigned char *p;
+    Py_ssize_t n;
+    int viewed = PyBytes_CheckExact(data) ? 0 : 1;
+    if (viewed) {
+        if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0)
+            return NULL;
+        p = view.buf;
+        n = view.len;
+    } else {
+        p = (const unsigned char *)PyBytes_AS_STRING(data);
+        n = PyBytes_GET_SIZE(data);
+    }
+    Py_ssize_t i = 0;
+    while (i < n && !self->member[p[i]])
+        i++;
+    if (viewed)
+        PyBuffer_Release(&view);
+    if (i < n)
+        Py_RETURN_TRUE;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef ByteSet_methods[] = {
+    {"search", (PyCFunction)ByteSet_search, METH_O, "search(data) -> True when a byte of data is in the set, else None"},
+    {NULL},
+};
+
+static PyTypeObject ByteSetType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "relaygate._speedups.ByteSet",
+    .tp_basicsize = sizeof(ByteSet),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "ByteSet(flags): byte values, searched for as one regular expression byte class is",
+    .tp_new = ByteSet_new,
+    .tp_methods = ByteSet_methods,
+};
+
 static PyMethodDef module_methods[] = {
     {"rate_headers", (PyCFunction)(void (*)(void))rate_headers, METH_FASTCALL,
      "rate_headers(packed, left_requests, reset_requests, left_tokens, reset_tokens) -> the x-ratelimit-* headers"},
@@ -992,7 +1065,7 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__speedups(void)
 {
-    if (PyType_Ready(&DeltaChunkType) < 0 || PyType_Ready(&AllowanceType) < 0)
+    if (PyType_Ready(&DeltaChunkType) < 0 || PyType_Ready(&AllowanceType) < 0 || PyType_Ready(&ByteSetType) < 0)
         return NULL;
     PyObject **texts[] = {&s_remaining_requests, &s_reset_requests, &s_remaining_tokens, &s_reset_tokens};
     const char *header_names[] = {"x-ratelimit-remaining-requests", "x-ratelimit-reset-requests",
@@ -1017,7 +1090,8 @@ PyInit__speedups(void)
         return NULL;
     if (PyModule_AddIntConstant(m, "ABI", ABI) < 0 ||
         PyModule_AddObjectRef(m, "DeltaChunk", (PyObject *)&DeltaChunkType) < 0 ||
-        PyModule_AddObjectRef(m, "Allowance", (PyObject *)&AllowanceType) < 0) {
+        PyModule_AddObjectRef(m, "Allowance", (PyObject *)&AllowanceType) < 0 ||
+        PyModule_AddObjectRef(m, "ByteSet", (PyObject *)&ByteSetType) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -15,6 +15,7 @@ from relaygate.config import Config, load_config
 from relaygate.errors import GatewayError, MethodNotAllowed, NotFound
 from relaygate.governance.keys import KeyRing
 from relaygate.governance.limiter import Limiter
+from relaygate.ingress import header_checks
 from relaygate.ingress.errors import send_error
 from relaygate.ingress.http import Headers, Receive, Scope, Send, request_ids, send_bytes
 from relaygate.ingress.metrics import Metrics
@@ -227,7 +228,9 @@ def create_app() -> Gateway:
     """Factory for the ASGI server (in every worker): reads the configuration path from
     RELAYGATE_CONFIG and sets up logging, as a worker process starts with none. A worker of `serve
     --workers N` also learns from the environment the private Redis its siblings share (when the
-    configuration names none) and the directory where they share their metrics (cli.py sets both)."""
+    configuration names none) and the directory where they share their metrics (cli.py sets both).
+    The server's checks of response headers take a byte table (ingress/header_checks.py)."""
+    header_checks.install()
     config, skipped = load_config(os.environ[CONFIG_ENV])
     if config.redis is None and os.environ.get(WORKERS_REDIS_ENV):
         config = config.model_copy(update={"redis": os.environ[WORKERS_REDIS_ENV]})
