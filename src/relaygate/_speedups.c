@@ -14,12 +14,14 @@
  * PyAllowance: one key's rate limits in this process, admitted and settled once per request, and
  * `rate_headers` its py_given_headers, the headers of limits shared through Redis. `ByteSet` answers
  * `search` as a regular expression of one byte class does, for the server's checks of the response
- * headers (ingress/header_checks.py). The module is optional: without a compiler relaygate runs the
+ * headers (ingress/header_checks.py). `record_row` is metering/sink.py's `_Dialect.record_row`: a
+ * usage record as the row the writer inserts. The module is optional: without a compiler relaygate runs the
  * Python code alone.
  */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <datetime.h>
 #include <math.h>
 #include <stddef.h>
 #include <structmember.h>
@@ -1047,11 +1049,161 @@ static PyTypeObject ByteSetType = {
     .tp_methods = ByteSet_methods,
 };
 
+/* metering/sink.py's `_Dialect.record_row`: a UsageRecord (the last argument, so that a partial holds
+ * the others) as the values of its row, in RECORD_COLUMNS order. `money_of` makes the cost's stored form and `moment_of` the time's; `dumps` is orjson's
+ * (the attempts as JSON text). With `sqlite` true the two flags are ints (0/1, as `int()` makes them)
+ * and a time whose zone is `timezone.utc` is written here as SQLite's text, `YYYY-MM-DD
+ * HH:MM:SS.ffffff`, as `_sqlite_time_of` writes it (any other goes to `moment_of`); else the flags
+ * are bools and every time goes to `moment_of`. */
+enum { R_REQUEST_ID, R_KEY, R_MODEL, R_PROVIDER, R_UPSTREAM_MODEL, R_PROMPT, R_COMPLETION, R_REASONING, R_CACHED,
+       R_COST, R_LATENCY, R_TTFT, R_STATUS, R_ERROR_CODE, R_STREAM, R_ESTIMATED, R_ATTEMPTS, R_CREATED,
+       R_CLIENT_ID, R_COLUMNS };
+static PyObject *record_fields[R_COLUMNS];
+/* Where the last record type seen keeps each field (a class with __slots__, as UsageRecord is: its
+ * member descriptors' offsets), read there directly: a lookup through the type costs ~170 instructions
+ * a field. 0: read through getattr (a field that is no plain slot, another type). */
+static PyTypeObject *record_type;
+static unsigned int record_version; /* the type's version tag when learnt: a change to the class changes it */
+static Py_ssize_t record_offsets[R_COLUMNS];
+
+static void
+learn_record_type(PyTypeObject *type)
+{
+    Py_XDECREF(record_type);
+    record_type = (PyTypeObject *)Py_NewRef(type);
+    int generic = type->tp_getattro == PyObject_GenericGetAttr;
+    for (int i = 0; i < R_COLUMNS; i++) {
+        PyObject *descriptor = generic ? _PyType_Lookup(type, record_fields[i]) : NULL;
+        record_offsets[i] = 0;
+        if (descriptor != NULL && Py_IS_TYPE(descriptor, &PyMemberDescr_Type)) {
+            PyMemberDef *member = ((PyMemberDescrObject *)descriptor)->d_member;
+            if (member->type == T_OBJECT_EX && !(member->flags & READ_RESTRICTED))
+                record_offsets[i] = member->offset;
+        }
+    }
+    /* with no valid tag (none could be given), nothing is read directly */
+    record_version = PyType_HasFeature(type, Py_TPFLAGS_VALID_VERSION_TAG) ? type->tp_version_tag : 0;
+    if (record_version == 0)
+        memset(record_offsets, 0, sizeof(record_offsets));
+}
+
+static PyObject *
+record_field(PyObject *record, int i)
+{
+    if (record_offsets[i]) {
+        PyObject *value = *(PyObject **)((char *)record + record_offsets[i]);
+        if (value != NULL)
+            return Py_NewRef(value);
+    }
+    return PyObject_GetAttr(record, record_fields[i]); /* also the AttributeError of a slot never set */
+}
+
+static void
+digits(char *out, int value, int width)
+{
+    for (int i = width - 1; i >= 0; i--, value /= 10)
+        out[i] = (char)('0' + value % 10);
+}
+
+static PyObject *
+sqlite_time(PyObject *moment)
+{
+    char text[26]; /* 2026-11-23 21:51:35.485490 */
+    digits(text, PyDateTime_GET_YEAR(moment), 4);
+    text[4] = '-';
+    digits(text + 5, PyDateTime_GET_MONTH(moment), 2);
+    text[7] = '-';
+    digits(text + 8, PyDateTime_GET_DAY(moment), 2);
+    text[10] = ' ';
+    digits(text + 11, PyDateTime_DATE_GET_HOUR(moment), 2);
+    text[13] = ':';
+    digits(text + 14, PyDateTime_DATE_GET_MINUTE(moment), 2);
+    text[16] = ':';
+    digits(text + 17, PyDateTime_DATE_GET_SECOND(moment), 2);
+    text[19] = '.';
+    digits(text + 20, PyDateTime_DATE_GET_MICROSECOND(moment), 6);
+    return PyUnicode_DecodeASCII(text, sizeof(text), NULL);
+}
+
+static PyObject *
+flag_of(PyObject *value, int sqlite)
+{
+    if (sqlite)
+        return PyNumber_Long(value);
+    int truth = PyObject_IsTrue(value);
+    if (truth < 0)
+        return NULL;
+    return Py_NewRef(truth ? Py_True : Py_False);
+}
+
+static PyObject *
+record_row(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "record_row(money_of, moment_of, sqlite, dumps, record)");
+        return NULL;
+    }
+    PyObject *money_of = args[0], *moment_of = args[1], *dumps = args[3], *record = args[4];
+    int sqlite = PyObject_IsTrue(args[2]);
+    if (sqlite < 0)
+        return NULL;
+    PyTypeObject *type = Py_TYPE(record);
+    if (type != record_type || !PyType_HasFeature(type, Py_TPFLAGS_VALID_VERSION_TAG) ||
+        type->tp_version_tag != record_version)
+        learn_record_type(type);
+    PyObject *row = PyTuple_New(R_COLUMNS);
+    if (row == NULL)
+        return NULL;
+    for (int i = 0; i < R_COLUMNS; i++) {
+        PyObject *value = record_field(record, i), *stored = value;
+        if (value == NULL)
+            goto failed;
+        switch (i) {
+        case R_COST:
+            stored = PyObject_CallOneArg(money_of, value);
+            break;
+        case R_STREAM:
+        case R_ESTIMATED:
+            stored = flag_of(value, sqlite);
+            break;
+        case R_ATTEMPTS: {
+            PyObject *text = PyObject_CallOneArg(dumps, value);
+            stored = NULL;
+            if (text != NULL && PyBytes_Check(text))
+                stored = PyUnicode_DecodeUTF8(PyBytes_AS_STRING(text), PyBytes_GET_SIZE(text), NULL);
+            else if (text != NULL)
+                PyErr_SetString(PyExc_TypeError, "dumps() gave no bytes");
+            Py_XDECREF(text);
+            break;
+        }
+        case R_CREATED:
+            if (sqlite && PyDateTime_CheckExact(value) && PyDateTime_DATE_GET_TZINFO(value) == PyDateTime_TimeZone_UTC)
+                stored = sqlite_time(value);
+            else
+                stored = PyObject_CallOneArg(moment_of, value);
+            break;
+        default:
+            break;
+        }
+        if (stored != value)
+            Py_DECREF(value);
+        if (stored == NULL)
+            goto failed;
+        PyTuple_SET_ITEM(row, i, stored);
+    }
+    return row;
+failed:
+    Py_DECREF(row);
+    return NULL;
+}
+
 static PyMethodDef module_methods[] = {
     {"rate_headers", (PyCFunction)(void (*)(void))rate_headers, METH_FASTCALL,
      "rate_headers(packed, left_requests, reset_requests, left_tokens, reset_tokens) -> the x-ratelimit-* headers"},
     {"plain_slice", (PyCFunction)(void (*)(void))plain_slice, METH_FASTCALL,
      "plain_slice(counted, body) -> (text, finishReason, usageMetadata) or None"},
+    {"record_row", (PyCFunction)(void (*)(void))record_row, METH_FASTCALL,
+     "record_row(money_of, moment_of, sqlite, dumps, record) -> the usage record's row (metering/sink.py)"},
     {"event_slice", (PyCFunction)(void (*)(void))event_slice, METH_FASTCALL,
      "event_slice(counted, loads, error, piece, end) -> plain_slice of the event's data line, or None"},
     {NULL},
@@ -1085,6 +1237,16 @@ PyInit__speedups(void)
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
         if ((*keys[i] = PyUnicode_InternFromString(names[i])) == NULL)
             return NULL;
+    const char *fields[] = {"request_id", "key", "model", "provider", "upstream_model", "prompt_tokens",
+                            "completion_tokens", "reasoning_tokens", "cached_tokens", "cost", "latency_ms", "ttft_ms",
+                            "status", "error_code", "stream", "estimated", "attempts", "created_at",
+                            "client_request_id"};
+    for (size_t i = 0; i < R_COLUMNS; i++)
+        if ((record_fields[i] = PyUnicode_InternFromString(fields[i])) == NULL)
+            return NULL;
+    PyDateTime_IMPORT;
+    if (PyDateTimeAPI == NULL)
+        return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)
         return NULL;

@@ -179,7 +179,7 @@ def _awkward_records():
 def test_a_record_in_memory_makes_the_row_its_journal_line_makes(dialect):
     rows = _DIALECTS[dialect]
     for r in _awkward_records():
-        assert rows.record_row(r) == rows.row(entry_of(r.to_json())), r.request_id
+        assert rows.row_of(r) == rows.record_row(r) == rows.row(entry_of(r.to_json())), r.request_id
 
 
 @pytest.mark.parametrize("from_memory", [False, True], ids=["journal-lines", "records-in-memory"])
