@@ -14,7 +14,7 @@
  * PyAllowance: one key's rate limits in this process, admitted and settled once per request, and
  * `rate_headers` its py_given_headers, the headers of limits shared through Redis. `ByteSet` answers
  * `search` as a regular expression of one byte class does, for the server's checks of the response
- * headers (ingress/header_checks.py). `record_row` is metering/sink.py's `_Dialect.record_row`: a
+ * headers, and `response_head` writes an answer's head with them (ingress/header_checks.py). `record_row` is metering/sink.py's `_Dialect.record_row`: a
  * usage record as the row the writer inserts. The module is optional: without a compiler relaygate runs the
  * Python code alone.
  */
@@ -1197,11 +1197,128 @@ failed:
     return NULL;
 }
 
+/* ingress/header_checks.py's response head: the status line, the server's default headers and the
+ * answer's, each name lowercased, checked against two ByteSets (a name's and a value's), and the
+ * head's blank line; with no content-length and `may_chunk`, `transfer-encoding: chunked` before it.
+ * Returns (head, content length or -1), or None for anything the server's own code must see: a
+ * header that is not a pair of bytes, one the sets refuse (the server raises), a transfer-encoding
+ * or connection header, a content-length that is not plain digits. */
+static const char CHUNKED[] = "transfer-encoding: chunked\r\n";
+
+static int
+header_pair(PyObject *item, ByteSet *names, ByteSet *values, PyObject **name, PyObject **value)
+{
+    if (!PyTuple_CheckExact(item) || PyTuple_GET_SIZE(item) != 2)
+        return 0;
+    *name = PyTuple_GET_ITEM(item, 0);
+    *value = PyTuple_GET_ITEM(item, 1);
+    if (!PyBytes_CheckExact(*name) || !PyBytes_CheckExact(*value))
+        return 0;
+    const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(*name);
+    for (Py_ssize_t i = 0, n = PyBytes_GET_SIZE(*name); i < n; i++)
+        if (names->member[p[i]])
+            return 0;
+    p = (const unsigned char *)PyBytes_AS_STRING(*value);
+    for (Py_ssize_t i = 0, n = PyBytes_GET_SIZE(*value); i < n; i++)
+        if (values->member[p[i]])
+            return 0;
+    return 1;
+}
+
+static int
+lowered_is(PyObject *name, const char *lower)
+{
+    Py_ssize_t n = PyBytes_GET_SIZE(name);
+    if ((size_t)n != strlen(lower))
+        return 0;
+    const char *p = PyBytes_AS_STRING(name);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        if (c != lower[i])
+            return 0;
+    }
+    return 1;
+}
+
+static PyObject *
+response_head(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 6 || !PyBytes_CheckExact(args[0]) || !PyList_CheckExact(args[1]) ||
+        !Py_IS_TYPE(args[3], &ByteSetType) || !Py_IS_TYPE(args[4], &ByteSetType)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "response_head(status_line, default_headers, headers, names, values, may_chunk)");
+        return NULL;
+    }
+    PyObject *line = args[0], *defaults = args[1], *given = args[2];
+    ByteSet *names = (ByteSet *)args[3], *values = (ByteSet *)args[4];
+    int may_chunk = PyObject_IsTrue(args[5]);
+    if (may_chunk < 0)
+        return NULL;
+    if (!PyList_CheckExact(given) && !PyTuple_CheckExact(given))
+        Py_RETURN_NONE;
+    PyObject **parts[2] = {PySequence_Fast_ITEMS(defaults), PySequence_Fast_ITEMS(given)};
+    Py_ssize_t counts[2] = {PyList_GET_SIZE(defaults), PySequence_Fast_GET_SIZE(given)};
+    Py_ssize_t size = PyBytes_GET_SIZE(line) + 2, length = -1;
+    for (int part = 0; part < 2; part++)
+        for (Py_ssize_t i = 0; i < counts[part]; i++) {
+            PyObject *name, *value;
+            if (!header_pair(parts[part][i], names, values, &name, &value) ||
+                lowered_is(name, "transfer-encoding") || lowered_is(name, "connection"))
+                Py_RETURN_NONE;
+            if (length < 0 && lowered_is(name, "content-length")) {
+                Py_ssize_t n = PyBytes_GET_SIZE(value);
+                const char *p = PyBytes_AS_STRING(value);
+                if (n < 1 || n > 18)
+                    Py_RETURN_NONE;
+                length = 0;
+                for (Py_ssize_t k = 0; k < n; k++) {
+                    if (p[k] < '0' || p[k] > '9')
+                        Py_RETURN_NONE;
+                    length = length * 10 + (p[k] - '0');
+                }
+            }
+            size += PyBytes_GET_SIZE(name) + PyBytes_GET_SIZE(value) + 4;
+        }
+    int chunked = length < 0 && may_chunk;
+    if (chunked)
+        size += (Py_ssize_t)sizeof(CHUNKED) - 1;
+    PyObject *head = PyBytes_FromStringAndSize(NULL, size);
+    if (head == NULL)
+        return NULL;
+    char *out = PyBytes_AS_STRING(head);
+    memcpy(out, PyBytes_AS_STRING(line), PyBytes_GET_SIZE(line));
+    out += PyBytes_GET_SIZE(line);
+    for (int part = 0; part < 2; part++)
+        for (Py_ssize_t i = 0; i < counts[part]; i++) {
+            PyObject *name = PyTuple_GET_ITEM(parts[part][i], 0), *value = PyTuple_GET_ITEM(parts[part][i], 1);
+            const char *p = PyBytes_AS_STRING(name);
+            for (Py_ssize_t k = 0, n = PyBytes_GET_SIZE(name); k < n; k++)
+                *out++ = (p[k] >= 'A' && p[k] <= 'Z') ? (char)(p[k] - 'A' + 'a') : p[k];
+            *out++ = ':';
+            *out++ = ' ';
+            memcpy(out, PyBytes_AS_STRING(value), PyBytes_GET_SIZE(value));
+            out += PyBytes_GET_SIZE(value);
+            *out++ = '\r';
+            *out++ = '\n';
+        }
+    if (chunked) {
+        memcpy(out, CHUNKED, sizeof(CHUNKED) - 1);
+        out += sizeof(CHUNKED) - 1;
+    }
+    *out++ = '\r';
+    *out++ = '\n';
+    return Py_BuildValue("(Nn)", head, length);
+}
+
 static PyMethodDef module_methods[] = {
     {"rate_headers", (PyCFunction)(void (*)(void))rate_headers, METH_FASTCALL,
      "rate_headers(packed, left_requests, reset_requests, left_tokens, reset_tokens) -> the x-ratelimit-* headers"},
     {"plain_slice", (PyCFunction)(void (*)(void))plain_slice, METH_FASTCALL,
      "plain_slice(counted, body) -> (text, finishReason, usageMetadata) or None"},
+    {"response_head", (PyCFunction)(void (*)(void))response_head, METH_FASTCALL,
+     "response_head(status_line, default_headers, headers, names, values, may_chunk) -> (head, length) or None"},
     {"record_row", (PyCFunction)(void (*)(void))record_row, METH_FASTCALL,
      "record_row(money_of, moment_of, sqlite, dumps, record) -> the usage record's row (metering/sink.py)"},
     {"event_slice", (PyCFunction)(void (*)(void))event_slice, METH_FASTCALL,

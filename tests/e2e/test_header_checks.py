@@ -91,13 +91,13 @@ async def app(scope, receive, send) -> None:
 
 @pytest.fixture
 def server():
-    """A real uvicorn server (httptools, as relaygate serves) with the byte tables in place."""
+    """A real uvicorn server (httptools, as relaygate serves) with the byte tables and HeadCycle in place."""
     installed = header_checks.install()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     config = uvicorn.Config(app, host="127.0.0.1", port=port, http="httptools", lifespan="off", log_config=None,
-                            access_log=False)
+                            access_log=False, server_header=False)
     instance = uvicorn.Server(config)
     thread = threading.Thread(target=lambda: asyncio.run(instance.serve()), daemon=True)
     thread.start()
@@ -124,3 +124,96 @@ def test_a_real_server_sends_good_headers_and_refuses_bad_ones(server, caplog) -
             connection.getresponse()
     assert [str(record.exc_info[1]) for record in caplog.records if record.exc_info] == [
         "Invalid HTTP header value.", "Invalid HTTP header name."]
+
+
+class Transport:
+    """What a cycle writes, and whether it closed the connection."""
+
+    def __init__(self) -> None:
+        self.written, self.closed = [], False
+
+    def write(self, data) -> None:
+        self.written.append(bytes(data))
+
+    def close(self) -> None:
+        self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+def uvicorns_cycle():
+    cycle = httptools_impl.RequestResponseCycle
+    return cycle.__bases__[0] if cycle.__name__ == "HeadCycle" else cycle
+
+
+NAMES = st.sampled_from([b"content-type", b"Content-Length", b"content-length", b"X-Request-Id", b"transfer-encoding",
+                         b"Connection", b"x-ratelimit-limit-requests", b"bad name", b"x-\xc3\xa9"])
+VALUES = st.sampled_from([b"application/json", b"2", b"12", b"012", b" 2", b"+2", b"2x", b"", b"chunked", b"close",
+                          b"keep-alive, Close", b"tab\there", b"line\nbreak", b"\xff", b"99999999999999999999"])
+STATUSES = st.sampled_from([200, 201, 204, 304, 400, 429, 500, 599, 600, 99])
+
+
+def run_cycle(cycle_class, method, status, headers, bodies, keep_alive, write_paused):
+    from uvicorn.protocols.http.flow_control import FlowControl
+
+    async def go():
+        transport = Transport()
+        flow = FlowControl(transport)
+        flow.write_paused = write_paused
+        if write_paused:
+            flow._is_writable_event.set()  # drain() returns at once: what differs is only which code ran
+        cycle = cycle_class(
+            scope={"method": method, "type": "http"}, transport=transport, flow=flow, logger=None,
+            access_logger=None, access_log=False, default_headers=[(b"date", b"Mon, 07 Dec 2026 18:00:00 GMT")],
+            message_event=asyncio.Event(), expect_100_continue=True, keep_alive=keep_alive, on_response=None)
+        outcome = None
+        try:
+            await cycle.send({"type": "http.response.start", "status": status, "headers": headers})
+            for n, body in enumerate(bodies):
+                await cycle.send({"type": "http.response.body", "body": body, "more_body": n < len(bodies) - 1})
+        except Exception as exc:  # noqa: BLE001 - both must fail alike
+            outcome = (type(exc), str(exc))
+        state = (cycle.response_started, cycle.response_complete, cycle.chunked_encoding,
+                 cycle.expected_content_length, cycle.keep_alive, cycle.waiting_for_100_continue)
+        return outcome, b"".join(transport.written), transport.closed, state
+
+    return asyncio.run(go())
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.sampled_from(["GET", "POST", "HEAD"]), STATUSES, st.lists(st.tuples(NAMES, VALUES), max_size=6),
+       st.lists(st.sampled_from([b"", b"ok", b"x" * 13]), min_size=1, max_size=3), st.booleans(),
+       st.sampled_from([False, False, True]), st.sampled_from([list, tuple]))
+def test_the_c_head_is_uvicorns(method, status, headers, bodies, keep_alive, write_paused, form) -> None:
+    """HeadCycle against uvicorn's own cycle, for arbitrary answers: the same bytes written, the same
+    state after, the same error, the connection closed alike."""
+    if native is None:
+        return
+    original = uvicorns_cycle()
+    names, values = (native.ByteSet(header_checks.byte_table(p)) for p in (PATTERNS["name"], PATTERNS["value"]))
+    fast = header_checks.head_cycle(original, httptools_impl.STATUS_LINE, names, values)
+    cases = [run_cycle(c, method, status, form(headers), bodies, keep_alive, write_paused) for c in (original, fast)]
+    assert cases[1] == cases[0]
+
+
+def test_the_gateway_answers_through_the_c_head(server) -> None:
+    """A real server with HeadCycle in place: a plain answer's head as uvicorn writes it."""
+    port, installed = server
+    assert installed == (httptools_impl.RequestResponseCycle.__name__ == "HeadCycle")
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+        for _ in range(2):  # and the connection kept for the next request
+            client.sendall(b"GET /good HTTP/1.1\r\nHost: x\r\n\r\n")
+            answer = b""
+            while not answer.endswith(b"ok"):
+                answer += client.recv(4096)
+            head = answer.split(b"\r\n")
+            assert head[0] == b"HTTP/1.1 200 OK" and head[1].startswith(b"date: ")
+            assert head[2:] == [b"content-type: text/plain", b"content-length: 2", b"x-ratelimit-remaining-requests: 59",
+                                b"", b"ok"]
