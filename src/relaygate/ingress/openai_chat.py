@@ -138,7 +138,7 @@ class ChatCompletions:
         if key.budget is not None and gateway.budgets is not None:
             budget = gateway.budgets.reserve_here(key.name, key.budget, self._most_cost(body, estimate, plan),
                                                   utc_today())
-        if not key.limits:
+        if not key.limits.active:
             return budget, None
         return budget, self._admitted(key, budget, gateway.limiter.admit_here(key.name, key.limits, estimate), headers)
 
@@ -153,7 +153,7 @@ class ChatCompletions:
             budget = gateway.budgets.reserve_held(key.name, key.budget, most)
             if budget is None:
                 budget = await gateway.budgets.reserve(key.name, key.budget, most, utc_today())
-        if not key.limits:
+        if not key.limits.active:
             return budget, None
         verdict = gateway.limiter.admit_held(key.name, key.limits, estimate)
         if verdict is None:
