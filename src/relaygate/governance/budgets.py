@@ -146,8 +146,11 @@ class BudgetLedger:
 
     def reserve(self, key: str, budget: Budget, amount: Decimal, day: date) -> Decimal:
         """Reserve `amount` USD on the UTC `day`, or raise QuotaExceeded. Returns the amount to settle later."""
-        account = self._account(key, day)
-        spent = account.spent(budget.period)
+        account = self.accounts.get(key)
+        if account is None or account.day != day:  # `_account`'s work where it has any (this runs per request)
+            account = self._account(key, day)
+        period = budget.period
+        spent = account.today if period == "daily" else account.this_month if period == "monthly" else account.total
         left = budget.amount - spent - account.reserved
         if left <= 0 or amount > left:
             raise QuotaExceeded(refusal(budget, spent, account.reserved, amount))

@@ -173,9 +173,12 @@ class ChatCompletions:
     @staticmethod
     def _most_cost(body: dict[str, Any], estimate: int, plan: list[Target]) -> Decimal:
         """The most the request can cost; nothing where no deployment it may reach has a price."""
-        prices = [target.model_price for target in plan]
-        if prices.count(None) == len(prices):
+        for target in plan:
+            if target.model_price is not None:
+                break
+        else:
             return ZERO
+        prices = [target.model_price for target in plan]
         copies = choices(body)  # each choice may be a call of its own, prompt and all
         return max_cost(prices, estimate * copies, output_allowance(body, partial(_default_caps, plan)) * copies)
 
