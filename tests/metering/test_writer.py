@@ -250,14 +250,17 @@ def test_the_writer_stores_its_own_records_from_memory_and_the_file_when_that_fa
 
 
 def test_a_record_journaled_twice_is_stored_once(database_url, tmp_path):
-    """Records from memory are not checked for repeats (their ids are this process's own): a record
-    appended twice by mistake fails that batch on its unique id, and the next drain reads the
-    journal file, where repeats are dropped. Nothing is lost or counted twice."""
+    """Records from memory are not checked for repeats (their ids are this process's own): on SQLite a
+    record appended twice by mistake fails that batch on its unique id, and the next drain reads the
+    journal file, where repeats are dropped; PostgreSQL's insert skips a stored id itself. Nothing is
+    lost or counted twice."""
     async def body(engine):
         journal = Journal.open(tmp_path / "usage.jsonl")
         writer = BatchWriter(engine, journal)
         for n in (1, 2, 2, 3):
             journal.append(record(n))
+        if engine.dialect.name == "postgresql":
+            return await writer.drain(), await _stored(engine)
         with pytest.raises(Exception, match="(?i)unique|duplicate"):
             await writer.drain()
         return await writer.drain(), await _stored(engine)
