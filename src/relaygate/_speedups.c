@@ -1061,7 +1061,8 @@ ByteSet_search(ByteSet *self, PyObject *data)
 }
 
 static PyMethodDef ByteSet_methods[] = {
-    {"search", (PyCFunction)ByteSet_search, METH_O, "search(data) -> True when a byte of data is in the set, else None"},
+    {"search", (PyCFunction)ByteSet_search, METH_O,
+     "search(data) -> True when a byte of data is in the set, else None"},
     {NULL},
 };
 
@@ -1076,11 +1077,11 @@ static PyTypeObject ByteSetType = {
 };
 
 /* metering/sink.py's `_Dialect.record_row`: a UsageRecord (the last argument, so that a partial holds
- * the others) as the values of its row, in RECORD_COLUMNS order. `money_of` makes the cost's stored form and `moment_of` the time's; `dumps` is orjson's
- * (the attempts as JSON text). With `sqlite` true the two flags are ints (0/1, as `int()` makes them)
- * and a time whose zone is `timezone.utc` is written here as SQLite's text, `YYYY-MM-DD
- * HH:MM:SS.ffffff`, as `_sqlite_time_of` writes it (any other goes to `moment_of`); else the flags
- * are bools and every time goes to `moment_of`. */
+ * the others) as the values of its row, in RECORD_COLUMNS order. `money_of` makes the cost's stored
+ * form and `moment_of` the time's; `dumps` is orjson's (the attempts as JSON text). With `sqlite`
+ * true the two flags are ints (0/1, as `int()` makes them) and a time whose zone is `timezone.utc`
+ * is written here as SQLite's text, `YYYY-MM-DD HH:MM:SS.ffffff`, as `_sqlite_time_of` writes it
+ * (any other goes to `moment_of`); else the flags are bools and every time goes to `moment_of`. */
 enum { R_REQUEST_ID, R_KEY, R_MODEL, R_PROVIDER, R_UPSTREAM_MODEL, R_PROMPT, R_COMPLETION, R_REASONING, R_CACHED,
        R_COST, R_LATENCY, R_TTFT, R_STATUS, R_ERROR_CODE, R_STREAM, R_ESTIMATED, R_ATTEMPTS, R_CREATED,
        R_CLIENT_ID, R_COLUMNS };
@@ -1353,8 +1354,10 @@ static PyMethodDef module_methods[] = {
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "relaygate._speedups", "relaygate's per-event work of translated streams and per-request rate limits, in C.", -1,
-    module_methods,
+    PyModuleDef_HEAD_INIT, "relaygate._speedups",
+    "relaygate's per-event work of translated streams, per-request rate limits and response heads, and the "
+    "writer's rows, in C.",
+    -1, module_methods,
 };
 
 PyMODINIT_FUNC
