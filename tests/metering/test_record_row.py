@@ -106,3 +106,13 @@ def test_fields_are_read_as_python_reads_them() -> None:
             assert rows.row_of(record) == rows.record_row(record)
         assert rows.row_of(records[1])[3] == "renamed" and rows.row_of(records[2])[2] == "M"
         assert outcome(rows.row_of, unset) is AttributeError is outcome(rows.record_row, unset)
+
+
+@pytest.mark.parametrize("text", ["0", "-0", "0.0000405000", "0E-10", "1E-7", "1E+3", "12", "-0.5", "0.00000000005",
+                                  "0.00000000015", "99999999.9999999999", "123456789.5", "1.000000000000", "NaN"])
+def test_a_cost_is_stored_as_the_python_stores_it(text) -> None:
+    """SQLite's money is read off the cost's text in C where it is plain digits; exponents, digits past
+    the money scale (rounded half to even by the Python), large amounts and NaN go to the Python."""
+    record = UsageRecord("req_1", "k", "m", datetime(2026, 12, 7, 19, 0, tzinfo=timezone.utc), cost=Decimal(text))
+    rows = _DIALECTS["sqlite"]
+    assert typed(outcome(rows.row_of, record)) == typed(outcome(rows.record_row, record))
