@@ -14,9 +14,9 @@
  * PyAllowance: one key's rate limits in this process, admitted and settled once per request, and
  * `rate_headers` its py_given_headers, the headers of limits shared through Redis. `ByteSet` answers
  * `search` as a regular expression of one byte class does, for the server's checks of the response
- * headers, and `response_head` writes an answer's head with them (ingress/header_checks.py). `record_row` is metering/sink.py's `_Dialect.record_row`: a
- * usage record as the row the writer inserts. The module is optional: without a compiler relaygate runs the
- * Python code alone.
+ * headers, and `response_head` writes an answer's head with them (ingress/header_checks.py).
+ * `record_row` is metering/sink.py's `_Dialect.record_row`: a usage record as the row the writer
+ * inserts. The module is optional: without a compiler relaygate runs the Python code alone.
  */
 
 #define PY_SSIZE_T_CLEAN
@@ -1034,6 +1034,16 @@ ByteSet_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     return (PyObject *)self;
 }
 
+/* Whether any of the `n` bytes at `p` is in the set. */
+static int
+any_member(const ByteSet *set, const unsigned char *p, Py_ssize_t n)
+{
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (set->member[p[i]])
+            return 1;
+    return 0;
+}
+
 static PyObject *
 ByteSet_search(ByteSet *self, PyObject *data)
 {
@@ -1050,12 +1060,10 @@ ByteSet_search(ByteSet *self, PyObject *data)
         p = (const unsigned char *)PyBytes_AS_STRING(data);
         n = PyBytes_GET_SIZE(data);
     }
-    Py_ssize_t i = 0;
-    while (i < n && !self->member[p[i]])
-        i++;
+    int found = any_member(self, p, n);
     if (viewed)
         PyBuffer_Release(&view);
-    if (i < n)
+    if (found)
         Py_RETURN_TRUE;
     Py_RETURN_NONE;
 }
@@ -1157,11 +1165,12 @@ sqlite_time(PyObject *moment)
  * text (a third of the cost of units_of's division and rounding); NULL, no error set, for any other
  * (an exponent, more digits, too large, not a Decimal): units_of answers those. */
 #define MONEY_SCALE 10
+static PyObject *decimal_type; /* decimal.Decimal, looked up when the module is made */
 
 static PyObject *
 sqlite_money(PyObject *amount)
 {
-    if (strcmp(Py_TYPE(amount)->tp_name, "decimal.Decimal") != 0)
+    if ((PyObject *)Py_TYPE(amount) != decimal_type)
         return NULL;
     PyObject *text = PyObject_Str(amount);
     if (text == NULL) {
@@ -1294,15 +1303,8 @@ header_pair(PyObject *item, ByteSet *names, ByteSet *values, PyObject **name, Py
     *value = PyTuple_GET_ITEM(item, 1);
     if (!PyBytes_CheckExact(*name) || !PyBytes_CheckExact(*value))
         return 0;
-    const unsigned char *p = (const unsigned char *)PyBytes_AS_STRING(*name);
-    for (Py_ssize_t i = 0, n = PyBytes_GET_SIZE(*name); i < n; i++)
-        if (names->member[p[i]])
-            return 0;
-    p = (const unsigned char *)PyBytes_AS_STRING(*value);
-    for (Py_ssize_t i = 0, n = PyBytes_GET_SIZE(*value); i < n; i++)
-        if (values->member[p[i]])
-            return 0;
-    return 1;
+    return !any_member(names, (const unsigned char *)PyBytes_AS_STRING(*name), PyBytes_GET_SIZE(*name)) &&
+           !any_member(values, (const unsigned char *)PyBytes_AS_STRING(*value), PyBytes_GET_SIZE(*value));
 }
 
 static int
@@ -1445,6 +1447,11 @@ PyInit__speedups(void)
             return NULL;
     PyDateTime_IMPORT;
     if (PyDateTimeAPI == NULL)
+        return NULL;
+    PyObject *decimal = PyImport_ImportModule("decimal");
+    decimal_type = decimal == NULL ? NULL : PyObject_GetAttrString(decimal, "Decimal");
+    Py_XDECREF(decimal);
+    if (decimal_type == NULL)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)

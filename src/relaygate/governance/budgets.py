@@ -149,8 +149,7 @@ class BudgetLedger:
         account = self.accounts.get(key)
         if account is None or account.day != day:  # `_account`'s work where it has any (this runs per request)
             account = self._account(key, day)
-        period = budget.period
-        spent = account.today if period == "daily" else account.this_month if period == "monthly" else account.total
+        spent = account.spent(budget.period)
         left = budget.amount - spent - account.reserved
         if left <= 0 or amount > left:
             raise QuotaExceeded(refusal(budget, spent, account.reserved, amount))

@@ -213,9 +213,9 @@ async def write_batch(engine: AsyncEngine, entries: Sequence[Entry]) -> int:
 async def write_records(engine: AsyncEngine, records: Sequence[UsageRecord]) -> int:
     """`write_batch` of records still in memory, the ones this process just journaled: their request
     ids are this process's own (a prefix drawn at start and a counter), so no earlier write can hold
-    them and SQLite is not asked first, nor are they checked for repeats (a repeat would fail the
-    insert, and the writer would then read the batch from the journal file, where both are checked).
-    PostgreSQL's check costs one round trip per batch; kept."""
+    them and SQLite is not asked first, nor are they checked for repeats (a repeat would fail
+    SQLite's insert, and the writer would then read the batch from the journal file, where both are
+    checked; PostgreSQL's insert skips stored ids itself, repeats included)."""
     row = _DIALECTS[engine.dialect.name].row_of
     return await _write_rows(engine, [row(r) for r in records], fresh=True)
 
