@@ -16,7 +16,8 @@
  * `search` as a regular expression of one byte class does, for the server's checks of the response
  * headers, and `response_head` writes an answer's head with them (ingress/header_checks.py).
  * `record_row` is metering/sink.py's `_Dialect.record_row`: a usage record as the row the writer
- * inserts. The module is optional: without a compiler relaygate runs the Python code alone.
+ * inserts. `Account`, `Hold` and `utc_today` are a budget's per-request work (governance/budgets.py,
+ * shared_budgets.py), `Verdict` a rate limit's admission (governance/limits.py). The module is optional: without a compiler relaygate runs the Python code alone.
  */
 
 #define PY_SSIZE_T_CLEAN
@@ -26,8 +27,9 @@
 #include <stddef.h>
 #include <structmember.h>
 #include <string.h>
+#include <time.h>
 
-#define ABI 9 /* speedups.py refuses a build of another number: raise both when the interface changes */
+#define ABI 10 /* speedups.py refuses a build of another number: raise both when the interface changes */
 
 typedef struct {
     PyObject_HEAD
@@ -1394,7 +1396,467 @@ response_head(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return Py_BuildValue("(Nn)", head, length);
 }
 
+/* Budgets: governance/budgets.py's PyAccount (one key's spend today, this month and in total, and
+ * what requests in flight reserved), shared_budgets.py's PyHold (a request's reservation) and
+ * budgets.py's `_UtcDay` (`utc_today`): the same arithmetic on the same objects (Decimal, or any
+ * number), one call where the Python took several. */
+
+static PyObject *money_zero; /* Decimal(0): a count's start, and the least a reservation comes back to */
+static PyObject *s_daily, *s_monthly;
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *day; /* the date the day's count is of */
+    int year, month; /* and the month's */
+    PyObject *today, *this_month, *total, *reserved;
+} Account;
+
+static int
+date_parts(PyObject *day, int *year, int *month)
+{
+    if (!PyDate_Check(day)) {
+        PyErr_SetString(PyExc_TypeError, "Account: day must be a datetime.date");
+        return -1;
+    }
+    *year = PyDateTime_GET_YEAR(day);
+    *month = PyDateTime_GET_MONTH(day);
+    return 0;
+}
+
+static PyObject *
+Account_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    PyObject *day;
+    int year, month;
+    if (kwargs != NULL && PyDict_GET_SIZE(kwargs)) {
+        PyErr_SetString(PyExc_TypeError, "Account(day) takes no keyword arguments");
+        return NULL;
+    }
+    if (!PyArg_UnpackTuple(args, "Account", 1, 1, &day) || date_parts(day, &year, &month) < 0)
+        return NULL;
+    Account *self = (Account *)type->tp_alloc(type, 0);
+    if (self == NULL)
+        return NULL;
+    self->day = Py_NewRef(day);
+    self->year = year;
+    self->month = month;
+    self->today = Py_NewRef(money_zero);
+    self->this_month = Py_NewRef(money_zero);
+    self->total = Py_NewRef(money_zero);
+    self->reserved = Py_NewRef(money_zero);
+    return (PyObject *)self;
+}
+
+static void
+Account_dealloc(Account *self)
+{
+    Py_XDECREF(self->day);
+    Py_XDECREF(self->today);
+    Py_XDECREF(self->this_month);
+    Py_XDECREF(self->total);
+    Py_XDECREF(self->reserved);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* A new day starts its count at zero, and a new month its own. */
+static int
+account_roll(Account *self, PyObject *day)
+{
+    if (day == self->day)
+        return 0;
+    int other = PyObject_RichCompareBool(day, self->day, Py_NE), year, month;
+    if (other <= 0)
+        return other;
+    if (date_parts(day, &year, &month) < 0)
+        return -1;
+    Py_SETREF(self->day, Py_NewRef(day));
+    Py_SETREF(self->today, Py_NewRef(money_zero));
+    if (year != self->year || month != self->month) {
+        self->year = year;
+        self->month = month;
+        Py_SETREF(self->this_month, Py_NewRef(money_zero));
+    }
+    return 0;
+}
+
+static PyObject * /* borrowed */
+account_spent(Account *self, PyObject *period)
+{
+    if (PyUnicode_Check(period)) {
+        if (period == s_daily || PyUnicode_Compare(period, s_daily) == 0)
+            return self->today;
+        if (period == s_monthly || PyUnicode_Compare(period, s_monthly) == 0)
+            return self->this_month;
+    }
+    return self->total;
+}
+
+static int
+add_to(PyObject **count, PyObject *amount)
+{
+    PyObject *sum = PyNumber_Add(*count, amount);
+    if (sum == NULL)
+        return -1;
+    Py_SETREF(*count, sum);
+    return 0;
+}
+
+static PyObject *
+Account_roll(Account *self, PyObject *day)
+{
+    if (account_roll(self, day) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Account_spent(Account *self, PyObject *period)
+{
+    return Py_NewRef(account_spent(self, period));
+}
+
+static PyObject *
+Account_book(Account *self, PyObject *amount)
+{
+    if (add_to(&self->today, amount) < 0 || add_to(&self->this_month, amount) < 0 ||
+        add_to(&self->total, amount) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* reserve(limit, period, amount, day) -> bool: on `day`, whether `amount` fits in what is left of
+ * `limit` for `period` after the spend and the reservations in flight; if it does, it is reserved. */
+static PyObject *
+Account_reserve(Account *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "reserve(limit, period, amount, day)");
+        return NULL;
+    }
+    PyObject *amount = args[2];
+    if (account_roll(self, args[3]) < 0)
+        return NULL;
+    PyObject *after_spend = PyNumber_Subtract(args[0], account_spent(self, args[1]));
+    PyObject *left = after_spend == NULL ? NULL : PyNumber_Subtract(after_spend, self->reserved);
+    Py_XDECREF(after_spend);
+    if (left == NULL)
+        return NULL;
+    int refused = PyObject_RichCompareBool(left, money_zero, Py_LE);
+    if (refused == 0)
+        refused = PyObject_RichCompareBool(amount, left, Py_GT);
+    Py_DECREF(left);
+    if (refused < 0)
+        return NULL;
+    if (refused)
+        Py_RETURN_FALSE;
+    if (add_to(&self->reserved, amount) < 0)
+        return NULL;
+    Py_RETURN_TRUE;
+}
+
+/* settle(reserved, cost, day): a request is over on `day`: its reservation released (never below
+ * zero) and its cost booked. */
+static PyObject *
+Account_settle(Account *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "settle(reserved, cost, day)");
+        return NULL;
+    }
+    if (account_roll(self, args[2]) < 0)
+        return NULL;
+    PyObject *held = PyNumber_Subtract(self->reserved, args[0]);
+    if (held == NULL)
+        return NULL;
+    int below = PyObject_RichCompareBool(money_zero, held, Py_GT); /* Python's max(held, ZERO) */
+    if (below < 0) {
+        Py_DECREF(held);
+        return NULL;
+    }
+    if (below)
+        Py_SETREF(held, Py_NewRef(money_zero));
+    Py_SETREF(self->reserved, held);
+    return Account_book(self, args[1]);
+}
+
+static PyObject *
+Account_get_month(Account *self, void *closure)
+{
+    (void)closure;
+    return Py_BuildValue("(ii)", self->year, self->month);
+}
+
+static PyMethodDef Account_methods[] = {
+    {"roll", (PyCFunction)Account_roll, METH_O, "roll(day): a new day's count starts at zero, and a new month's"},
+    {"spent", (PyCFunction)Account_spent, METH_O, "spent(period) -> the spend of 'daily', 'monthly' or None (total)"},
+    {"book", (PyCFunction)Account_book, METH_O, "book(amount): spent today, this month and in total"},
+    {"reserve", (PyCFunction)(void (*)(void))Account_reserve, METH_FASTCALL, "reserve(limit, period, amount, day) -> bool"},
+    {"settle", (PyCFunction)(void (*)(void))Account_settle, METH_FASTCALL, "settle(reserved, cost, day)"},
+    {NULL},
+};
+
+static PyMemberDef Account_members[] = {
+    {"day", T_OBJECT_EX, offsetof(Account, day), READONLY, NULL},
+    {"today", T_OBJECT_EX, offsetof(Account, today), 0, NULL},
+    {"this_month", T_OBJECT_EX, offsetof(Account, this_month), 0, NULL},
+    {"total", T_OBJECT_EX, offsetof(Account, total), 0, NULL},
+    {"reserved", T_OBJECT_EX, offsetof(Account, reserved), 0, NULL},
+    {NULL},
+};
+
+static PyGetSetDef Account_getset[] = {
+    {"month", (getter)Account_get_month, NULL, "(year, month) of the month's count", NULL},
+    {NULL},
+};
+
+static PyTypeObject AccountType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "relaygate._speedups.Account",
+    .tp_basicsize = sizeof(Account),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Account(day): one key's spend in this process (governance/budgets.py's PyAccount)",
+    .tp_new = Account_new,
+    .tp_dealloc = (destructor)Account_dealloc,
+    .tp_methods = Account_methods,
+    .tp_members = Account_members,
+    .tp_getset = Account_getset,
+};
+
+/* Hold and Verdict: shared_budgets.py's PyHold and limits.py's PyVerdict (dataclasses with slots), made
+ * per request without a call into Python's __init__. Each is a row of named fields; a call with
+ * positional arguments alone (as the request path makes them) fills them directly, anything else
+ * goes through the keyword parser. Fields compare equal as the dataclasses' do, and print alike. */
+typedef struct {
+    PyObject_HEAD
+    PyObject *fields[6];
+} Fields;
+
+typedef struct {
+    const char *name;
+    Py_ssize_t count, required;
+    char *names[7];
+} FieldsSpec;
+
+static PyTypeObject HoldType, VerdictType;
+static const FieldsSpec hold_spec = {"Hold", 2, 1, {"amount", "shared", NULL}};
+static const FieldsSpec verdict_spec = {"Verdict", 6, 1,
+                                        {"allowed", "headers", "retry_after", "reason", "shared", "reserved", NULL}};
+static PyObject *zero_seconds, *zero_count;
+
+static const FieldsSpec *
+spec_of(PyTypeObject *type)
+{
+    return PyType_IsSubtype(type, &HoldType) ? &hold_spec : &verdict_spec;
+}
+
+static PyObject * /* a new reference: the field's default (Verdict's headers: a list of its own, as default_factory) */
+default_of(const FieldsSpec *spec, Py_ssize_t i)
+{
+    if (spec == &verdict_spec) {
+        switch (i) {
+        case 1: return PyList_New(0);
+        case 2: return Py_NewRef(zero_seconds);
+        case 3: return Py_NewRef(s_empty);
+        case 5: return Py_NewRef(zero_count);
+        }
+    }
+    return Py_NewRef(Py_None);
+}
+
+/* `values[i]` for the first `given` fields (NULL where not given: its default). */
+static PyObject *
+fields_made(PyTypeObject *type, PyObject *const *values, Py_ssize_t given)
+{
+    const FieldsSpec *spec = spec_of(type);
+    Fields *self = (Fields *)type->tp_alloc(type, 0);
+    if (self == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < spec->count; i++) {
+        self->fields[i] = i < given && values[i] != NULL ? Py_NewRef(values[i]) : default_of(spec, i);
+        if (self->fields[i] == NULL) {
+            Py_DECREF(self);
+            return NULL;
+        }
+    }
+    return (PyObject *)self;
+}
+
+static PyObject *
+Fields_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    const FieldsSpec *spec = spec_of(type);
+    PyObject *values[6] = {NULL};
+    char format[16] = "O|OOOOO";
+    format[1 + spec->count] = '\0'; /* "O|" and one "O" per optional field */
+    snprintf(format + strlen(format), sizeof(format) - strlen(format), ":%s", spec->name);
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, format, (char **)spec->names, &values[0], &values[1], &values[2],
+                                     &values[3], &values[4], &values[5]))
+        return NULL;
+    return fields_made(type, values, spec->count);
+}
+
+static PyObject *
+Fields_vectorcall(PyObject *type, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    const FieldsSpec *spec = spec_of((PyTypeObject *)type);
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    if (kwnames == NULL && nargs >= spec->required && nargs <= spec->count)
+        return fields_made((PyTypeObject *)type, args, nargs);
+    PyObject *tuple = PyTuple_New(nargs), *kwargs = NULL;
+    if (tuple == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < nargs; i++)
+        PyTuple_SET_ITEM(tuple, i, Py_NewRef(args[i]));
+    if (kwnames != NULL) {
+        kwargs = PyDict_New();
+        for (Py_ssize_t i = 0; kwargs != NULL && i < PyTuple_GET_SIZE(kwnames); i++)
+            if (PyDict_SetItem(kwargs, PyTuple_GET_ITEM(kwnames, i), args[nargs + i]) < 0)
+                Py_CLEAR(kwargs);
+        if (kwargs == NULL) {
+            Py_DECREF(tuple);
+            return NULL;
+        }
+    }
+    PyObject *made = Fields_new((PyTypeObject *)type, tuple, kwargs);
+    Py_DECREF(tuple);
+    Py_XDECREF(kwargs);
+    return made;
+}
+
+static void
+Fields_dealloc(Fields *self)
+{
+    const FieldsSpec *spec = spec_of(Py_TYPE(self));
+    for (Py_ssize_t i = 0; i < spec->count; i++)
+        Py_XDECREF(self->fields[i]);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *
+Fields_repr(Fields *self)
+{
+    const FieldsSpec *spec = spec_of(Py_TYPE(self));
+    PyObject *out = PyUnicode_FromFormat("%s(", spec->name);
+    for (Py_ssize_t i = 0; out != NULL && i < spec->count; i++) {
+        PyObject *part = PyUnicode_FromFormat("%s%s=%R", i ? ", " : "", spec->names[i], self->fields[i]);
+        PyObject *joined = part == NULL ? NULL : PyUnicode_Concat(out, part);
+        Py_XDECREF(part);
+        Py_SETREF(out, joined);
+    }
+    if (out != NULL) {
+        PyObject *end = PyUnicode_FromString(")"), *joined = end == NULL ? NULL : PyUnicode_Concat(out, end);
+        Py_XDECREF(end);
+        Py_SETREF(out, joined);
+    }
+    return out;
+}
+
+static PyObject *
+Fields_richcompare(PyObject *a, PyObject *b, int op)
+{
+    if ((op != Py_EQ && op != Py_NE) || Py_TYPE(b) != Py_TYPE(a))
+        Py_RETURN_NOTIMPLEMENTED;
+    const FieldsSpec *spec = spec_of(Py_TYPE(a));
+    int same = 1;
+    for (Py_ssize_t i = 0; same > 0 && i < spec->count; i++)
+        same = PyObject_RichCompareBool(((Fields *)a)->fields[i], ((Fields *)b)->fields[i], Py_EQ);
+    if (same < 0)
+        return NULL;
+    return PyBool_FromLong(op == Py_EQ ? same : !same);
+}
+
+#define FIELD(name, i) {name, T_OBJECT_EX, offsetof(Fields, fields) + (i) * sizeof(PyObject *), 0, NULL}
+static PyMemberDef Hold_members[] = {FIELD("amount", 0), FIELD("shared", 1), {NULL}};
+static PyMemberDef Verdict_members[] = {FIELD("allowed", 0), FIELD("headers", 1), FIELD("retry_after", 2),
+                                        FIELD("reason", 3), FIELD("shared", 4), FIELD("reserved", 5), {NULL}};
+
+static PyTypeObject HoldType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "relaygate._speedups.Hold",
+    .tp_basicsize = offsetof(Fields, fields) + 2 * sizeof(PyObject *),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Hold(amount, shared=None): a request's reservation (governance/shared_budgets.py's PyHold)",
+    .tp_new = Fields_new,
+    .tp_vectorcall = Fields_vectorcall,
+    .tp_dealloc = (destructor)Fields_dealloc,
+    .tp_repr = (reprfunc)Fields_repr,
+    .tp_richcompare = Fields_richcompare,
+    .tp_members = Hold_members,
+};
+
+static PyTypeObject VerdictType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "relaygate._speedups.Verdict",
+    .tp_basicsize = sizeof(Fields),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Verdict(allowed, headers=[], retry_after=0.0, reason='', shared=None, reserved=0): an admission "
+              "(governance/limits.py's PyVerdict)",
+    .tp_new = Fields_new,
+    .tp_vectorcall = Fields_vectorcall,
+    .tp_dealloc = (destructor)Fields_dealloc,
+    .tp_repr = (reprfunc)Fields_repr,
+    .tp_richcompare = Fields_richcompare,
+    .tp_members = Verdict_members,
+};
+
+/* utc_today(): the UTC date now, worked out again only when the clock leaves the day it was worked
+ * out for (in either direction); utc_today_at(seconds) the same of a given Unix time. */
+#define DAY_SECONDS 86400.0
+static double day_start = 0.0, day_end = 0.0;
+static PyObject *day_now;
+
+static PyObject *
+today_at(double now)
+{
+    if (day_now != NULL && day_start <= now && now < day_end)
+        return Py_NewRef(day_now);
+    double into = fmod(now, DAY_SECONDS); /* Python's `now % DAY`: the sign of the divisor */
+    if (into < 0)
+        into += DAY_SECONDS;
+    double start = now - into;
+    if (!(start > -1e14 && start < 1e14)) { /* NaN too: beyond any date's range */
+        PyErr_SetString(PyExc_OverflowError, "utc_today: the time is out of range");
+        return NULL;
+    }
+    time_t whole = (time_t)start;
+    struct tm parts;
+    if (gmtime_r(&whole, &parts) == NULL) {
+        PyErr_SetString(PyExc_OverflowError, "utc_today: the time is out of range");
+        return NULL;
+    }
+    PyObject *day = PyDate_FromDate(parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday);
+    if (day == NULL)
+        return NULL;
+    Py_XSETREF(day_now, day);
+    day_start = start;
+    day_end = start + DAY_SECONDS;
+    return Py_NewRef(day);
+}
+
+static PyObject *
+utc_today(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return today_at((double)ts.tv_sec + (double)ts.tv_nsec * 1e-9);
+}
+
+static PyObject *
+utc_today_at(PyObject *module, PyObject *seconds)
+{
+    (void)module;
+    double now = PyFloat_AsDouble(seconds);
+    if (now == -1.0 && PyErr_Occurred())
+        return NULL;
+    return today_at(now);
+}
+
+
 static PyMethodDef module_methods[] = {
+    {"utc_today", (PyCFunction)utc_today, METH_NOARGS, "utc_today() -> today's date in UTC"},
+    {"utc_today_at", (PyCFunction)utc_today_at, METH_O, "utc_today_at(seconds) -> the UTC date of that Unix time"},
     {"rate_headers", (PyCFunction)(void (*)(void))rate_headers, METH_FASTCALL,
      "rate_headers(packed, left_requests, reset_requests, left_tokens, reset_tokens) -> the x-ratelimit-* headers"},
     {"plain_slice", (PyCFunction)(void (*)(void))plain_slice, METH_FASTCALL,
@@ -1418,7 +1880,9 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__speedups(void)
 {
-    if (PyType_Ready(&DeltaChunkType) < 0 || PyType_Ready(&AllowanceType) < 0 || PyType_Ready(&ByteSetType) < 0)
+    if (PyType_Ready(&DeltaChunkType) < 0 || PyType_Ready(&AllowanceType) < 0 || PyType_Ready(&ByteSetType) < 0 ||
+        PyType_Ready(&AccountType) < 0 || PyType_Ready(&HoldType) < 0 ||
+        PyType_Ready(&VerdictType) < 0)
         return NULL;
     PyObject **texts[] = {&s_remaining_requests, &s_reset_requests, &s_remaining_tokens, &s_reset_tokens};
     const char *header_names[] = {"x-ratelimit-remaining-requests", "x-ratelimit-reset-requests",
@@ -1451,7 +1915,10 @@ PyInit__speedups(void)
     PyObject *decimal = PyImport_ImportModule("decimal");
     decimal_type = decimal == NULL ? NULL : PyObject_GetAttrString(decimal, "Decimal");
     Py_XDECREF(decimal);
-    if (decimal_type == NULL)
+    if (decimal_type == NULL || (money_zero = PyObject_CallFunction(decimal_type, "i", 0)) == NULL ||
+        (s_daily = PyUnicode_InternFromString("daily")) == NULL ||
+        (s_monthly = PyUnicode_InternFromString("monthly")) == NULL ||
+        (zero_seconds = PyFloat_FromDouble(0.0)) == NULL || (zero_count = PyLong_FromLong(0)) == NULL)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)
@@ -1459,7 +1926,10 @@ PyInit__speedups(void)
     if (PyModule_AddIntConstant(m, "ABI", ABI) < 0 ||
         PyModule_AddObjectRef(m, "DeltaChunk", (PyObject *)&DeltaChunkType) < 0 ||
         PyModule_AddObjectRef(m, "Allowance", (PyObject *)&AllowanceType) < 0 ||
-        PyModule_AddObjectRef(m, "ByteSet", (PyObject *)&ByteSetType) < 0) {
+        PyModule_AddObjectRef(m, "ByteSet", (PyObject *)&ByteSetType) < 0 ||
+        PyModule_AddObjectRef(m, "Account", (PyObject *)&AccountType) < 0 ||
+        PyModule_AddObjectRef(m, "Hold", (PyObject *)&HoldType) < 0 ||
+        PyModule_AddObjectRef(m, "Verdict", (PyObject *)&VerdictType) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-ABI = 9  # the version of _speedups.c this source expects: a build of another is not used
+ABI = 10  # the version of _speedups.c this source expects: a build of another is not used
 PURE_ENV = "RELAYGATE_PURE"
 
 

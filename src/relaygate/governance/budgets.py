@@ -19,8 +19,9 @@ import time
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
+from relaygate import speedups
 from relaygate.errors import QuotaExceeded
 from relaygate.metering.money import MONEY_QUANTUM, PER_TOKENS, per_million, usd
 from relaygate.metering.price_table import ModelPrice
@@ -49,7 +50,7 @@ class _UtcDay:
         return self.day
 
 
-utc_today = _UtcDay()
+utc_today: Callable[[], date] = speedups.native.utc_today if speedups.native is not None else _UtcDay()
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +92,9 @@ def output_allowance(body: dict, defaults: Callable[[], Iterable[int | None]] = 
     return max((d for d in defaults() if isinstance(d, int)), default=None) or DEFAULT_OUTPUT_CAP
 
 
-class _Account:
-    """One key's spend in the current day, month and in total, and what is reserved in flight."""
+class PyAccount:
+    """One key's spend in the current day, month and in total, and what is reserved in flight. The C
+    module's `Account` is the same (tests hold the two together), one call per admission and settlement."""
 
     __slots__ = ("day", "today", "month", "this_month", "total", "reserved")
 
@@ -116,19 +118,39 @@ class _Account:
         self.this_month += amount
         self.total += amount
 
+    def reserve(self, limit: Decimal, period: str | None, amount: Decimal, day: date) -> bool:
+        """On the UTC `day`: whether `amount` fits in what is left of `limit` for `period` after the
+        spend and the reservations in flight; if it does, it is reserved."""
+        self.roll(day)
+        left = limit - self.spent(period) - self.reserved
+        if left <= 0 or amount > left:
+            return False
+        self.reserved += amount
+        return True
+
+    def settle(self, reserved: Decimal, cost: Decimal, day: date) -> None:
+        """A request is over on the UTC `day`: its reservation released, its cost booked."""
+        self.roll(day)
+        self.reserved = max(self.reserved - reserved, ZERO)
+        self.book(cost)
+
+
+Account: Any = speedups.native.Account if speedups.native is not None else PyAccount
+
 
 class BudgetLedger:
     """The budgets of one process (several instances share theirs through Redis)."""
 
     def __init__(self) -> None:
-        self.accounts: dict[str, _Account] = {}
+        self.accounts: dict[str, Any] = {}  # key name → its Account
 
-    def _account(self, key: str, day: date) -> _Account:
-        account = self.accounts.get(key)
-        if account is None:
-            account = self.accounts[key] = _Account(day)
-        else:
-            account.roll(day)
+    def _account(self, key: str, day: date) -> Any:
+        account = self.accounts.get(key) or self._opened(key, day)
+        account.roll(day)
+        return account
+
+    def _opened(self, key: str, day: date) -> Any:
+        account = self.accounts[key] = Account(day)
         return account
 
     def load(self, totals: Iterable[tuple[str, Decimal]], days: Iterable[tuple[str, date, Decimal]],
@@ -146,23 +168,17 @@ class BudgetLedger:
 
     def reserve(self, key: str, budget: Budget, amount: Decimal, day: date) -> Decimal:
         """Reserve `amount` USD on the UTC `day`, or raise QuotaExceeded. Returns the amount to settle later."""
-        account = self.accounts.get(key)
-        if account is None or account.day != day:  # `_account`'s work where it has any (this runs per request)
-            account = self._account(key, day)
-        spent = account.spent(budget.period)
-        left = budget.amount - spent - account.reserved
-        if left <= 0 or amount > left:
-            raise QuotaExceeded(refusal(budget, spent, account.reserved, amount))
-        account.reserved += amount
-        return amount
+        account = self.accounts.get(key) or self._opened(key, day)  # an Account is always true
+        if account.reserve(budget.amount, budget.period, amount, day):
+            return amount
+        raise QuotaExceeded(refusal(budget, account.spent(budget.period), account.reserved, amount))
 
     def settle(self, key: str, reserved: Decimal, cost: Decimal, day: date) -> None:
         """The request is over: its reservation is released and its real cost booked on the UTC `day`."""
         if not reserved and not cost:
             return  # an unpriced request: nothing held, nothing spent
-        account = self._account(key, day)
-        account.reserved = max(account.reserved - reserved, ZERO)
-        account.book(cost)
+        account = self.accounts.get(key) or self._opened(key, day)
+        account.settle(reserved, cost, day)
 
     def spent(self, key: str, period: str | None, day: date | None = None) -> Decimal:
         account = self._account(key, day or utc_today())

@@ -53,13 +53,19 @@ def _unset(limit: int | None) -> int:
 
 
 @dataclass(slots=True)
-class Verdict:
+class PyVerdict:
+    """An admission: allowed or not, the `x-ratelimit-*` headers, and what settles it. The C module's
+    `Verdict` is the same, made without a call into Python's __init__ (one is made per request)."""
+
     allowed: bool
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     retry_after: float = 0.0
     reason: str = ""  # which limit refused: "requests", "tokens" or "concurrency"
     shared: Any = None  # the RedisLimiter that admitted it, which settles it; None: this process's
     reserved: int = 0  # tokens reserved for the TPM limit, settled with the real usage
+
+
+Verdict: Any = speedups.native.Verdict if speedups.native is not None else PyVerdict
 
 
 class PyAllowance:
