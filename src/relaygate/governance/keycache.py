@@ -30,7 +30,7 @@ OVERLAP = timedelta(seconds=5)  # how far back each look reaches, against clock 
 
 
 class CachedKey:
-    __slots__ = ("record", "client", "expires_at")
+    __slots__ = ("record", "client", "expires_at", "live")
 
     def __init__(self, record: KeyRecord) -> None:
         self.record = record
@@ -38,12 +38,10 @@ class CachedKey:
         budget = Budget(record.budget, record.budget_period) if record.budget is not None else None
         self.client = ClientKey(record.name, record.models, limits, budget)
         self.expires_at = record.expires_at
+        self.live = record.revoked_at is None and not record.disabled  # a change comes as a new record
 
     def usable(self, now: datetime | None = None) -> bool:
-        record = self.record
-        if record.revoked_at is not None or record.disabled:
-            return False
-        return self.expires_at is None or (now or utc_now()) < self.expires_at
+        return self.live and (self.expires_at is None or (now or utc_now()) < self.expires_at)
 
 
 class KeyCache:
@@ -76,8 +74,12 @@ class KeyCache:
             close()
 
     def get(self, digest: str) -> ClientKey | None:
+        """The key of this digest if it is usable now (`CachedKey.usable`, without its call where the
+        key has no expiry: this runs for every request)."""
         cached = self.by_digest.get(digest)
-        return cached.client if cached is not None and cached.usable() else None
+        if cached is None or not cached.live:
+            return None
+        return cached.client if cached.expires_at is None or cached.usable() else None
 
     def remember(self, record: KeyRecord) -> None:
         """A change this instance made itself (the admin API): honoured here at once."""

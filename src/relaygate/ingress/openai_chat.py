@@ -6,7 +6,7 @@ import logging
 import time
 from decimal import Decimal
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Coroutine
 
 import orjson
 
@@ -58,7 +58,8 @@ class ChatCompletions:
             hedge = gateway.router.hedge_delay(gateway.config.routing.hedge.get(body["model"]), plan)
             estimate = estimate_prompt_tokens(raw)
             if gateway.limiter.redis_up:
-                budget, admission = await self._govern_shared(key, body, estimate, plan, headers)
+                governed = self._govern_shared(key, body, estimate, plan, headers)
+                budget, admission = governed if governed.__class__ is tuple else await governed
             else:
                 budget, admission = self._govern_here(key, body, estimate, plan, headers)
         except GatewayError as exc:
@@ -142,22 +143,39 @@ class ChatCompletions:
             return budget, None
         return budget, self._admitted(key, budget, gateway.limiter.admit_here(key.name, key.limits, estimate), headers)
 
-    async def _govern_shared(self, key: ClientKey, body: dict[str, Any], estimate: int, plan: list[Target],
-                             headers: Headers) -> tuple[Hold | None, Verdict | None]:
-        """`_govern_here` through Redis (each step may fall back to this process's own). A step this
-        instance's blocks cover takes no await: most requests, on keys with large limits and budgets."""
+    def _govern_shared(self, key: ClientKey, body: dict[str, Any], estimate: int, plan: list[Target],
+                       headers: Headers) -> tuple[Hold | None, Verdict | None] | Coroutine[Any, Any, tuple]:
+        """`_govern_here` through Redis (each step may fall back to this process's own): the answer
+        where this instance's blocks cover the request (most requests, on keys with large limits and
+        budgets: no await, no coroutine), else a coroutine that asks Redis for the rest."""
         gateway = self.gateway
         budget = None
         if key.budget is not None and gateway.budgets is not None:
             most = self._most_cost(body, estimate, plan)
             budget = gateway.budgets.reserve_held(key.name, key.budget, most)
             if budget is None:
-                budget = await gateway.budgets.reserve(key.name, key.budget, most, utc_today())
+                return self._govern_awaited(key, estimate, headers, most)
         if not key.limits.active:
             return budget, None
         verdict = gateway.limiter.admit_held(key.name, key.limits, estimate)
         if verdict is None:
-            verdict = await gateway.limiter.admit(key.name, key.limits, estimate)
+            return self._admit_awaited(key, budget, estimate, headers)
+        return budget, self._admitted(key, budget, verdict, headers)
+
+    async def _govern_awaited(self, key: ClientKey, estimate: int, headers: Headers,
+                              most: Decimal) -> tuple[Hold | None, Verdict | None]:
+        """The budget's reservation from Redis (or this process's ledger), then the limits."""
+        budget = await self.gateway.budgets.reserve(key.name, key.budget, most, utc_today())
+        if not key.limits.active:
+            return budget, None
+        verdict = self.gateway.limiter.admit_held(key.name, key.limits, estimate)
+        if verdict is None:
+            return await self._admit_awaited(key, budget, estimate, headers)
+        return budget, self._admitted(key, budget, verdict, headers)
+
+    async def _admit_awaited(self, key: ClientKey, budget: Hold | None, estimate: int,
+                             headers: Headers) -> tuple[Hold | None, Verdict | None]:
+        verdict = await self.gateway.limiter.admit(key.name, key.limits, estimate)
         return budget, self._admitted(key, budget, verdict, headers)
 
     def _admitted(self, key: ClientKey, budget: Hold | None, verdict: Verdict, headers: Headers) -> Verdict:
