@@ -16,13 +16,14 @@
  * `search` as a regular expression of one byte class does, for the server's checks of the response
  * headers, and `response_head` writes an answer's head with them (ingress/header_checks.py).
  * `record_row` is metering/sink.py's `_Dialect.record_row`: a usage record as the row the writer
- * inserts. `Account`, `Hold` and `utc_today` are a budget's per-request work (governance/budgets.py,
+ * inserts, and `SqliteWriter` the inserts on SQLite. `Account`, `Hold` and `utc_today` are a budget's per-request work (governance/budgets.py,
  * shared_budgets.py), `Verdict` a rate limit's admission (governance/limits.py). The module is optional: without a compiler relaygate runs the Python code alone.
  */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <datetime.h>
+#include <dlfcn.h>
 #include <math.h>
 #include <stddef.h>
 #include <structmember.h>
@@ -1854,6 +1855,314 @@ utc_today_at(PyObject *module, PyObject *seconds)
 }
 
 
+/* SqliteWriter: the usage writer's inserts on SQLite (metering/sink.py's SqliteSink), its rows bound
+ * straight from their tuples where Python's sqlite3 module binds each value through its adapters and
+ * copies each text, and a chunk's 1,216 values are first laid out in one tuple. It calls the SQLite
+ * library Python's own sqlite3 module is linked with (found through that module's file, so no second
+ * copy of SQLite is ever in the process), on a connection of its own, with the statements prepared
+ * once. Where that library cannot be found (a sqlite3 module with SQLite built in), the sink keeps to
+ * Python's sqlite3. The API's types and constants are SQLite's documented ones. */
+typedef struct sqlite3 sqlite3;
+typedef struct sqlite3_stmt sqlite3_stmt;
+#define SQ_OK 0
+#define SQ_CONSTRAINT 19
+#define SQ_DONE 101
+#define SQ_OPEN_READWRITE 0x02
+#define SQ_OPEN_CREATE 0x04
+#define SQ_OPEN_FULLMUTEX 0x10000
+#define SQ_STATIC ((void (*)(void *))0)
+
+static struct {
+    int (*open_v2)(const char *, sqlite3 **, int, const char *);
+    int (*close_v2)(sqlite3 *);
+    int (*exec)(sqlite3 *, const char *, void *, void *, char **);
+    int (*prepare_v2)(sqlite3 *, const char *, int, sqlite3_stmt **, const char **);
+    int (*bind_int64)(sqlite3_stmt *, int, long long);
+    int (*bind_double)(sqlite3_stmt *, int, double);
+    int (*bind_text)(sqlite3_stmt *, int, const char *, int, void (*)(void *));
+    int (*bind_null)(sqlite3_stmt *, int);
+    int (*step)(sqlite3_stmt *);
+    int (*reset)(sqlite3_stmt *);
+    int (*finalize)(sqlite3_stmt *);
+    int (*extended_errcode)(sqlite3 *);
+    const char *(*errmsg)(sqlite3 *);
+    int (*bind_parameter_count)(sqlite3_stmt *);
+} sq;
+static int sq_loaded; /* 1: found, -1: not there */
+
+static int
+sq_load(const char *module_file)
+{
+    if (sq_loaded)
+        return sq_loaded;
+    sq_loaded = -1;
+    void *library = dlopen(module_file, RTLD_NOW | RTLD_NOLOAD); /* the sqlite3 module, already loaded */
+    if (library == NULL)
+        return -1;
+    struct { void **slot; const char *name; } symbols[] = {
+        {(void **)&sq.open_v2, "sqlite3_open_v2"}, {(void **)&sq.close_v2, "sqlite3_close_v2"},
+        {(void **)&sq.exec, "sqlite3_exec"}, {(void **)&sq.prepare_v2, "sqlite3_prepare_v2"},
+        {(void **)&sq.bind_int64, "sqlite3_bind_int64"}, {(void **)&sq.bind_double, "sqlite3_bind_double"},
+        {(void **)&sq.bind_text, "sqlite3_bind_text"}, {(void **)&sq.bind_null, "sqlite3_bind_null"},
+        {(void **)&sq.step, "sqlite3_step"}, {(void **)&sq.reset, "sqlite3_reset"},
+        {(void **)&sq.finalize, "sqlite3_finalize"}, {(void **)&sq.extended_errcode, "sqlite3_extended_errcode"},
+        {(void **)&sq.errmsg, "sqlite3_errmsg"}, {(void **)&sq.bind_parameter_count, "sqlite3_bind_parameter_count"},
+    };
+    for (size_t i = 0; i < sizeof(symbols) / sizeof(symbols[0]); i++)
+        if ((*symbols[i].slot = dlsym(library, symbols[i].name)) == NULL)
+            return -1; /* the handle stays open: the module holds the library loaded anyway */
+    sq_loaded = 1;
+    return 1;
+}
+
+enum { W_CHUNK, W_ONE, W_ROLLUP, W_STATEMENTS };
+
+typedef struct {
+    PyObject_HEAD
+    sqlite3 *db;
+    sqlite3_stmt *statements[W_STATEMENTS];
+    int chunk_rows, columns, rollup_columns; /* a row's values: every parameter is bound before each step */
+} SqliteWriter;
+
+/* sqlite3.IntegrityError for a constraint, else sqlite3.OperationalError, with SQLite's message. */
+static void
+sq_raise(sqlite3 *db, int code)
+{
+    PyObject *module = PyImport_ImportModule("sqlite3");
+    int constraint = db != NULL && (sq.extended_errcode(db) & 0xff) == SQ_CONSTRAINT;
+    PyObject *type = module == NULL ? NULL
+                                    : PyObject_GetAttrString(module, constraint ? "IntegrityError" : "OperationalError");
+    Py_XDECREF(module);
+    if (type != NULL)
+        PyErr_Format(type, "%s (SQLite code %d)", db != NULL ? sq.errmsg(db) : "cannot open", code);
+    Py_XDECREF(type);
+}
+
+static int
+sq_exec(SqliteWriter *self, const char *sql)
+{
+    int code;
+    Py_BEGIN_ALLOW_THREADS
+    code = sq.exec(self->db, sql, NULL, NULL, NULL);
+    Py_END_ALLOW_THREADS
+    if (code != SQ_OK) {
+        sq_raise(self->db, code);
+        return -1;
+    }
+    return 0;
+}
+
+static void
+SqliteWriter_close_db(SqliteWriter *self)
+{
+    for (int i = 0; i < W_STATEMENTS; i++)
+        if (self->statements[i] != NULL) {
+            sq.finalize(self->statements[i]);
+            self->statements[i] = NULL;
+        }
+    if (self->db != NULL) {
+        sq.close_v2(self->db);
+        self->db = NULL;
+    }
+}
+
+/* SqliteWriter(sqlite3_module_file, database, setup, chunk_sql, chunk_rows, one_sql, rollup_sql) */
+static PyObject *
+SqliteWriter_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    const char *module_file, *database, *setup, *sql[W_STATEMENTS];
+    int chunk_rows;
+    if (kwargs != NULL && PyDict_GET_SIZE(kwargs)) {
+        PyErr_SetString(PyExc_TypeError, "SqliteWriter() takes no keyword arguments");
+        return NULL;
+    }
+    if (!PyArg_ParseTuple(args, "ssssiss:SqliteWriter", &module_file, &database, &setup, &sql[W_CHUNK], &chunk_rows,
+                          &sql[W_ONE], &sql[W_ROLLUP]))
+        return NULL;
+    if (chunk_rows < 1) {
+        PyErr_SetString(PyExc_ValueError, "SqliteWriter: chunk_rows must be positive");
+        return NULL;
+    }
+    if (sq_load(module_file) < 0) {
+        PyErr_SetString(PyExc_ImportError, "SqliteWriter: the SQLite library of the sqlite3 module is not found");
+        return NULL;
+    }
+    SqliteWriter *self = (SqliteWriter *)type->tp_alloc(type, 0);
+    if (self == NULL)
+        return NULL;
+    self->chunk_rows = chunk_rows;
+    int code;
+    Py_BEGIN_ALLOW_THREADS
+    code = sq.open_v2(database, &self->db, SQ_OPEN_READWRITE | SQ_OPEN_CREATE | SQ_OPEN_FULLMUTEX, NULL);
+    Py_END_ALLOW_THREADS
+    if (code != SQ_OK) {
+        sq_raise(self->db, code);
+        Py_DECREF(self);
+        return NULL;
+    }
+    if (sq_exec(self, setup) < 0) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    for (int i = 0; i < W_STATEMENTS; i++)
+        if ((code = sq.prepare_v2(self->db, sql[i], -1, &self->statements[i], NULL)) != SQ_OK ||
+            self->statements[i] == NULL) {
+            if (code != SQ_OK)
+                sq_raise(self->db, code);
+            else
+                PyErr_SetString(PyExc_ValueError, "SqliteWriter: a statement's SQL is empty");
+            Py_DECREF(self);
+            return NULL;
+        }
+    self->columns = sq.bind_parameter_count(self->statements[W_ONE]);
+    self->rollup_columns = sq.bind_parameter_count(self->statements[W_ROLLUP]);
+    if (sq.bind_parameter_count(self->statements[W_CHUNK]) != chunk_rows * self->columns) {
+        PyErr_SetString(PyExc_ValueError, "SqliteWriter: the chunk statement must take chunk_rows rows");
+        Py_DECREF(self);
+        return NULL;
+    }
+    return (PyObject *)self;
+}
+
+static void
+SqliteWriter_dealloc(SqliteWriter *self)
+{
+    SqliteWriter_close_db(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* Binds `row`'s values from parameter `first` on: int, float, str (not copied: the row outlives the
+ * statement's step), None. */
+static int
+bind_row(SqliteWriter *self, sqlite3_stmt *statement, PyObject *row, int first, Py_ssize_t columns)
+{
+    if (!PyTuple_CheckExact(row) || PyTuple_GET_SIZE(row) != columns) {
+        PyErr_SetString(PyExc_TypeError, "SqliteWriter: each row must be a tuple of the statement's columns");
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < columns; i++) {
+        PyObject *value = PyTuple_GET_ITEM(row, i);
+        int at = first + (int)i, code;
+        if (value == Py_None) {
+            code = sq.bind_null(statement, at);
+        } else if (PyLong_Check(value)) {
+            long long n = PyLong_AsLongLong(value);
+            if (n == -1 && PyErr_Occurred())
+                return -1;
+            code = sq.bind_int64(statement, at, n);
+        } else if (PyUnicode_Check(value)) {
+            Py_ssize_t n;
+            const char *text = PyUnicode_AsUTF8AndSize(value, &n);
+            if (text == NULL)
+                return -1;
+            if (n > INT_MAX) {
+                PyErr_SetString(PyExc_OverflowError, "SqliteWriter: a text is too long");
+                return -1;
+            }
+            code = sq.bind_text(statement, at, text, (int)n, SQ_STATIC);
+        } else if (PyFloat_Check(value)) {
+            code = sq.bind_double(statement, at, PyFloat_AS_DOUBLE(value));
+        } else {
+            PyErr_Format(PyExc_TypeError, "SqliteWriter: a %.100s cannot be stored", Py_TYPE(value)->tp_name);
+            return -1;
+        }
+        if (code != SQ_OK) {
+            sq_raise(self->db, code);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int
+step_done(SqliteWriter *self, sqlite3_stmt *statement)
+{
+    int code;
+    Py_BEGIN_ALLOW_THREADS
+    code = sq.step(statement);
+    sq.reset(statement);
+    Py_END_ALLOW_THREADS
+    if (code != SQ_DONE) {
+        sq_raise(self->db, code);
+        return -1;
+    }
+    return 0;
+}
+
+/* write(rows, rollups): one transaction: the rows inserted (whole chunks by the chunk statement, the
+ * rest one by one), the rollup's statement run for each of `rollups`. Any failure rolls it back. */
+static PyObject *
+SqliteWriter_write(SqliteWriter *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyList_CheckExact(args[0]) || !PyList_CheckExact(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "write(rows: list, rollups: list)");
+        return NULL;
+    }
+    if (self->db == NULL) {
+        PyErr_SetString(PyExc_ValueError, "SqliteWriter: closed");
+        return NULL;
+    }
+    PyObject *rows = args[0], *rollups = args[1];
+    Py_ssize_t count = PyList_GET_SIZE(rows), done = 0;
+    if (sq_exec(self, "BEGIN IMMEDIATE") < 0)
+        return NULL;
+    /* the lists' items are held here: the texts bound without a copy stay alive until each step */
+    PyObject *held_rows = PyList_GetSlice(rows, 0, count), *held_rollups = PyList_GetSlice(rollups, 0, PY_SSIZE_T_MAX);
+    int failed = held_rows == NULL || held_rollups == NULL;
+    Py_ssize_t columns = self->columns;
+    sqlite3_stmt *chunk = self->statements[W_CHUNK], *one = self->statements[W_ONE];
+    for (; !failed && count - done >= self->chunk_rows; done += self->chunk_rows)
+        for (int r = 0; !failed && r <= self->chunk_rows; r++)
+            failed = r < self->chunk_rows ? bind_row(self, chunk, PyList_GET_ITEM(held_rows, done + r),
+                                                     1 + r * (int)columns, columns)
+                                          : step_done(self, chunk);
+    for (; !failed && done < count; done++)
+        failed = bind_row(self, one, PyList_GET_ITEM(held_rows, done), 1, columns) || step_done(self, one);
+    for (Py_ssize_t i = 0; !failed && i < PyList_GET_SIZE(held_rollups); i++) {
+        PyObject *rollup = PyList_GET_ITEM(held_rollups, i);
+        failed = bind_row(self, self->statements[W_ROLLUP], rollup, 1, self->rollup_columns) ||
+                 step_done(self, self->statements[W_ROLLUP]);
+    }
+    Py_XDECREF(held_rows);
+    Py_XDECREF(held_rollups);
+    if (!failed && sq_exec(self, "COMMIT") == 0)
+        Py_RETURN_NONE;
+    PyObject *type, *value, *traceback;
+    PyErr_Fetch(&type, &value, &traceback);
+    for (int i = 0; i < W_STATEMENTS; i++)
+        sq.reset(self->statements[i]);
+    sq.exec(self->db, "ROLLBACK", NULL, NULL, NULL);
+    PyErr_Restore(type, value, traceback);
+    return NULL;
+}
+
+static PyObject *
+SqliteWriter_close(SqliteWriter *self, PyObject *unused)
+{
+    (void)unused;
+    SqliteWriter_close_db(self);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef SqliteWriter_methods[] = {
+    {"write", (PyCFunction)(void (*)(void))SqliteWriter_write, METH_FASTCALL,
+     "write(rows, rollups): the rows inserted and the rollup rows upserted, in one transaction"},
+    {"close", (PyCFunction)SqliteWriter_close, METH_NOARGS, "close(): its statements and connection"},
+    {NULL},
+};
+
+static PyTypeObject SqliteWriterType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "relaygate._speedups.SqliteWriter",
+    .tp_basicsize = sizeof(SqliteWriter),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "SqliteWriter(sqlite3_module_file, database, setup, chunk_sql, chunk_rows, one_sql, rollup_sql): "
+              "the usage writer's inserts on SQLite (metering/sink.py)",
+    .tp_new = SqliteWriter_new,
+    .tp_dealloc = (destructor)SqliteWriter_dealloc,
+    .tp_methods = SqliteWriter_methods,
+};
+
 static PyMethodDef module_methods[] = {
     {"utc_today", (PyCFunction)utc_today, METH_NOARGS, "utc_today() -> today's date in UTC"},
     {"utc_today_at", (PyCFunction)utc_today_at, METH_O, "utc_today_at(seconds) -> the UTC date of that Unix time"},
@@ -1882,7 +2191,7 @@ PyInit__speedups(void)
 {
     if (PyType_Ready(&DeltaChunkType) < 0 || PyType_Ready(&AllowanceType) < 0 || PyType_Ready(&ByteSetType) < 0 ||
         PyType_Ready(&AccountType) < 0 || PyType_Ready(&HoldType) < 0 ||
-        PyType_Ready(&VerdictType) < 0)
+        PyType_Ready(&VerdictType) < 0 || PyType_Ready(&SqliteWriterType) < 0)
         return NULL;
     PyObject **texts[] = {&s_remaining_requests, &s_reset_requests, &s_remaining_tokens, &s_reset_tokens};
     const char *header_names[] = {"x-ratelimit-remaining-requests", "x-ratelimit-reset-requests",
@@ -1929,7 +2238,8 @@ PyInit__speedups(void)
         PyModule_AddObjectRef(m, "ByteSet", (PyObject *)&ByteSetType) < 0 ||
         PyModule_AddObjectRef(m, "Account", (PyObject *)&AccountType) < 0 ||
         PyModule_AddObjectRef(m, "Hold", (PyObject *)&HoldType) < 0 ||
-        PyModule_AddObjectRef(m, "Verdict", (PyObject *)&VerdictType) < 0) {
+        PyModule_AddObjectRef(m, "Verdict", (PyObject *)&VerdictType) < 0 ||
+        PyModule_AddObjectRef(m, "SqliteWriter", (PyObject *)&SqliteWriterType) < 0) {
         Py_DECREF(m);
         return NULL;
     }

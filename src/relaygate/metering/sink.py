@@ -23,6 +23,7 @@ runs in the event loop and copies the batch in, and the server does the rest (`_
 
 from __future__ import annotations
 
+import _sqlite3
 import asyncio
 import sqlite3
 import threading
@@ -53,6 +54,10 @@ COUNTS = slice(5, 9)  # prompt, completion, reasoning and cached tokens: ROLLUP_
 # At 16,000 pages (64 MiB of log) the writer spends ~12% less per record (6.3 against 7.1 µs over
 # 300,000 records on the project's machine); the log file stays that size, reused.
 WAL_PAGES = 16_000
+# Each of the writer's connections: waits for a lock rather than failing at once, the write-ahead log,
+# commits that do not wait for the disk (the journal holds a record until it is stored).
+SQLITE_SETUP = (f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
+                f"PRAGMA wal_autocheckpoint = {WAL_PAGES};")
 SQLITE_CHUNK = 64  # rows per multi-row INSERT: 64 x 19 values, far below SQLite's limit of 32,766
 UTC_ISO_LENGTH = len("2026-11-23T21:51:35.485490+00:00")
 
@@ -283,6 +288,7 @@ class SqliteSink:
         self.path = path
         self.lock = threading.Lock()
         self.connection: sqlite3.Connection | None = None
+        self.fast: Any = None  # the C module's SqliteWriter, made at the first fresh batch; False: none
         self.dialect = _DIALECTS["sqlite"]
         self.exists_chunk = self.dialect.existing.format(", ".join("?" * SQLITE_CHUNK))
 
@@ -303,16 +309,32 @@ class SqliteSink:
     def _connect(self) -> sqlite3.Connection:
         if self.connection is None:
             connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            connection.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
-            connection.execute("PRAGMA journal_mode = WAL")
-            connection.execute("PRAGMA synchronous = NORMAL")
-            connection.execute(f"PRAGMA wal_autocheckpoint = {WAL_PAGES}")
+            connection.executescript(SQLITE_SETUP)
             self.connection = connection
         return self.connection
 
+    def _fast(self) -> Any:
+        """The C module's writer on its own connection (see `SqliteWriter` in _speedups.c), or False
+        where it cannot be had: no C module, or a sqlite3 module with SQLite built in."""
+        if self.fast is None:
+            self.fast = False
+            module_file = getattr(_sqlite3, "__file__", None)
+            if native is not None and module_file:
+                try:
+                    self.fast = native.SqliteWriter(module_file, self.path, SQLITE_SETUP, self.dialect.insert_chunk,
+                                                    SQLITE_CHUNK, self.dialect.insert, self.dialect.rollup)
+                except ImportError:
+                    pass  # Python's sqlite3 does the writing
+        return self.fast
+
     def write(self, rows: list[tuple[Any, ...]], fresh: bool = False) -> int:
-        """Store the rows not stored yet (`fresh`: none can be) and count them in the rollup."""
+        """Store the rows not stored yet (`fresh`: none can be) and count them in the rollup. Fresh
+        rows go through the C module's writer where there is one: a transaction as below, its values
+        bound straight from the rows (~11k instructions a record less)."""
         with self.lock:
+            if fresh and self._fast():
+                self.fast.write(rows, rollup_rows(self.dialect, rows))
+                return len(rows)
             connection = self._connect()
             connection.execute("BEGIN IMMEDIATE")
             try:
@@ -347,6 +369,9 @@ class SqliteSink:
 
     def close(self) -> None:
         with self.lock:
+            if self.fast:
+                self.fast.close()
+            self.fast = None
             if self.connection is not None:
                 self.connection.close()
                 self.connection = None
