@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from dataclasses import replace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
