@@ -131,3 +131,24 @@ def test_the_c_writer_refuses_what_it_cannot_bind(tmp_path) -> None:
                             "INSERT INTO t VALUES (?, ?)")
     with pytest.raises(sqlite3.OperationalError):
         native.SqliteWriter(_sqlite3.__file__, path, "", "INSERT INTO nowhere VALUES (?)", 1, "SELECT 1", "SELECT 1")
+
+
+def test_a_database_that_cannot_be_opened_now_is_tried_again_at_the_next_batch(tmp_path) -> None:
+    """The C writer's connection failing (here: the database's folder not there yet) fails that batch
+    only; the next batch, once it can be opened, goes through it."""
+    folder = tmp_path / "later"
+    sink = SqliteSink(str(folder / "relaygate.db"))
+    row = sink_module._DIALECTS["sqlite"].row_of(record(1))
+    with pytest.raises(sqlite3.Error):
+        sink.write([row], fresh=True)
+    assert sink.fast is None or sink.fast is False and native is None
+    folder.mkdir()
+
+    async def migrated() -> None:
+        await migrate(f"sqlite:///{folder / 'relaygate.db'}")
+
+    asyncio.run(migrated())
+    assert sink.write([row], fresh=True) == 1
+    assert bool(sink.fast) == (native is not None)
+    sink.close()
+    assert len(_tables(folder / "relaygate.db")[0]) == 1

@@ -17,8 +17,12 @@ On SQLite a batch is one transaction on the writer's own connection (Python's sq
 SQLAlchemy, no aiosqlite), run as a whole in a worker thread: one hand-over per batch where the
 async driver took one per statement, and none of SQLAlchemy's work per statement, which with a
 chunk of 64 rows' parameters cost more than the insert itself (callgrind: 112k instructions per
-record before, the parse of the journal line back included). On PostgreSQL the driver (asyncpg)
-runs in the event loop and copies the batch in, and the server does the rest (`_write_pg`).
+record before, the parse of the journal line back included). A batch of the records this process
+just journaled goes through the C module's `SqliteWriter` where there is one: the same transaction
+on a connection of its own, the rows' values bound as they are (Python's sqlite3 binds each through
+its adapters and copies each text), with the SQLite library Python's sqlite3 module is linked with.
+On PostgreSQL the driver (asyncpg) runs in the event loop and copies the batch in, and the server
+does the rest (`_write_pg`).
 """
 
 from __future__ import annotations
@@ -317,14 +321,16 @@ class SqliteSink:
         """The C module's writer on its own connection (see `SqliteWriter` in _speedups.c), or False
         where it cannot be had: no C module, or a sqlite3 module with SQLite built in."""
         if self.fast is None:
-            self.fast = False
             module_file = getattr(_sqlite3, "__file__", None)
-            if native is not None and module_file:
+            if native is None or not module_file:
+                self.fast = False
+            else:
                 try:
                     self.fast = native.SqliteWriter(module_file, self.path, SQLITE_SETUP, self.dialect.insert_chunk,
                                                     SQLITE_CHUNK, self.dialect.insert, self.dialect.rollup)
                 except ImportError:
-                    pass  # Python's sqlite3 does the writing
+                    self.fast = False  # Python's sqlite3 does the writing
+                # a database that cannot be opened now raises, and is tried again at the next batch
         return self.fast
 
     def write(self, rows: list[tuple[Any, ...]], fresh: bool = False) -> int:
