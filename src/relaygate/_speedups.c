@@ -1,4 +1,5 @@
-/* relaygate._speedups: the per-event work of translated streams and the per-request rate limits, in C.
+/* relaygate._speedups: the per-event work of translated streams, the per-request governance and the
+ * usage writer's per-record work, in C.
  *
  * DeltaChunk is providers/anthropic/shortcut.py's `DeltaShortcut.chunk` for the events it can
  * answer from their bytes alone: an Anthropic `content_block_delta` of the open block (nearly every
@@ -16,8 +17,10 @@
  * `search` as a regular expression of one byte class does, for the server's checks of the response
  * headers, and `response_head` writes an answer's head with them (ingress/header_checks.py).
  * `record_row` is metering/sink.py's `_Dialect.record_row`: a usage record as the row the writer
- * inserts, and `SqliteWriter` the inserts on SQLite. `Account`, `Hold` and `utc_today` are a budget's per-request work (governance/budgets.py,
- * shared_budgets.py), `Verdict` a rate limit's admission (governance/limits.py). The module is optional: without a compiler relaygate runs the Python code alone.
+ * inserts, and `SqliteWriter` the inserts on SQLite. `Account`, `Hold` and `utc_today` are a
+ * budget's per-request work (governance/budgets.py, shared_budgets.py), `Verdict` a rate limit's
+ * admission (governance/limits.py). The module is optional: without a compiler relaygate runs the
+ * Python code alone.
  */
 
 #define PY_SSIZE_T_CLEAN
@@ -1397,9 +1400,8 @@ response_head(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return Py_BuildValue("(Nn)", head, length);
 }
 
-/* Budgets: governance/budgets.py's PyAccount (one key's spend today, this month and in total, and
- * what requests in flight reserved), shared_budgets.py's PyHold (a request's reservation) and
- * budgets.py's `_UtcDay` (`utc_today`): the same arithmetic on the same objects (Decimal, or any
+/* Account: governance/budgets.py's PyAccount (one key's spend today, this month and in total, and
+ * what requests in flight reserved): the same arithmetic on the same objects (Decimal, or any
  * number), one call where the Python took several. */
 
 static PyObject *money_zero; /* Decimal(0): a count's start, and the least a reservation comes back to */
