@@ -17,7 +17,8 @@
  * `search` as a regular expression of one byte class does, for the server's checks of the response
  * headers, and `response_head` writes an answer's head with them (ingress/header_checks.py).
  * `record_row` is metering/sink.py's `_Dialect.record_row`: a usage record as the row the writer
- * inserts, and `SqliteWriter` the inserts on SQLite. `Account`, `Hold` and `utc_today` are a
+ * inserts, `SqliteWriter` the inserts on SQLite, and `journal_line` a record's line in the journal
+ * (UsageRecord.to_json, byte for byte as orjson writes it). `Account`, `Hold` and `utc_today` are a
  * budget's per-request work (governance/budgets.py, shared_budgets.py), `Verdict` a rate limit's
  * admission (governance/limits.py). The module is optional: without a compiler relaygate runs the
  * Python code alone.
@@ -1292,6 +1293,247 @@ failed:
     return NULL;
 }
 
+/* journal_line(attempt_type, record): metering/usage.py's `UsageRecord.to_json(OPT_APPEND_NEWLINE)`,
+ * the journal's line of a record, byte for byte as orjson writes it, with no tuple made and no call
+ * into orjson; None for a record holding anything else than what records hold (a str, an int within
+ * 64 bits, None, a bool, a Decimal cost, an aware UTC time, attempts of `attempt_type` whose values
+ * are those): the Python code writes that one (or raises as it does). */
+typedef struct {
+    char *data;
+    Py_ssize_t length, room;
+    char small[1024];
+} Line;
+
+static int
+line_room(Line *line, Py_ssize_t more)
+{
+    if (line->length + more <= line->room)
+        return 0;
+    Py_ssize_t room = (line->length + more) * 2;
+    char *data = line->data == line->small ? PyMem_Malloc(room) : PyMem_Realloc(line->data, room);
+    if (data == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (line->data == line->small)
+        memcpy(data, line->small, line->length);
+    line->data = data;
+    line->room = room;
+    return 0;
+}
+
+static int
+line_put(Line *line, const char *text, Py_ssize_t n)
+{
+    if (line_room(line, n) < 0)
+        return -1;
+    memcpy(line->data + line->length, text, n);
+    line->length += n;
+    return 0;
+}
+
+/* The bytes a JSON string must escape: `"`, `\` and the control characters (set when the module is made). */
+static unsigned char json_escaped[256];
+
+/* A str as orjson writes it: `"`, `\` and the control characters escaped, the rest as UTF-8. 1: not
+ * a str that UTF-8 can hold (a lone surrogate: orjson raises). */
+static int
+line_string(Line *line, PyObject *text)
+{
+    static const char hex[] = "0123456789abcdef";
+    Py_ssize_t n;
+    const char *p = PyUnicode_AsUTF8AndSize(text, &n);
+    if (p == NULL) {
+        PyErr_Clear();
+        return 1;
+    }
+    if (line_room(line, n * 6 + 2) < 0)
+        return -1;
+    char *out = line->data + line->length;
+    *out++ = '"';
+    Py_ssize_t i = 0;
+    while (i < n) {
+        Py_ssize_t plain = i;
+        while (plain < n && !json_escaped[(unsigned char)p[plain]])
+            plain++;
+        memcpy(out, p + i, plain - i);
+        out += plain - i;
+        if (plain == n)
+            break;
+        unsigned char c = (unsigned char)p[plain];
+        i = plain + 1;
+        *out++ = '\\';
+        switch (c) {
+        case '"': *out++ = '"'; break;
+        case '\\': *out++ = '\\'; break;
+        case '\b': *out++ = 'b'; break;
+        case '\f': *out++ = 'f'; break;
+        case '\n': *out++ = 'n'; break;
+        case '\r': *out++ = 'r'; break;
+        case '\t': *out++ = 't'; break;
+        default:
+            memcpy(out, "u00", 3);
+            out[3] = hex[c >> 4];
+            out[4] = hex[c & 15];
+            out += 5;
+        }
+    }
+    *out++ = '"';
+    line->length = out - line->data;
+    return 0;
+}
+
+/* A plain value (str, int within 64 bits, None, bool); 1: another. */
+static int
+line_value(Line *line, PyObject *value)
+{
+    if (value == Py_None)
+        return line_put(line, "null", 4);
+    if (value == Py_True)
+        return line_put(line, "true", 4);
+    if (value == Py_False)
+        return line_put(line, "false", 5);
+    if (PyUnicode_CheckExact(value))
+        return line_string(line, value);
+    if (PyLong_CheckExact(value)) {
+        long long n;
+        Py_ssize_t size = Py_SIZE(value);
+        if (size >= -1 && size <= 1) { /* one digit at most: most counts */
+            n = size * (long long)((PyLongObject *)value)->ob_digit[0];
+        } else {
+            int overflow;
+            n = PyLong_AsLongLongAndOverflow(value, &overflow);
+            if (overflow)
+                return 1;
+        }
+        if (line_room(line, 24) < 0)
+            return -1;
+        line->length += put_decimal(line->data + line->length, n);
+        return 0;
+    }
+    return 1;
+}
+
+/* An aware UTC datetime as orjson writes it: microseconds only when there are any. */
+static int
+line_time(Line *line, PyObject *moment)
+{
+    if (!PyDateTime_CheckExact(moment) || PyDateTime_DATE_GET_TZINFO(moment) != PyDateTime_TimeZone_UTC)
+        return 1;
+    char text[34] = "\"0000-00-00T00:00:00";
+    int micro = PyDateTime_DATE_GET_MICROSECOND(moment), n = 20;
+    digits(text + 1, PyDateTime_GET_YEAR(moment), 4);
+    digits(text + 6, PyDateTime_GET_MONTH(moment), 2);
+    digits(text + 9, PyDateTime_GET_DAY(moment), 2);
+    digits(text + 12, PyDateTime_DATE_GET_HOUR(moment), 2);
+    digits(text + 15, PyDateTime_DATE_GET_MINUTE(moment), 2);
+    digits(text + 18, PyDateTime_DATE_GET_SECOND(moment), 2);
+    if (micro) {
+        text[n++] = '.';
+        digits(text + n, micro, 6);
+        n += 6;
+    }
+    memcpy(text + n, "+00:00\"", 7);
+    return line_put(line, text, n + 7);
+}
+
+/* The attempts: a tuple of `attempt_type` instances, each written as orjson writes a dataclass with a
+ * __dict__ (its items in order, names beginning with `_` left out). */
+static int
+line_attempts(Line *line, PyObject *attempts, PyObject *attempt_type)
+{
+    if (!PyTuple_CheckExact(attempts))
+        return 1;
+    int failed = line_put(line, "[", 1);
+    for (Py_ssize_t i = 0; !failed && i < PyTuple_GET_SIZE(attempts); i++) {
+        PyObject *attempt = PyTuple_GET_ITEM(attempts, i);
+        PyObject **slot = (PyObject *)Py_TYPE(attempt) == attempt_type ? _PyObject_GetDictPtr(attempt) : NULL;
+        if (slot == NULL || *slot == NULL || !PyDict_CheckExact(*slot))
+            return 1;
+        PyObject *name, *value;
+        Py_ssize_t at = 0;
+        int first = 1;
+        failed = line_put(line, i ? ",{" : "{", i ? 2 : 1);
+        while (!failed && PyDict_Next(*slot, &at, &name, &value)) {
+            if (!PyUnicode_CheckExact(name))
+                return 1;
+            if (PyUnicode_GET_LENGTH(name) && PyUnicode_READ_CHAR(name, 0) == '_')
+                continue;
+            if (!first && (failed = line_put(line, ",", 1)))
+                break;
+            first = 0;
+            if ((failed = line_string(line, name)) || (failed = line_put(line, ":", 1)) ||
+                (failed = line_value(line, value)))
+                break;
+        }
+        if (!failed)
+            failed = line_put(line, "}", 1);
+    }
+    return failed ? failed : line_put(line, "]", 1);
+}
+
+static int
+line_field(Line *line, int i, PyObject *value, PyObject *attempt_type)
+{
+    switch (i) {
+    case R_COST: {
+        if ((PyObject *)Py_TYPE(value) != decimal_type)
+            return 1;
+        PyObject *text = PyObject_Str(value);
+        if (text == NULL)
+            return -1;
+        int failed = line_string(line, text);
+        Py_DECREF(text);
+        return failed;
+    }
+    case R_ATTEMPTS:
+        return line_attempts(line, value, attempt_type);
+    case R_CREATED:
+        return line_time(line, value);
+    default:
+        return line_value(line, value);
+    }
+}
+
+static PyObject *
+journal_line(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "journal_line(attempt_type, record)");
+        return NULL;
+    }
+    PyObject *record = args[1];
+    PyTypeObject *type = Py_TYPE(record);
+    if (type != record_type || !PyType_HasFeature(type, Py_TPFLAGS_VALID_VERSION_TAG) ||
+        type->tp_version_tag != record_version)
+        learn_record_type(type);
+    Line line; /* its buffer not cleared: only what is written is read */
+    line.data = line.small;
+    line.length = 0;
+    line.room = sizeof(line.small);
+    int failed = line_put(&line, "[", 1);
+    for (int i = 0; !failed && i < R_COLUMNS; i++) {
+        PyObject *value = record_field(record, i);
+        if (value == NULL) {
+            failed = -1;
+            break;
+        }
+        failed = i ? line_put(&line, ",", 1) : 0;
+        if (!failed)
+            failed = line_field(&line, i, value, args[0]);
+        Py_DECREF(value);
+    }
+    PyObject *out = NULL;
+    if (!failed && line_put(&line, "]\n", 2) == 0)
+        out = PyBytes_FromStringAndSize(line.data, line.length);
+    else if (failed > 0)
+        out = Py_NewRef(Py_None);
+    if (line.data != line.small)
+        PyMem_Free(line.data);
+    return out;
+}
+
 /* ingress/header_checks.py's response head: the status line, the server's default headers and the
  * answer's, each name lowercased, checked against two ByteSets (a name's and a value's), and the
  * head's blank line; with no content-length and `may_chunk`, `transfer-encoding: chunked` before it.
@@ -2166,6 +2408,8 @@ static PyTypeObject SqliteWriterType = {
 };
 
 static PyMethodDef module_methods[] = {
+    {"journal_line", (PyCFunction)(void (*)(void))journal_line, METH_FASTCALL,
+     "journal_line(attempt_type, record) -> the record's journal line (UsageRecord.to_json), or None"},
     {"utc_today", (PyCFunction)utc_today, METH_NOARGS, "utc_today() -> today's date in UTC"},
     {"utc_today_at", (PyCFunction)utc_today_at, METH_O, "utc_today_at(seconds) -> the UTC date of that Unix time"},
     {"rate_headers", (PyCFunction)(void (*)(void))rate_headers, METH_FASTCALL,
@@ -2220,6 +2464,9 @@ PyInit__speedups(void)
     for (size_t i = 0; i < R_COLUMNS; i++)
         if ((record_fields[i] = PyUnicode_InternFromString(fields[i])) == NULL)
             return NULL;
+    for (int c = 0; c < 0x20; c++)
+        json_escaped[c] = 1;
+    json_escaped['"'] = json_escaped['\\'] = 1;
     PyDateTime_IMPORT;
     if (PyDateTimeAPI == NULL)
         return NULL;

@@ -37,11 +37,13 @@ import logging
 import mmap
 import os
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import orjson
 
-from relaygate.metering.usage import Entry, UsageRecord, entry_of
+from relaygate.metering.usage import Attempt, Entry, UsageRecord, entry_of
+from relaygate.speedups import native
 
 log = logging.getLogger("relaygate.metering")
 
@@ -50,6 +52,18 @@ GROW = 1 << 20  # bytes the file grows by when an append needs room
 MADV_POPULATE_WRITE = getattr(mmap, "MADV_POPULATE_WRITE", 23)  # Linux 5.14; Python names it from 3.12
 SCAN = 1 << 16  # bytes looked at per step when finding the end of the records
 TAIL_LIMIT = 20_000  # records kept for the writer (~600 bytes each); past this (a stalled writer) it reads the file
+
+
+def _line(record: UsageRecord) -> bytes | None:
+    return record.to_json(orjson.OPT_APPEND_NEWLINE)
+
+
+# A record's line. The C module writes it as orjson does (the same bytes: tests hold the two
+# together), or answers None for a record holding anything unusual, which `to_json` then writes. Its
+# count is only a fifth below orjson's, but side by side the governed path went 0.88x -> 0.91x of the
+# core's throughput with it: orjson's serializer is a large body of code that nothing else on the
+# request path runs, so each request found it out of the processor's caches.
+line_of = _line if native is None else partial(native.journal_line, Attempt)
 
 
 def slot_path(base: Path, n: int) -> Path:
@@ -113,7 +127,7 @@ class Journal:
 
     def append(self, record: UsageRecord) -> None:
         """Durable against the process dying once this returns (against power loss with fsync)."""
-        line = record.to_json(orjson.OPT_APPEND_NEWLINE)
+        line = line_of(record) or record.to_json(orjson.OPT_APPEND_NEWLINE)
         start = self.end
         end = start + len(line)
         if end > self.room or self.fsync:
