@@ -6,6 +6,8 @@ import random
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
+from hypothesis import strategies as st
+
 from relaygate.metering.usage import Attempt, UsageRecord
 
 DAY0 = datetime(2026, 3, 1, 10, 30, tzinfo=timezone.utc)
@@ -36,3 +38,30 @@ def mixed(count: int, seed: int = 7) -> list[UsageRecord]:
 def entries(records: list[UsageRecord]) -> list[list]:
     """The records as the journal's reader hands them to the batch writer."""
     return [r.entry() for r in records]
+
+
+def record_strategy(text, count, costs, flags):
+    """Hypothesis's arbitrary UsageRecords, of the given strategies for texts, counts, costs and flags;
+    times of any zone (UTC most often), on a whole second or not."""
+    optional_text = st.one_of(st.none(), text)
+    zones = st.one_of(st.just(timezone.utc), st.just(timezone.utc),
+                      st.builds(timezone, st.integers(-14 * 60, 14 * 60).map(lambda m: timedelta(minutes=m))))
+    moments = st.builds(lambda moment, zone, whole: (moment.replace(microsecond=0) if whole else moment).replace(
+        tzinfo=zone), st.datetimes(datetime(1, 1, 2), datetime(9999, 12, 30)), zones, st.booleans())
+    attempts = st.lists(st.builds(Attempt, text, text, st.integers(100, 599), st.integers(0, 10**6), optional_text,
+                                  count, count), max_size=3).map(tuple)
+    return st.builds(
+        UsageRecord, request_id=text, key=text, model=text, created_at=moments, provider=optional_text,
+        upstream_model=optional_text, prompt_tokens=count, completion_tokens=count, reasoning_tokens=count,
+        cached_tokens=count, cost=costs, latency_ms=st.one_of(st.none(), count), ttft_ms=st.one_of(st.none(), count),
+        status=st.integers(100, 599), error_code=optional_text, stream=flags, estimated=flags, attempts=attempts,
+        client_request_id=optional_text,
+    )
+
+
+def outcome(make, record):
+    """What `make(record)` gave, or the type of what it raised (the C and the Python must raise alike)."""
+    try:
+        return make(record)
+    except Exception as exc:  # noqa: BLE001
+        return type(exc)

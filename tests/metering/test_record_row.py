@@ -2,7 +2,7 @@
 `_Dialect.record_row`, the Python it stands in for: for arbitrary records, the same values, of the
 same types, on both databases, and the same exceptions."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from decimal import Decimal
 
 import orjson
@@ -11,34 +11,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from relaygate.metering.sink import _DIALECTS
-from relaygate.metering.usage import Attempt, UsageRecord
+from relaygate.metering.usage import UsageRecord
 from relaygate.speedups import native
 
-TEXT = st.text(max_size=12)
-OPTIONAL_TEXT = st.one_of(st.none(), TEXT)
+from .records import outcome, record_strategy
+
 COUNT = st.one_of(st.integers(0, 5000), st.integers(0, 2**31 - 1))
-ZONES = st.one_of(st.just(timezone.utc), st.just(timezone.utc),
-                  st.builds(timezone, st.integers(-14 * 60, 14 * 60).map(lambda m: timedelta(minutes=m))))
-MOMENTS = st.builds(lambda moment, zone, whole: (moment.replace(microsecond=0) if whole else moment).replace(
-    tzinfo=zone), st.datetimes(datetime(1, 1, 2), datetime(9999, 12, 30)), ZONES, st.booleans())
 COSTS = st.one_of(st.just(Decimal(0)), st.integers(0, 10**14).map(lambda units: Decimal(units).scaleb(-10)),
                   st.decimals(0, 10**6, allow_nan=False, allow_infinity=False, places=14))
-ATTEMPTS = st.lists(st.builds(Attempt, TEXT, TEXT, st.integers(100, 599), st.integers(0, 10**6), OPTIONAL_TEXT,
-                              COUNT, COUNT), max_size=3).map(tuple)
-RECORDS = st.builds(
-    UsageRecord, request_id=TEXT, key=TEXT, model=TEXT, created_at=MOMENTS, provider=OPTIONAL_TEXT,
-    upstream_model=OPTIONAL_TEXT, prompt_tokens=COUNT, completion_tokens=COUNT, reasoning_tokens=COUNT,
-    cached_tokens=COUNT, cost=COSTS, latency_ms=st.one_of(st.none(), COUNT), ttft_ms=st.one_of(st.none(), COUNT),
-    status=st.integers(100, 599), error_code=OPTIONAL_TEXT, stream=st.booleans(), estimated=st.booleans(),
-    attempts=ATTEMPTS, client_request_id=OPTIONAL_TEXT,
-)
-
-
-def outcome(make, record):
-    try:
-        return make(record)
-    except Exception as exc:  # noqa: BLE001 - both must raise alike
-        return type(exc)
+RECORDS = record_strategy(st.text(max_size=12), COUNT, COSTS, st.booleans())
 
 
 def typed(row):

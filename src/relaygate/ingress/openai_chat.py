@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from relaygate.metering.usage import UsageRecord
 
 log = logging.getLogger("relaygate.chat")
+Governed = tuple[Any, Any]  # (the budget's Hold or None, the limits' Verdict or None)
 LIMIT_NAMES = {"requests": "requests per minute", "tokens": "tokens per minute", "concurrency": "requests in flight"}
 
 
@@ -130,7 +131,7 @@ class ChatCompletions:
             raise
 
     def _govern_here(self, key: ClientKey, body: dict[str, Any], estimate: int, plan: list[Target],
-                     headers: Headers) -> tuple[Hold | None, Verdict | None]:
+                     headers: Headers) -> Governed:
         """The key's budget and rate limits in this process (no Redis, or Redis away), with no await:
         reserve the request's most possible cost (governance/budgets.py), then admit it or refuse
         with 429; an admission adds the `x-ratelimit-*` headers. Both are settled at the end."""
@@ -144,7 +145,7 @@ class ChatCompletions:
         return budget, self._admitted(key, budget, gateway.limiter.admit_here(key.name, key.limits, estimate), headers)
 
     def _govern_shared(self, key: ClientKey, body: dict[str, Any], estimate: int, plan: list[Target],
-                       headers: Headers) -> tuple[Hold | None, Verdict | None] | Coroutine[Any, Any, tuple]:
+                       headers: Headers) -> Governed | Coroutine[Any, Any, Governed]:
         """`_govern_here` through Redis (each step may fall back to this process's own): the answer
         where this instance's blocks cover the request (most requests, on keys with large limits and
         budgets: no await, no coroutine), else a coroutine that asks Redis for the rest."""
@@ -155,26 +156,25 @@ class ChatCompletions:
             budget = gateway.budgets.reserve_held(key.name, key.budget, most)
             if budget is None:
                 return self._govern_awaited(key, estimate, headers, most)
-        if not key.limits.active:
-            return budget, None
-        verdict = gateway.limiter.admit_held(key.name, key.limits, estimate)
-        if verdict is None:
-            return self._admit_awaited(key, budget, estimate, headers)
-        return budget, self._admitted(key, budget, verdict, headers)
+        return self._limits_shared(key, budget, estimate, headers)
 
-    async def _govern_awaited(self, key: ClientKey, estimate: int, headers: Headers,
-                              most: Decimal) -> tuple[Hold | None, Verdict | None]:
+    async def _govern_awaited(self, key: ClientKey, estimate: int, headers: Headers, most: Decimal) -> Governed:
         """The budget's reservation from Redis (or this process's ledger), then the limits."""
         budget = await self.gateway.budgets.reserve(key.name, key.budget, most, utc_today())
+        governed = self._limits_shared(key, budget, estimate, headers)
+        return governed if governed.__class__ is tuple else await governed
+
+    def _limits_shared(self, key: ClientKey, budget: Hold | None, estimate: int,
+                       headers: Headers) -> Governed | Coroutine[Any, Any, Governed]:
+        """The limits' half of `_govern_shared`: answered here where the blocks cover it, else a coroutine."""
         if not key.limits.active:
             return budget, None
         verdict = self.gateway.limiter.admit_held(key.name, key.limits, estimate)
         if verdict is None:
-            return await self._admit_awaited(key, budget, estimate, headers)
+            return self._admit_awaited(key, budget, estimate, headers)
         return budget, self._admitted(key, budget, verdict, headers)
 
-    async def _admit_awaited(self, key: ClientKey, budget: Hold | None, estimate: int,
-                             headers: Headers) -> tuple[Hold | None, Verdict | None]:
+    async def _admit_awaited(self, key: ClientKey, budget: Hold | None, estimate: int, headers: Headers) -> Governed:
         verdict = await self.gateway.limiter.admit(key.name, key.limits, estimate)
         return budget, self._admitted(key, budget, verdict, headers)
 
