@@ -1,12 +1,15 @@
 """The C module's SqliteWriter (metering/sink.py's fresh batches on SQLite) against Python's sqlite3,
 the path it stands in for: the same batches of records leave the same rows and the same rollup, in
 batches of every size around its chunk of 64 rows; a failing batch leaves nothing; and where the
-writer cannot be had, the sink writes through Python's sqlite3."""
+writer cannot be had, the sink writes through Python's sqlite3; and neither writes a temporary file."""
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import os
 import sqlite3
+import struct
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -152,3 +155,63 @@ def test_a_database_that_cannot_be_opened_now_is_tried_again_at_the_next_batch(t
     assert bool(sink.fast) == (native is not None)
     sink.close()
     assert len(_tables(folder / "relaygate.db")[0]) == 1
+
+
+class CreatedFiles:
+    """Files created in a directory, seen through inotify: SQLite unlinks its temporary files as it
+    opens them, so their creation is all there is to see."""
+
+    IN_CREATE = 0x100
+    EVENT = struct.Struct("iIII")  # struct inotify_event: wd, mask, cookie, len; then len bytes of name
+
+    def __init__(self, directory) -> None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        self.fd = libc.inotify_init1(os.O_NONBLOCK)
+        assert self.fd >= 0 and libc.inotify_add_watch(self.fd, str(directory).encode(), self.IN_CREATE) >= 0
+
+    def names(self) -> list[str]:
+        try:
+            data = os.read(self.fd, 1 << 16)
+        except BlockingIOError:
+            return []
+        names, at = [], 0
+        while at < len(data):
+            _, _, _, length = self.EVENT.unpack_from(data, at)
+            at += self.EVENT.size
+            names.append(data[at : at + length].rstrip(b"\0").decode())
+            at += length
+        return names
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+@pytest.fixture
+def sqlite_temporary_files(tmp_path):
+    """The files SQLite creates in its temporary directory, pointed at a folder of the test's own
+    (`temp_store_directory` is the library's, shared by every connection in the process)."""
+    folder = tmp_path / "sqlite-temp"
+    folder.mkdir()
+    with sqlite3.connect(":memory:") as connection:
+        connection.execute(f"PRAGMA temp_store_directory = '{folder}'")
+    watch = CreatedFiles(folder)
+    yield watch
+    watch.close()
+    with sqlite3.connect(":memory:") as connection:
+        connection.execute("PRAGMA temp_store_directory = ''")
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_the_writer_keeps_its_statement_journals_in_memory(tmp_path, sqlite_temporary_files, monkeypatch,
+                                                           fast) -> None:
+    """A batch's multi-row INSERTs and rollup upsert each keep a statement journal, which SQLite
+    spills to a temporary file past 64 KiB; the writer's connections keep it in memory. Without that
+    setting (the control) the same batches create files."""
+    records = mixed(1200)
+    batches = [records[:600], records[600:]]
+    _store(tmp_path / "memory.db", batches, fast=fast)
+    assert sqlite_temporary_files.names() == []
+
+    monkeypatch.setattr(sink_module, "SQLITE_SETUP", sink_module.SQLITE_SETUP.replace("PRAGMA temp_store = MEMORY;", ""))
+    _store(tmp_path / "files.db", batches, fast=fast)
+    assert sqlite_temporary_files.names()

@@ -59,9 +59,14 @@ COUNTS = slice(5, 9)  # prompt, completion, reasoning and cached tokens: ROLLUP_
 # 300,000 records on the project's machine); the log file stays that size, reused.
 WAL_PAGES = 16_000
 # Each of the writer's connections: waits for a lock rather than failing at once, the write-ahead log,
-# commits that do not wait for the disk (the journal holds a record until it is stored).
+# commits that do not wait for the disk (the journal holds a record until it is stored), and its
+# statement journals in memory. A multi-row INSERT, and the rollup's upsert, inside the batch's
+# transaction keep the pages they change in a statement journal (to undo that statement alone); past
+# 64 KiB SQLite spills it to a new temporary file, and a batch of a few hundred records changes far
+# more: a file created in /var/tmp and ~500 writes to it per batch, half of all the writer's writes.
+# In memory: ~25% less CPU per record (4.6 -> 3.5 µs at 800 records a batch, on the project's machine).
 SQLITE_SETUP = (f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
-                f"PRAGMA wal_autocheckpoint = {WAL_PAGES};")
+                f"PRAGMA wal_autocheckpoint = {WAL_PAGES}; PRAGMA temp_store = MEMORY;")
 SQLITE_CHUNK = 64  # rows per multi-row INSERT: 64 x 19 values, far below SQLite's limit of 32,766
 UTC_ISO_LENGTH = len("2026-11-23T21:51:35.485490+00:00")
 
