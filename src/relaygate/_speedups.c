@@ -2113,7 +2113,7 @@ typedef struct sqlite3_stmt sqlite3_stmt;
 #define SQ_DONE 101
 #define SQ_OPEN_READWRITE 0x02
 #define SQ_OPEN_CREATE 0x04
-#define SQ_OPEN_FULLMUTEX 0x10000
+#define SQ_OPEN_NOMUTEX 0x8000
 #define SQ_STATIC ((void (*)(void *))0)
 
 static struct {
@@ -2236,8 +2236,11 @@ SqliteWriter_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
         return NULL;
     self->chunk_rows = chunk_rows;
     int code;
+    /* No mutex of the connection's own around each call: one thread at a time writes through it (the
+     * sink's lock), and each of a row's ~20 calls (binds, step, reset) took and gave one back, ~1.6k
+     * instructions a record. */
     Py_BEGIN_ALLOW_THREADS
-    code = sq.open_v2(database, &self->db, SQ_OPEN_READWRITE | SQ_OPEN_CREATE | SQ_OPEN_FULLMUTEX, NULL);
+    code = sq.open_v2(database, &self->db, SQ_OPEN_READWRITE | SQ_OPEN_CREATE | SQ_OPEN_NOMUTEX, NULL);
     Py_END_ALLOW_THREADS
     if (code != SQ_OK) {
         sq_raise(self->db, code);
@@ -2388,6 +2391,146 @@ SqliteWriter_close(SqliteWriter *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+/* rollup_rows(shape, rows): metering/sink.py's `rollup_rows` of SQLite rows, without a Python
+ * frame per row: per (day, key, model), the day being the first `day_length` characters of the row's
+ * time, the number of rows and the sums of its counted columns and of its cost, as rows (day, key,
+ * model, rows, sums..., cost) sorted by day, key and model. `shape`: (day_length, created, key, model,
+ * first_count, counts, cost), the positions in a row. A sum past 64 bits is an OverflowError (SQLite
+ * stores no more: Python's rows would fail at their binding). */
+enum { ROLLUP_MAX_COUNTS = 8 };
+typedef struct {
+    long long v[ROLLUP_MAX_COUNTS + 2]; /* rows, the counts, the cost */
+} RollupSums;
+
+static int
+rollup_add(long long *sum, PyObject *value)
+{
+    if (!PyLong_Check(value)) {
+        PyErr_Format(PyExc_TypeError, "rollup_rows: a count or cost is a %.100s, not an int", Py_TYPE(value)->tp_name);
+        return -1;
+    }
+    long long n = PyLong_AsLongLong(value);
+    if (n == -1 && PyErr_Occurred())
+        return -1;
+    if (__builtin_add_overflow(*sum, n, sum)) {
+        PyErr_SetString(PyExc_OverflowError, "rollup_rows: a sum does not fit in 64 bits");
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *
+rollup_rows(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    Py_ssize_t day_length, created, key, model, first_count, counts, cost;
+    if (nargs != 2 || !PyTuple_CheckExact(args[0]) || !PyList_CheckExact(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "rollup_rows(shape: tuple, rows: list)");
+        return NULL;
+    }
+    if (!PyArg_ParseTuple(args[0], "nnnnnnn:rollup_rows", &day_length, &created, &key, &model, &first_count, &counts,
+                          &cost))
+        return NULL;
+    Py_ssize_t last = Py_MAX(Py_MAX(Py_MAX(created, key), Py_MAX(model, cost)), first_count + counts - 1);
+    if (day_length < 0 || counts < 0 || counts > ROLLUP_MAX_COUNTS || created < 0 || key < 0 || model < 0 ||
+        first_count < 0 || cost < 0) {
+        PyErr_SetString(PyExc_ValueError, "rollup_rows: a position or length out of range");
+        return NULL;
+    }
+    PyObject *rows = args[1], *groups = PyDict_New(), *out = NULL;
+    RollupSums *sums = NULL;
+    Py_ssize_t found = 0, room = 0;
+    if (groups == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(rows); i++) {
+        PyObject *row = PyList_GET_ITEM(rows, i);
+        if (!PyTuple_CheckExact(row) || PyTuple_GET_SIZE(row) <= last) {
+            PyErr_SetString(PyExc_TypeError, "rollup_rows: each row must be a tuple holding the shape's positions");
+            goto done;
+        }
+        PyObject *moment = PyTuple_GET_ITEM(row, created);
+        if (!PyUnicode_Check(moment)) {
+            PyErr_SetString(PyExc_TypeError, "rollup_rows: a row's time must be a str");
+            goto done;
+        }
+        PyObject *day = PyUnicode_Substring(moment, 0, day_length);
+        PyObject *group = day == NULL ? NULL : PyTuple_Pack(3, day, PyTuple_GET_ITEM(row, key), PyTuple_GET_ITEM(row, model));
+        Py_XDECREF(day);
+        if (group == NULL)
+            goto done;
+        PyObject *at = PyDict_GetItemWithError(groups, group);
+        Py_ssize_t index;
+        if (at != NULL) {
+            index = PyLong_AsSsize_t(at);
+        } else if (PyErr_Occurred()) { /* an unhashable key or model */
+            Py_DECREF(group);
+            goto done;
+        } else {
+            if (found == room) {
+                room = room ? room * 2 : 4;
+                RollupSums *more = PyMem_Realloc(sums, room * sizeof(RollupSums));
+                if (more == NULL) {
+                    PyErr_NoMemory();
+                    Py_DECREF(group);
+                    goto done;
+                }
+                sums = more;
+            }
+            index = found;
+            memset(&sums[index], 0, sizeof(RollupSums));
+            PyObject *number = PyLong_FromSsize_t(index);
+            int failed = number == NULL || PyDict_SetItem(groups, group, number) < 0;
+            Py_XDECREF(number);
+            if (failed) {
+                Py_DECREF(group);
+                goto done;
+            }
+            found++;
+        }
+        Py_DECREF(group);
+        long long *v = sums[index].v;
+        v[0]++;
+        for (Py_ssize_t c = 0; c < counts; c++)
+            if (rollup_add(&v[1 + c], PyTuple_GET_ITEM(row, first_count + c)) < 0)
+                goto done;
+        if (rollup_add(&v[1 + counts], PyTuple_GET_ITEM(row, cost)) < 0)
+            goto done;
+    }
+    out = PyList_New(found);
+    if (out == NULL)
+        goto done;
+    PyObject *group, *at;
+    Py_ssize_t position = 0;
+    while (PyDict_Next(groups, &position, &group, &at)) {
+        Py_ssize_t index = PyLong_AsSsize_t(at);
+        PyObject *rollup = PyTuple_New(3 + 2 + counts);
+        if (rollup == NULL) {
+            Py_CLEAR(out);
+            goto done;
+        }
+        PyList_SET_ITEM(out, index, rollup);
+        for (int g = 0; g < 3; g++) {
+            PyObject *part = PyTuple_GET_ITEM(group, g);
+            Py_INCREF(part);
+            PyTuple_SET_ITEM(rollup, g, part);
+        }
+        for (Py_ssize_t c = 0; c < 2 + counts; c++) {
+            PyObject *number = PyLong_FromLongLong(sums[index].v[c]);
+            if (number == NULL) {
+                Py_CLEAR(out);
+                goto done;
+            }
+            PyTuple_SET_ITEM(rollup, 3 + c, number);
+        }
+    }
+    if (PyList_Sort(out) < 0) /* (day, key, model) differ between rows: the sums are never compared */
+        Py_CLEAR(out);
+done:
+    PyMem_Free(sums);
+    Py_DECREF(groups);
+    return out;
+}
+
 static PyMethodDef SqliteWriter_methods[] = {
     {"write", (PyCFunction)(void (*)(void))SqliteWriter_write, METH_FASTCALL,
      "write(rows, rollups): the rows inserted and the rollup rows upserted, in one transaction"},
@@ -2410,6 +2553,8 @@ static PyTypeObject SqliteWriterType = {
 static PyMethodDef module_methods[] = {
     {"journal_line", (PyCFunction)(void (*)(void))journal_line, METH_FASTCALL,
      "journal_line(attempt_type, record) -> the record's journal line (UsageRecord.to_json), or None"},
+    {"rollup_rows", (PyCFunction)(void (*)(void))rollup_rows, METH_FASTCALL,
+     "rollup_rows(shape, rows) -> metering/sink.py's rollup_rows of SQLite rows"},
     {"utc_today", (PyCFunction)utc_today, METH_NOARGS, "utc_today() -> today's date in UTC"},
     {"utc_today_at", (PyCFunction)utc_today_at, METH_O, "utc_today_at(seconds) -> the UTC date of that Unix time"},
     {"rate_headers", (PyCFunction)(void (*)(void))rate_headers, METH_FASTCALL,

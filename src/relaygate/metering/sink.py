@@ -69,6 +69,7 @@ SQLITE_SETUP = (f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}; PRAGMA journal_mode = 
                 f"PRAGMA wal_autocheckpoint = {WAL_PAGES}; PRAGMA temp_store = MEMORY;")
 SQLITE_CHUNK = 64  # rows per multi-row INSERT: 64 x 19 values, far below SQLite's limit of 32,766
 UTC_ISO_LENGTH = len("2026-11-23T21:51:35.485490+00:00")
+SQLITE_DAY = len("2026-11-23")  # a stored time's day: its first characters
 
 # Python's sqlite3 binds a parameter of a type other than int, float, str and bytearray by looking
 # for an adapter first; for None, which has none, that lookup ends in two failed attribute lookups,
@@ -186,7 +187,7 @@ class _Dialect:
 
 _DIALECTS = {
     "sqlite": _Dialect("sqlite", _sqlite_money, _sqlite_time, units_of, _sqlite_time_of,
-                       lambda moment: moment[:10]),
+                       lambda moment: moment[:SQLITE_DAY]),
     "postgresql": _Dialect("postgresql", _pg_money, _pg_time, _pg_money_of, _pg_time_of, datetime.date),
 }
 
@@ -216,6 +217,13 @@ def rollup_rows(dialect: _Dialect, rows: Sequence[tuple[Any, ...]]) -> list[tupl
         counts[4] += cached
         counts[5] += row[COST]
     return [(*group, *sums[group]) for group in sorted(sums)]
+
+
+# SQLite rows' rollup, in C where the C module is built: the same rows (tests), ~0.12 against ~0.44 µs a
+# row on the project's machine. Its shape: the day's length and the positions it reads in a row.
+SQLITE_ROLLUP_SHAPE = (SQLITE_DAY, CREATED, KEY, MODEL, COUNTS.start, COUNTS.stop - COUNTS.start, COST)
+sqlite_rollup_rows: Callable[[list[tuple[Any, ...]]], list[tuple[Any, ...]]] = (
+    partial(rollup_rows, _DIALECTS["sqlite"]) if native is None else partial(native.rollup_rows, SQLITE_ROLLUP_SHAPE))
 
 
 async def write_batch(engine: AsyncEngine, entries: Sequence[Entry]) -> int:
@@ -344,7 +352,7 @@ class SqliteSink:
         bound straight from the rows (~10k instructions a record less)."""
         with self.lock:
             if fresh and self._fast():
-                self.fast.write(rows, rollup_rows(self.dialect, rows))
+                self.fast.write(rows, sqlite_rollup_rows(rows))
                 return len(rows)
             connection = self._connect()
             connection.execute("BEGIN IMMEDIATE")
@@ -352,7 +360,7 @@ class SqliteSink:
                 new = rows if fresh else self._new(connection, rows)
                 if new:
                     self._insert(connection, new)
-                    connection.executemany(self.dialect.rollup, rollup_rows(self.dialect, new))
+                    connection.executemany(self.dialect.rollup, sqlite_rollup_rows(new))
                 connection.execute("COMMIT")
             except BaseException:
                 connection.execute("ROLLBACK")
