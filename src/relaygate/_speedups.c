@@ -1495,6 +1495,31 @@ line_field(Line *line, int i, PyObject *value, PyObject *attempt_type)
     }
 }
 
+/* The record's line into `line` (its buffer the caller's to free): 0, or 1 for a record the Python
+ * writes, or -1 with an exception set. */
+static int
+line_of_record(Line *line, PyObject *attempt_type, PyObject *record)
+{
+    PyTypeObject *type = Py_TYPE(record);
+    if (type != record_type || !PyType_HasFeature(type, Py_TPFLAGS_VALID_VERSION_TAG) ||
+        type->tp_version_tag != record_version)
+        learn_record_type(type);
+    line->data = line->small; /* its buffer not cleared: only what is written is read */
+    line->length = 0;
+    line->room = sizeof(line->small);
+    int failed = line_put(line, "[", 1);
+    for (int i = 0; !failed && i < R_COLUMNS; i++) {
+        PyObject *value = record_field(record, i);
+        if (value == NULL)
+            return -1;
+        failed = i ? line_put(line, ",", 1) : 0;
+        if (!failed)
+            failed = line_field(line, i, value, attempt_type);
+        Py_DECREF(value);
+    }
+    return failed ? failed : line_put(line, "]\n", 2);
+}
+
 static PyObject *
 journal_line(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -1503,32 +1528,53 @@ journal_line(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "journal_line(attempt_type, record)");
         return NULL;
     }
-    PyObject *record = args[1];
-    PyTypeObject *type = Py_TYPE(record);
-    if (type != record_type || !PyType_HasFeature(type, Py_TPFLAGS_VALID_VERSION_TAG) ||
-        type->tp_version_tag != record_version)
-        learn_record_type(type);
-    Line line; /* its buffer not cleared: only what is written is read */
-    line.data = line.small;
-    line.length = 0;
-    line.room = sizeof(line.small);
-    int failed = line_put(&line, "[", 1);
-    for (int i = 0; !failed && i < R_COLUMNS; i++) {
-        PyObject *value = record_field(record, i);
-        if (value == NULL) {
-            failed = -1;
-            break;
-        }
-        failed = i ? line_put(&line, ",", 1) : 0;
-        if (!failed)
-            failed = line_field(&line, i, value, args[0]);
-        Py_DECREF(value);
+    Line line;
+    int failed = line_of_record(&line, args[0], args[1]);
+    PyObject *out = failed == 0 ? PyBytes_FromStringAndSize(line.data, line.length)
+                    : failed > 0 ? Py_NewRef(Py_None) : NULL;
+    if (line.data != line.small)
+        PyMem_Free(line.data);
+    return out;
+}
+
+/* journal_write(attempt_type, map, start, record): the record's line (journal_line's bytes) written
+ * straight into `map` (a writable buffer: the journal's memory map) at `start`, with no bytes object
+ * made and no slice assignment; answers the offset past it. Where it does not fit (or `map` is None),
+ * the line as bytes, for the journal to grow its file and put it; None for a record the Python writes. */
+static PyObject *
+journal_write(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 4 || !PyLong_CheckExact(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "journal_write(attempt_type, map, start: int, record)");
+        return NULL;
     }
+    Py_ssize_t start = PyLong_AsSsize_t(args[2]);
+    if (start == -1 && PyErr_Occurred())
+        return NULL;
+    if (start < 0) {
+        PyErr_SetString(PyExc_ValueError, "journal_write: a negative start");
+        return NULL;
+    }
+    Line line;
+    int failed = line_of_record(&line, args[0], args[3]);
     PyObject *out = NULL;
-    if (!failed && line_put(&line, "]\n", 2) == 0)
-        out = PyBytes_FromStringAndSize(line.data, line.length);
-    else if (failed > 0)
+    if (failed > 0) {
         out = Py_NewRef(Py_None);
+    } else if (failed == 0) {
+        Py_buffer view;
+        if (args[1] == Py_None) {
+            out = PyBytes_FromStringAndSize(line.data, line.length);
+        } else if (PyObject_GetBuffer(args[1], &view, PyBUF_WRITABLE) == 0) {
+            if (start <= view.len && line.length <= view.len - start) {
+                memcpy((char *)view.buf + start, line.data, line.length);
+                out = PyLong_FromSsize_t(start + line.length);
+            } else {
+                out = PyBytes_FromStringAndSize(line.data, line.length);
+            }
+            PyBuffer_Release(&view);
+        }
+    }
     if (line.data != line.small)
         PyMem_Free(line.data);
     return out;
@@ -2553,6 +2599,9 @@ static PyTypeObject SqliteWriterType = {
 static PyMethodDef module_methods[] = {
     {"journal_line", (PyCFunction)(void (*)(void))journal_line, METH_FASTCALL,
      "journal_line(attempt_type, record) -> the record's journal line (UsageRecord.to_json), or None"},
+    {"journal_write", (PyCFunction)(void (*)(void))journal_write, METH_FASTCALL,
+     "journal_write(attempt_type, map, start, record) -> the offset past the line written into map, "
+     "the line where it does not fit, or None"},
     {"rollup_rows", (PyCFunction)(void (*)(void))rollup_rows, METH_FASTCALL,
      "rollup_rows(shape, rows) -> metering/sink.py's rollup_rows of SQLite rows"},
     {"utc_today", (PyCFunction)utc_today, METH_NOARGS, "utc_today() -> today's date in UTC"},

@@ -1,7 +1,8 @@
 """The C module's `journal_line` (what the journal writes a record's line with, metering/journal.py)
 against `UsageRecord.to_json`, the Python and orjson it stands in for: for arbitrary records, the same
 bytes; for a record holding anything a record does not hold, None, and the journal's line is then
-the Python's (or its exception, as before)."""
+the Python's (or its exception, as before). And `journal_write`, the same line written straight into
+the journal's map: there where it fits, given back where it does not."""
 
 from __future__ import annotations
 
@@ -95,3 +96,40 @@ def test_a_long_line_grows_its_buffer() -> None:
     record = UsageRecord("r" * 3000, "k\n" * 500, "m", datetime.now(timezone.utc),
                          attempts=tuple(Attempt("p" * 100, "m", 200, n) for n in range(40)))
     assert journaled(record) == python_line(record) and len(python_line(record)) > 10_000
+
+
+def written(record, room: int, start: int):
+    """What `journal_write` gives for `record` at `start` of a map of `room` bytes, and the map."""
+    space = bytearray(b"\0" * room)
+    return native.journal_write(Attempt, space, start, record), space
+
+
+@pytest.mark.skipif(native is None, reason="the C module is not built (RELAYGATE_PURE)")
+@settings(max_examples=500, deadline=None)
+@given(RECORDS, st.integers(0, 1200), st.integers(0, 1200))
+def test_the_line_written_into_the_map_is_the_journal_line(record, room, start) -> None:
+    line = outcome(lambda r: native.journal_line(Attempt, r), record)
+    result = outcome(lambda r: written(r, room, start), record)
+    if not isinstance(line, bytes):  # None (the Python writes it) or an exception: the same
+        assert (result[0] if isinstance(result, tuple) else result) == line
+        return
+    answer, space = result
+    if start + len(line) <= room:
+        assert answer == start + len(line)
+        assert space[start:answer] == line and not space[:start].strip(b"\0") and not space[answer:].strip(b"\0")
+    else:
+        assert answer == line and not space.strip(b"\0")  # nothing written where it does not fit
+
+
+@pytest.mark.skipif(native is None, reason="the C module is not built (RELAYGATE_PURE)")
+def test_without_a_map_or_into_a_read_only_one() -> None:
+    record = UsageRecord("r", "k", "m", datetime.now(timezone.utc))
+    line = native.journal_line(Attempt, record)
+    assert native.journal_write(Attempt, None, 0, record) == line
+    answer, space = written(record, 10 + len(line), 10)  # exactly the room it needs
+    assert answer == 10 + len(line) and space[10:] == line
+    assert written(record, 9 + len(line), 10)[0] == line  # a byte short
+    with pytest.raises(BufferError):
+        native.journal_write(Attempt, bytes(4096), 0, record)
+    with pytest.raises(ValueError):
+        native.journal_write(Attempt, bytearray(4096), -1, record)
