@@ -1335,6 +1335,27 @@ line_put(Line *line, const char *text, Py_ssize_t n)
 /* The bytes a JSON string must escape: `"`, `\` and the control characters (set when the module is made). */
 static unsigned char json_escaped[256];
 
+/* How many bytes of `p` from its start need no escape: eight at a time while none of them is below
+ * 0x20, `"` or `\` (bytes from 0x80 up, UTF-8's, need none), then byte by byte up to the first. */
+static Py_ssize_t
+plain_prefix(const char *p, Py_ssize_t n)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    Py_ssize_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w, quote, slash;
+        memcpy(&w, p + i, 8);
+        quote = w ^ (ones * '"');
+        slash = w ^ (ones * '\\');
+        /* a byte below 0x20 (high bit clear), or one equal to `"` or `\`: a zero byte of quote or slash */
+        if (((w - ones * 0x20) & ~w & highs) | ((quote - ones) & ~quote & highs) | ((slash - ones) & ~slash & highs))
+            break;
+    }
+    while (i < n && !json_escaped[(unsigned char)p[i]])
+        i++;
+    return i;
+}
+
 /* A str as orjson writes it: `"`, `\` and the control characters escaped, the rest as UTF-8. 1: not
  * a str that UTF-8 can hold (a lone surrogate: orjson raises). */
 static int
@@ -1347,11 +1368,13 @@ line_string(Line *line, PyObject *text)
         PyErr_Clear();
         return 1;
     }
-    if (line_room(line, n * 6 + 2) < 0)
+    Py_ssize_t i = plain_prefix(p, n);
+    if (line_room(line, i == n ? n + 2 : n * 6 + 2) < 0) /* most strings need no escape: room for them alone */
         return -1;
     char *out = line->data + line->length;
     *out++ = '"';
-    Py_ssize_t i = 0;
+    memcpy(out, p, i);
+    out += i;
     while (i < n) {
         Py_ssize_t plain = i;
         while (plain < n && !json_escaped[(unsigned char)p[plain]])

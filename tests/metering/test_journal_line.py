@@ -133,3 +133,12 @@ def test_without_a_map_or_into_a_read_only_one() -> None:
         native.journal_write(Attempt, bytes(4096), 0, record)
     with pytest.raises(ValueError):
         native.journal_write(Attempt, bytearray(4096), -1, record)
+
+
+@pytest.mark.parametrize("escaped", ['"', "\\", "\x00", "\x1f", "\n", "\x7f", "é", "京"])
+def test_a_character_to_escape_is_found_at_every_place_of_a_string(escaped) -> None:
+    """The C module looks eight bytes at a time for a byte to escape: each place in and across them."""
+    for at in range(26):
+        text = "abcdefghijklmnopqrstuvwxy"[:at] + escaped + "z" * (25 - at)
+        record = UsageRecord(text, "k", "m", datetime.now(timezone.utc), attempts=(Attempt(text, "m", 200, 1),))
+        assert journaled(record) == python_line(record)
