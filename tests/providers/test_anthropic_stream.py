@@ -213,3 +213,24 @@ def test_malformed_streams_are_a_clear_502(events: list[bytes]) -> None:
         for data in events:
             t.translate(Event(data))
     assert caught.value.status == 502 and "Anthropic" in caught.value.message
+
+
+@pytest.mark.parametrize("name", ["stream_text.sse", "stream_thinking_parallel_tools.sse"])
+def test_pings_anywhere_change_nothing(name: str) -> None:
+    """A ping, as Anthropic writes it or compact, before message_start, between any two events, or
+    after message_stop, sends nothing and leaves the translation as it was."""
+    data = (FIXTURES / name).read_bytes()
+    events = [e + b"\n\n" for e in data.split(b"\n\n") if e.strip()]
+    plain = [e for e in events if b"event: ping" not in e]
+    whole = pump_all([b"".join(plain)], translator(wants_usage=True))
+    for ping in (b'event: ping\ndata: {"type": "ping"}\n\n', b'data: {"type":"ping"}\n\n'):
+        for at in range(len(plain) + 1):
+            pinged = [*plain[:at], ping, *plain[at:]]
+            assert pump_all([b"".join(pinged)], translator(wants_usage=True)) == whole, (ping, at)
+            if at < len(plain):  # a piece of its own (after message_stop the relay reads no more pieces)
+                assert pump_all(pinged, translator(wants_usage=True)) == whole, (ping, at)
+
+
+def test_a_ping_that_is_not_json_is_still_a_clear_502() -> None:
+    with pytest.raises(UpstreamProtocolError):
+        translator().translate(Event(b'{"type": "ping"', "ping"))

@@ -78,6 +78,8 @@ class Block:
 
 
 DELTA_TAIL = b',"logprobs":null,"finish_reason":null}]}'
+# A ping's data as Anthropic writes it (and compact): known by its bytes, sends nothing, changes nothing
+PINGS = frozenset({b'{"type": "ping"}', b'{"type":"ping"}'})
 NO_CALLS = (None, None)  # no `fast`, no `run`
 
 
@@ -137,7 +139,7 @@ class MessagesStreamTranslator:
         self.writer = ChunkWriter(id, self.model, created, index)
 
     def translate(self, event: Event) -> list[bytes]:
-        if self.phase is Phase.FINISHED:
+        if self.phase is Phase.FINISHED or event.data in PINGS:
             return []
         if self.shortcut is not None:
             chunks = self.shortcut.chunks(event.data)
