@@ -113,6 +113,7 @@ def test_stream_and_message_agree_through_the_gateways_own_transforms() -> None:
     reply = compose(request(thinking=THINKING, tools=[TOOL]), 5, None, SIGNER)
     names = [name for name, _ in events(reply, "claude-sonnet-4-5")]
     assert names[:3] == ["message_start", "content_block_start", "ping"]
+    assert encode_event(*events(reply, "claude-sonnet-4-5")[2]) == b'event: ping\ndata: {"type": "ping"}\n\n'  # recorded
     assert names[-2:] == ["message_delta", "message_stop"]
     whole = messages_response_to_chat(orjson.dumps(message(reply, "claude-sonnet-4-5")), False, "m", 0)
     translator = MessagesStreamTranslator("m", 0, True, False)

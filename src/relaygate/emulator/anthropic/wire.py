@@ -98,6 +98,10 @@ def block_deltas(block: Block) -> list[Body]:
     return []
 
 
+PING = {"type": "ping"}
+PING_DATA = b'{"type": "ping"}'  # as the API writes it (the recorded streams), a space after the colon
+
+
 def events(reply: Reply, model: str) -> list[tuple[str, Body]]:
     """The stream, as (event name, data) pairs in the order the API sends them."""
     start = {**message(reply, model), "content": [], "stop_reason": None, "stop_sequence": None,
@@ -107,7 +111,7 @@ def events(reply: Reply, model: str) -> list[tuple[str, Body]]:
         out.append(("content_block_start", {"type": "content_block_start", "index": index,
                                             "content_block": block_opening(block)}))
         if index == 0:
-            out.append(("ping", {"type": "ping"}))
+            out.append(("ping", PING))
         out += [("content_block_delta", {"type": "content_block_delta", "index": index, "delta": d})
                 for d in block_deltas(block)]
         out.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
@@ -119,7 +123,8 @@ def events(reply: Reply, model: str) -> list[tuple[str, Body]]:
 
 
 def encode_event(name: str, data: Body) -> bytes:
-    return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+    payload = PING_DATA if data == PING else orjson.dumps(data)
+    return b"event: " + name.encode() + b"\ndata: " + payload + b"\n\n"
 
 
 def error_body(kind: str, message_text: str, request: str) -> bytes:
