@@ -1368,17 +1368,12 @@ line_string(Line *line, PyObject *text)
         PyErr_Clear();
         return 1;
     }
-    Py_ssize_t i = plain_prefix(p, n);
-    if (line_room(line, i == n ? n + 2 : n * 6 + 2) < 0) /* most strings need no escape: room for them alone */
+    Py_ssize_t plain = plain_prefix(p, n); /* where the first byte to escape is (n: none) */
+    if (line_room(line, plain == n ? n + 2 : n * 6 + 2) < 0) /* most strings need no escape: room for them alone */
         return -1;
     char *out = line->data + line->length;
     *out++ = '"';
-    memcpy(out, p, i);
-    out += i;
-    while (i < n) {
-        Py_ssize_t plain = i;
-        while (plain < n && !json_escaped[(unsigned char)p[plain]])
-            plain++;
+    for (Py_ssize_t i = 0;; plain = i + plain_prefix(p + i, n - i)) {
         memcpy(out, p + i, plain - i);
         out += plain - i;
         if (plain == n)

@@ -100,7 +100,7 @@ def test_a_long_line_grows_its_buffer() -> None:
 
 def written(record, room: int, start: int):
     """What `journal_write` gives for `record` at `start` of a map of `room` bytes, and the map."""
-    space = bytearray(b"\0" * room)
+    space = bytearray(room)
     return native.journal_write(Attempt, space, start, record), space
 
 

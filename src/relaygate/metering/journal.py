@@ -136,16 +136,9 @@ class Journal:
             if written.__class__ is int:
                 self.end = written
             else:
-                self._put(written if written is not None else record.to_json(orjson.OPT_APPEND_NEWLINE))
+                self._put(written if written is not None else _line(record))
         else:
-            line = line_of(record) or record.to_json(orjson.OPT_APPEND_NEWLINE)
-            start = self.end
-            end = start + len(line)
-            if end > self.room or self.fsync:
-                self._put(line)
-            else:  # `_put`'s common case, without its call
-                self.map[start:end] = line  # type: ignore[index]
-                self.end = end
+            self._put(line_of(record) or _line(record))
         tail = self.tail
         if tail is not None:
             if len(tail) < TAIL_LIMIT:
