@@ -2447,6 +2447,418 @@ SqliteWriter_write(SqliteWriter *self, PyObject *const *args, Py_ssize_t nargs)
     return NULL;
 }
 
+/* write_lines(data): the journal's own lines (metering/journal.py: `journal_line`'s bytes, each ended
+ * by a newline) stored as `write` stores the rows and rollup that metering/sink.py makes of them
+ * (`_Dialect.row`, `rollup_rows`): the same values bound, with no Python object made per record and
+ * without the GIL from the first line to the commit. A line whose values are not plainly those of a
+ * line this module writes (a string with an escape, a time not in microseconds, a cost other than
+ * plain digits within the money scale, a number beyond 64 bits, another shape) answers None before
+ * anything is written: the Python code takes the batch. Else the number of rows stored. */
+enum { LV_NULL, LV_INT, LV_TEXT };
+enum { LINE_MONEY_SCALE = 10, ROLLUP_SUMS = 6 }; /* metering/money.py's MONEY_SCALE; rows, 4 counts, cost */
+
+typedef struct {
+    const char *text[R_COLUMNS];
+    long long number[R_COLUMNS];
+    int length[R_COLUMNS];
+    unsigned char kind[R_COLUMNS];
+    char moment[27]; /* the time as SQLite's DATETIME stores it: `2026-11-23 21:51:35.485490` */
+} LineRow;
+
+typedef struct {
+    const LineRow *first; /* the day, key and model are this row's */
+    long long sums[ROLLUP_SUMS];
+} LineGroup;
+
+typedef struct {
+    int code, extended; /* SQLite's, for the exception raised once the GIL is back */
+    char message[256];
+} SqFailure;
+
+/* Past a JSON string's closing quote (`p` at its opening one), or NULL; `escaped` set if it holds a `\`. */
+static const char *
+line_skip_string(const char *p, const char *end, int *escaped)
+{
+    for (p++; p < end;) {
+        p += plain_prefix(p, end - p);
+        if (p >= end)
+            return NULL;
+        if (*p == '"')
+            return p + 1;
+        if (*p != '\\')
+            return NULL; /* a control character: not JSON */
+        *escaped = 1;
+        p += 2;
+    }
+    return NULL;
+}
+
+/* A cost's text as `str(Decimal)` writes one (plain digits, `0.0000405`, or with an exponent, `5.75E-8`,
+ * `0E-10`) as whole 1e-10 USD, where that is exact; 1 for anything else (the Python takes it). */
+static int
+line_money(const char *s, int n, long long *units)
+{
+    long long value = 0;
+    int digits = 0, fraction = -1, zeros = 0, i = 0, exponent = 0; /* zeros: the fraction's, not yet counted */
+    for (; i < n && s[i] != 'E' && s[i] != 'e'; i++) {
+        if (s[i] == '.' && fraction < 0) {
+            fraction = 0;
+            continue;
+        }
+        if (s[i] < '0' || s[i] > '9')
+            return 1;
+        digits++;
+        if (fraction >= 0 && s[i] == '0') { /* a fraction's trailing zeros change nothing: counted if a digit follows */
+            zeros++;
+            continue;
+        }
+        for (; zeros; zeros--, fraction++)
+            if (__builtin_mul_overflow(value, 10, &value))
+                return 1;
+        if (__builtin_mul_overflow(value, 10, &value) || __builtin_add_overflow(value, s[i] - '0', &value))
+            return 1;
+        if (fraction >= 0)
+            fraction++;
+    }
+    if (!digits)
+        return 1;
+    if (i < n) { /* the exponent: a sign, then one to three digits */
+        int negative = ++i < n && s[i] == '-', first;
+        i += i < n && (s[i] == '-' || s[i] == '+');
+        for (first = i; i < n && s[i] >= '0' && s[i] <= '9' && i - first < 3; i++)
+            exponent = exponent * 10 + (s[i] - '0');
+        if (i == first || i < n)
+            return 1;
+        exponent = negative ? -exponent : exponent;
+    }
+    int scale = LINE_MONEY_SCALE - (fraction < 0 ? 0 : fraction) + exponent; /* the powers of ten to add */
+    for (; scale < 0 && value % 10 == 0; scale++) /* zeros past the scale (`0E-14`, `1000E-13`): still exact */
+        value /= 10;
+    if (scale < 0)
+        return 1; /* finer than the money scale: rounded, the Python's way */
+    for (; scale > 0; scale--)
+        if (__builtin_mul_overflow(value, 10, &value))
+            return 1;
+    *units = value;
+    return 0;
+}
+
+/* `YYYY-MM-DDTHH:MM:SS+00:00`, digits and separators in their places. */
+static int
+line_whole_second(const char *s)
+{
+    static const char shape[] = "0000-00-00T00:00:00";
+    for (int i = 0; i < 19; i++)
+        if (shape[i] == '0' ? s[i] < '0' || s[i] > '9' : s[i] != shape[i])
+            return 0;
+    return !memcmp(s + 19, "+00:00", 6);
+}
+
+/* One line, `p` at its `[` and `end` at its newline: 0, or 1 for a line the Python takes. */
+static int
+line_parse(const char *p, const char *end, LineRow *row)
+{
+    if (p >= end || *p++ != '[')
+        return 1;
+    for (int i = 0; i < R_COLUMNS; i++) {
+        if (i && (p >= end || *p++ != ','))
+            return 1;
+        if (p >= end)
+            return 1;
+        const char *start = p;
+        if (i == R_ATTEMPTS) { /* an array, stored as its text: orjson writes back what it read of it */
+            int depth = 0, escaped = 0;
+            do {
+                if (p >= end)
+                    return 1;
+                char c = *p;
+                if (c == '"') {
+                    if ((p = line_skip_string(p, end, &escaped)) == NULL)
+                        return 1;
+                    continue;
+                }
+                if (c == '[' || c == '{')
+                    depth++;
+                else if (c == ']' || c == '}')
+                    depth--;
+                p++;
+            } while (depth > 0);
+            if (*start != '[')
+                return 1;
+            row->kind[i] = LV_TEXT;
+            row->text[i] = start;
+            row->length[i] = (int)(p - start);
+        } else if (*p == '"') {
+            int escaped = 0;
+            if ((p = line_skip_string(p, end, &escaped)) == NULL || escaped)
+                return 1;
+            const char *s = start + 1;
+            int n = (int)(p - 1 - s);
+            if (i == R_COST) {
+                if (line_money(s, n, &row->number[i]))
+                    return 1;
+                row->kind[i] = LV_INT;
+            } else if (i == R_CREATED) { /* `_sqlite_time`: UTC, with microseconds or on a whole second */
+                if (n == 32 && !memcmp(s + 26, "+00:00", 6)) { /* its quick way: the text cut */
+                    memcpy(row->moment + 11, s + 11, 15);
+                } else if (n == 25 && line_whole_second(s)) { /* orjson's form of a time without microseconds */
+                    memcpy(row->moment + 11, s + 11, 8);
+                    memcpy(row->moment + 19, ".000000", 7);
+                } else {
+                    return 1; /* another zone, another form: the Python's */
+                }
+                memcpy(row->moment, s, 10);
+                row->moment[10] = ' ';
+                row->moment[26] = '\0';
+                row->kind[i] = LV_TEXT;
+                row->text[i] = row->moment;
+                row->length[i] = 26;
+            } else {
+                row->kind[i] = LV_TEXT;
+                row->text[i] = s;
+                row->length[i] = n;
+            }
+        } else if (i == R_COST || i == R_CREATED) {
+            return 1;
+        } else if (end - p >= 4 && !memcmp(p, "null", 4)) {
+            row->kind[i] = LV_NULL;
+            p += 4;
+        } else if (end - p >= 4 && !memcmp(p, "true", 4)) {
+            row->kind[i] = LV_INT;
+            row->number[i] = 1;
+            p += 4;
+        } else if (end - p >= 5 && !memcmp(p, "false", 5)) {
+            row->kind[i] = LV_INT;
+            row->number[i] = 0;
+            p += 5;
+        } else { /* an integer as JSON writes one: no leading zero, no fraction, no exponent */
+            int negative = *p == '-';
+            p += negative;
+            if (p >= end || *p < '0' || *p > '9' || (*p == '0' && p + 1 < end && p[1] >= '0' && p[1] <= '9'))
+                return 1;
+            long long value = 0;
+            for (; p < end && *p >= '0' && *p <= '9'; p++)
+                if (__builtin_mul_overflow(value, 10, &value) ||
+                    (negative ? __builtin_sub_overflow(value, *p - '0', &value)
+                              : __builtin_add_overflow(value, *p - '0', &value)))
+                    return 1;
+            row->kind[i] = LV_INT;
+            row->number[i] = value;
+        }
+    }
+    return p + 1 == end && *p == ']' ? 0 : 1;
+}
+
+static uint64_t
+line_group_hash(const LineRow *row)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (int i = 0; i < 10; i++)
+        h = (h ^ (unsigned char)row->moment[i]) * 1099511628211ULL;
+    for (int c = R_KEY; c <= R_MODEL; c++) {
+        for (int i = 0; i < row->length[c]; i++)
+            h = (h ^ (unsigned char)row->text[c][i]) * 1099511628211ULL;
+        h = (h ^ 0xff) * 1099511628211ULL; /* no UTF-8 text holds 0xff: "ab"+"c" is not "a"+"bc" */
+    }
+    return h;
+}
+
+static int
+line_same_group(const LineRow *a, const LineRow *b)
+{
+    return !memcmp(a->moment, b->moment, 10) && a->length[R_KEY] == b->length[R_KEY] &&
+           a->length[R_MODEL] == b->length[R_MODEL] && !memcmp(a->text[R_KEY], b->text[R_KEY], a->length[R_KEY]) &&
+           !memcmp(a->text[R_MODEL], b->text[R_MODEL], a->length[R_MODEL]);
+}
+
+static int
+line_bind(sqlite3_stmt *statement, const LineRow *row, int first)
+{
+    int code = SQ_OK;
+    for (int i = 0; code == SQ_OK && i < R_COLUMNS; i++)
+        code = row->kind[i] == LV_NULL ? sq.bind_null(statement, first + i)
+               : row->kind[i] == LV_INT ? sq.bind_int64(statement, first + i, row->number[i])
+                                        : sq.bind_text(statement, first + i, row->text[i], row->length[i], SQ_STATIC);
+    return code;
+}
+
+/* The day, key and model of `group`, then its sums, into the rollup statement. */
+static int
+line_bind_group(sqlite3_stmt *statement, const LineGroup *group)
+{
+    const LineRow *row = group->first;
+    int code = sq.bind_text(statement, 1, row->moment, 10, SQ_STATIC);
+    if (code == SQ_OK)
+        code = sq.bind_text(statement, 2, row->text[R_KEY], row->length[R_KEY], SQ_STATIC);
+    if (code == SQ_OK)
+        code = sq.bind_text(statement, 3, row->text[R_MODEL], row->length[R_MODEL], SQ_STATIC);
+    for (int i = 0; code == SQ_OK && i < ROLLUP_SUMS; i++)
+        code = sq.bind_int64(statement, 4 + i, group->sums[i]);
+    return code;
+}
+
+static int
+line_step(sqlite3_stmt *statement)
+{
+    int code = sq.step(statement);
+    sq.reset(statement);
+    return code == SQ_DONE ? SQ_OK : code;
+}
+
+/* The rows' groups (day, key, model) and sums into `groups`, one per group in the order first met;
+ * their number, or -1 where a row cannot be counted (a count not an integer, a sum past 64 bits). */
+static Py_ssize_t
+line_groups(const LineRow *rows, Py_ssize_t count, LineGroup *groups, Py_ssize_t *slots, Py_ssize_t mask)
+{
+    Py_ssize_t made = 0;
+    for (Py_ssize_t r = 0; r < count; r++) {
+        const LineRow *row = &rows[r];
+        if (row->kind[R_KEY] != LV_TEXT || row->kind[R_MODEL] != LV_TEXT)
+            return -1;
+        Py_ssize_t at = (Py_ssize_t)(line_group_hash(row) & (uint64_t)mask);
+        while (slots[at] >= 0 && !line_same_group(groups[slots[at]].first, row))
+            at = (at + 1) & mask;
+        LineGroup *group;
+        if (slots[at] < 0) {
+            slots[at] = made;
+            group = &groups[made++];
+            group->first = row;
+            memset(group->sums, 0, sizeof(group->sums));
+        } else {
+            group = &groups[slots[at]];
+        }
+        group->sums[0]++;
+        for (int c = R_PROMPT; c <= R_COST; c++) { /* the four counts, then the cost */
+            if (row->kind[c] != LV_INT ||
+                __builtin_add_overflow(group->sums[c - R_PROMPT + 1], row->number[c], &group->sums[c - R_PROMPT + 1]))
+                return -1;
+        }
+    }
+    return made;
+}
+
+/* Parses and stores, without the GIL: 1 (the Python takes the batch), 0 (stored), -1 (SQLite failed:
+ * `failure`), -2 (no memory). */
+static int
+line_store(SqliteWriter *self, const char *data, Py_ssize_t size, Py_ssize_t *stored, SqFailure *failure)
+{
+    Py_ssize_t count = 0;
+    for (const char *p = data; (p = memchr(p, '\n', data + size - p)) != NULL; p++)
+        count++;
+    if (size && data[size - 1] != '\n')
+        return 1;
+    *stored = count;
+    if (!count)
+        return 0;
+    Py_ssize_t capacity = 2;
+    while (capacity < count * 2)
+        capacity *= 2;
+    LineRow *rows = PyMem_RawMalloc(sizeof(LineRow) * count);
+    LineGroup *groups = PyMem_RawMalloc(sizeof(LineGroup) * count);
+    Py_ssize_t *slots = PyMem_RawMalloc(sizeof(Py_ssize_t) * capacity);
+    int result = 0;
+    if (rows == NULL || groups == NULL || slots == NULL) {
+        result = -2;
+        goto done;
+    }
+    const char *p = data;
+    for (Py_ssize_t r = 0; r < count; r++) {
+        const char *end = memchr(p, '\n', data + size - p);
+        if (line_parse(p, end, &rows[r])) {
+            result = 1;
+            goto done;
+        }
+        p = end + 1;
+    }
+    memset(slots, 0xff, sizeof(Py_ssize_t) * capacity); /* -1: free */
+    Py_ssize_t made = line_groups(rows, count, groups, slots, capacity - 1);
+    if (made < 0) {
+        result = 1;
+        goto done;
+    }
+    sqlite3_stmt *chunk = self->statements[W_CHUNK], *one = self->statements[W_ONE];
+    sqlite3_stmt *rollup = self->statements[W_ROLLUP];
+    int code = sq.exec(self->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (code != SQ_OK) {
+        failure->code = code;
+        failure->extended = sq.extended_errcode(self->db);
+        snprintf(failure->message, sizeof(failure->message), "%s", sq.errmsg(self->db));
+        result = -1;
+        goto done;
+    }
+    Py_ssize_t done_rows = 0;
+    for (; code == SQ_OK && count - done_rows >= self->chunk_rows; done_rows += self->chunk_rows) {
+        for (int r = 0; code == SQ_OK && r < self->chunk_rows; r++)
+            code = line_bind(chunk, &rows[done_rows + r], 1 + r * R_COLUMNS);
+        if (code == SQ_OK)
+            code = line_step(chunk);
+    }
+    for (; code == SQ_OK && done_rows < count; done_rows++)
+        if ((code = line_bind(one, &rows[done_rows], 1)) == SQ_OK)
+            code = line_step(one);
+    for (Py_ssize_t g = 0; code == SQ_OK && g < made; g++)
+        if ((code = line_bind_group(rollup, &groups[g])) == SQ_OK)
+            code = line_step(rollup);
+    if (code == SQ_OK)
+        code = sq.exec(self->db, "COMMIT", NULL, NULL, NULL);
+    if (code != SQ_OK) {
+        failure->code = code;
+        failure->extended = sq.extended_errcode(self->db);
+        snprintf(failure->message, sizeof(failure->message), "%s", sq.errmsg(self->db));
+        for (int i = 0; i < W_STATEMENTS; i++)
+            sq.reset(self->statements[i]);
+        sq.exec(self->db, "ROLLBACK", NULL, NULL, NULL);
+        result = -1;
+    }
+done:
+    PyMem_RawFree(rows);
+    PyMem_RawFree(groups);
+    PyMem_RawFree(slots);
+    return result;
+}
+
+static PyObject *
+SqliteWriter_write_lines(SqliteWriter *self, PyObject *data)
+{
+    if (!PyBytes_CheckExact(data)) {
+        PyErr_SetString(PyExc_TypeError, "write_lines(data: bytes)");
+        return NULL;
+    }
+    if (self->db == NULL) {
+        PyErr_SetString(PyExc_ValueError, "SqliteWriter: closed");
+        return NULL;
+    }
+    if (self->columns != R_COLUMNS || self->rollup_columns != 3 + ROLLUP_SUMS) {
+        PyErr_SetString(PyExc_ValueError, "SqliteWriter: the statements do not take a journal line's columns");
+        return NULL;
+    }
+    Py_ssize_t stored = 0;
+    SqFailure failure = {0, 0, ""};
+    int result;
+    Py_BEGIN_ALLOW_THREADS /* `data` is the caller's, and bytes do not change */
+    result = line_store(self, PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), &stored, &failure);
+    Py_END_ALLOW_THREADS
+    switch (result) {
+    case 0:
+        return PyLong_FromSsize_t(stored);
+    case 1:
+        Py_RETURN_NONE;
+    case -2:
+        return PyErr_NoMemory();
+    default: {
+        PyObject *module = PyImport_ImportModule("sqlite3");
+        PyObject *type = module == NULL ? NULL
+                         : PyObject_GetAttrString(module, (failure.extended & 0xff) == SQ_CONSTRAINT ? "IntegrityError"
+                                                                                                    : "OperationalError");
+        Py_XDECREF(module);
+        if (type != NULL)
+            PyErr_Format(type, "%s (SQLite code %d)", failure.message, failure.code);
+        Py_XDECREF(type);
+        return NULL;
+    }
+    }
+}
+
 static PyObject *
 SqliteWriter_close(SqliteWriter *self, PyObject *unused)
 {
@@ -2598,6 +3010,8 @@ done:
 static PyMethodDef SqliteWriter_methods[] = {
     {"write", (PyCFunction)(void (*)(void))SqliteWriter_write, METH_FASTCALL,
      "write(rows, rollups): the rows inserted and the rollup rows upserted, in one transaction"},
+    {"write_lines", (PyCFunction)SqliteWriter_write_lines, METH_O,
+     "write_lines(data: bytes) -> rows stored from the journal's own lines, or None: the Python's to store"},
     {"close", (PyCFunction)SqliteWriter_close, METH_NOARGS, "close(): its statements and connection"},
     {NULL},
 };

@@ -1,7 +1,8 @@
 """The C module's SqliteWriter (metering/sink.py's fresh batches on SQLite) against Python's sqlite3,
 the path it stands in for: the same batches of records leave the same rows and the same rollup, in
 batches of every size around its chunk of 64 rows; a failing batch leaves nothing; and where the
-writer cannot be had, the sink writes through Python's sqlite3; and neither writes a temporary file."""
+writer cannot be had, the sink writes through Python's sqlite3; neither writes a temporary file; and
+the log is copied back at the same size whatever the database's pages."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import ctypes
 import os
 import sqlite3
 import struct
+from contextlib import closing
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -18,7 +20,7 @@ from hypothesis import strategies as st
 from relaygate.metering import sink as sink_module
 from relaygate.metering.sink import SQLITE_CHUNK, SqliteSink, write_records
 from relaygate.speedups import native
-from relaygate.store.db import create_engine
+from relaygate.store.db import SQLITE_PAGE_SIZE, create_engine
 from relaygate.store.migrate import migrate
 
 from .records import mixed, record
@@ -215,3 +217,35 @@ def test_the_writer_keeps_its_statement_journals_in_memory(tmp_path, sqlite_temp
     monkeypatch.setattr(sink_module, "SQLITE_SETUP", sink_module.SQLITE_SETUP.replace("PRAGMA temp_store = MEMORY;", ""))
     _store(tmp_path / "files.db", batches, fast=fast)
     assert sqlite_temporary_files.names()
+
+
+@pytest.mark.parametrize("made_with", [None, 4096])
+def test_a_new_database_has_16_kib_pages_and_the_log_limit_is_in_the_databases_own(tmp_path, made_with) -> None:
+    """A database the gateway makes has 16 KiB pages (each page the writer changes is a write to the
+    log and one more when it is copied back: a quarter of the writes of SQLite's 4 KiB); one made
+    with other pages keeps them and is written as before. Either way the writer's connection lets the
+    log grow to WAL_BYTES before copying it back, counted in that database's pages."""
+    path = tmp_path / "relaygate.db"
+    if made_with is not None:
+        with closing(sqlite3.connect(path)) as connection:
+            connection.execute(f"PRAGMA page_size = {made_with}")
+            connection.execute("PRAGMA journal_mode = WAL")
+
+    async def run() -> int:
+        url = f"sqlite:///{path}"
+        await migrate(url)
+        engine = create_engine(url)
+        try:
+            sink = SqliteSink.of(engine)
+            sink.fast = False  # Python's connection, whose settings can be read back
+            assert await write_records(engine, mixed(300)) == 300
+            return sink.connection.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+        finally:
+            await engine.dispose()
+
+    wal_pages = asyncio.run(run())
+    with closing(sqlite3.connect(path)) as connection:
+        page_size = connection.execute("PRAGMA page_size").fetchone()[0]
+    assert page_size == (made_with or SQLITE_PAGE_SIZE) and SQLITE_PAGE_SIZE == 16384
+    assert wal_pages * page_size == sink_module.WAL_BYTES
+    assert len(_tables(path)[0]) == 300

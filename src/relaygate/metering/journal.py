@@ -21,13 +21,14 @@ that is free means its owner died; its file is an orphan the batch writer replay
 come from one thread (the event loop), which is what lets the writer truncate a drained file
 without racing an append.
 
-The journal also keeps the records it appended since the writer last caught up (`tail`), so that
-the writer can store them as they are instead of reading and parsing its own lines back. They are
-kept as records, and the writer makes their database rows a whole batch at a time: the same work
-costs less in one tight loop than spread over the requests (measured side by side against making
-each row at its append: about 1% of a governed request's CPU). The file
-stays the authority: when the writer is behind (after a restart, or while the database is away) it
-reads the file, the tail is dropped, and it is kept again once the writer has caught up.
+The writer stores the records this process appended since it last caught up without reading the
+file: on SQLite with the C module it takes their lines straight from the map (`take_lines`) and the
+C writer binds the values from them (sink.py's `write_lines`), with no object kept per request;
+elsewhere the journal keeps the records themselves (`tail`), and the writer makes their database
+rows a whole batch at a time: the same work costs less in one tight loop than spread over the
+requests (measured side by side against making each row at its append: about 1% of a governed
+request's CPU). The file stays the authority: when the writer is behind (after a restart, or while
+the database is away) it reads the file, and follows the appends again once it has caught up.
 """
 
 from __future__ import annotations
@@ -115,7 +116,9 @@ class Journal:
         self.map: mmap.mmap | None = mmap.mmap(fd, self.room) if self.room else None
         if self.end and os.pread(fd, 1, self.end - 1) != b"\n":  # cut short by a power loss
             self._put(b"\n")
-        self.tail: list[UsageRecord] | None = []  # the records in the file from `tail_start` to `end`
+        self.following = True  # the writer has stored the file up to `tail_start`: the rest is this process's
+        self.keep_records = True  # and wants those records kept (False: it reads their lines back)
+        self.tail: list[UsageRecord] | None = []  # the records in the file from `tail_start` to `end`, kept
         self.tail_start = self.end
 
     @classmethod
@@ -144,7 +147,7 @@ class Journal:
             if len(tail) < TAIL_LIMIT:
                 tail.append(record)
             else:
-                self.tail = None
+                self.unfollow()
 
     def _put(self, line: bytes) -> None:
         start = self.end
@@ -164,7 +167,7 @@ class Journal:
         try:
             os.posix_fallocate(self.fd, self.room, room - self.room)
         except OSError:
-            self.tail = None  # whatever the file holds now, the writer reads it
+            self.unfollow()  # whatever the file holds now, the writer reads it
             raise
         if self.map is not None:
             self.map.close()
@@ -179,16 +182,28 @@ class Journal:
     def take_tail(self) -> tuple[list[UsageRecord], int]:
         """The records appended since `tail_start`, and the offset just past them; the tail starts again there."""
         records = self.tail or []
-        self.tail, self.tail_start = [], self.end
+        self.tail, self.tail_start = [] if self.keep_records else None, self.end
         return records, self.end
 
+    def take_lines(self) -> tuple[bytes, int]:
+        """The lines appended since `tail_start` (whole ones: an append puts its line in one go), and
+        the offset just past them; the tail starts again there."""
+        start, end = self.tail_start, self.end
+        self.tail_start = end
+        return (self.map[start:end] if end > start else b""), end  # type: ignore[index]
+
+    def read_lines_back(self) -> None:
+        """The writer takes its records as lines (`take_lines`): none is kept from here on."""
+        self.keep_records, self.tail = False, None
+
     def follow(self) -> None:
-        """The writer has read the file up to its end: keep the records appended from here."""
-        self.tail, self.tail_start = [], self.end
+        """The writer has read the file up to its end: follow the appends from here."""
+        self.following, self.tail_start = True, self.end
+        self.tail = [] if self.keep_records else None
 
     def unfollow(self) -> None:
         """The writer reads the file: keeping records for it would only hold memory."""
-        self.tail = None
+        self.following, self.tail = False, None
 
     def size(self) -> int:
         """The length of the records (the file may be longer: room not written yet)."""
@@ -268,6 +283,11 @@ class JournalCursor:
         leaves position 0 on a full file, which replays harmlessly, never the reverse."""
         self.advance(0)
         journal.truncate()
+
+
+def entries_of(lines: bytes, path: Path) -> list[Entry]:
+    """The entries of whole lines (`take_lines`), unreadable ones skipped as a reader skips them."""
+    return [entry for line in lines.splitlines() if (entry := _parse(line, path)) is not None]
 
 
 def _parse(line: bytes, path: Path) -> Entry | None:

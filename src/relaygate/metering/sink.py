@@ -33,11 +33,13 @@ import sqlite3
 import threading
 import weakref
 from collections.abc import Callable, Sequence
+from contextlib import closing
 from itertools import chain
 from datetime import datetime, timezone
 from decimal import Decimal
 from functools import partial
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 from sqlalchemy import event
@@ -52,12 +54,13 @@ from relaygate.store.schema import ROLLUP_COUNTS
 ROLLUP_KEY = ("day", "key_name", "model")
 REQUEST_ID, KEY, MODEL, COST, STREAM, ESTIMATED, ATTEMPTS, CREATED, CLIENT_ID = 0, 1, 2, 9, 14, 15, 16, 17, 18  # positions in an entry and a row
 COUNTS = slice(5, 9)  # prompt, completion, reasoning and cached tokens: ROLLUP_COUNTS[1:5]
-# Pages the write-ahead log grows to before the writer's commit copies them into the database
-# (SQLite's default: 1,000). A batch dirties the same pages of the indexes' right edges and the
+# How far the write-ahead log grows before the writer's commit copies its pages into the database
+# (SQLite's default: 1,000 pages). A batch dirties the same pages of the indexes' right edges and the
 # rollup again and again; copied after every few batches, each was copied again and again too.
-# At 16,000 pages (64 MiB of log) the writer spends ~12% less per record (6.3 against 7.1 µs over
-# 300,000 records on the project's machine); the log file stays that size, reused.
-WAL_PAGES = 16_000
+# At 64 MiB of log (16,000 pages of 4 KiB) the writer spent ~12% less per record (6.3 against 7.1 µs
+# over 300,000 records on the project's machine); the log file stays that size, reused. SQLite counts
+# it in pages, so the pragma is made for each database's page size (store/db.py: 16 KiB when new).
+WAL_BYTES = 64 << 20
 # Each of the writer's connections: waits for a lock rather than failing at once, the write-ahead log,
 # commits that do not wait for the disk (the journal holds a record until it is stored), and its
 # statement journals in memory. A multi-row INSERT, and the rollup's upsert, inside the batch's
@@ -66,7 +69,7 @@ WAL_PAGES = 16_000
 # more: a file created in /var/tmp and ~500 writes to it per batch, half of all the writer's writes.
 # In memory: ~25% less CPU per record (4.6 -> 3.5 µs at 800 records a batch, on the project's machine).
 SQLITE_SETUP = (f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
-                f"PRAGMA wal_autocheckpoint = {WAL_PAGES}; PRAGMA temp_store = MEMORY;")
+                "PRAGMA wal_autocheckpoint = {wal_pages}; PRAGMA temp_store = MEMORY;")
 SQLITE_CHUNK = 64  # rows per multi-row INSERT: 64 x 19 values, far below SQLite's limit of 32,766
 UTC_ISO_LENGTH = len("2026-11-23T21:51:35.485490+00:00")
 SQLITE_DAY = len("2026-11-23")  # a stored time's day: its first characters
@@ -114,7 +117,7 @@ def _sqlite_time(moment: str) -> str:
     A UTC time as orjson writes it needs only cutting: `2026-11-23T21:51:35.485490+00:00`."""
     if len(moment) == UTC_ISO_LENGTH and moment.endswith("+00:00"):
         return moment[:10] + " " + moment[11:26]
-    return datetime.fromisoformat(moment).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return _sqlite_fields(datetime.fromisoformat(moment).astimezone(timezone.utc))
 
 
 def _pg_time(moment: str) -> datetime:
@@ -131,6 +134,12 @@ def _sqlite_time_of(moment: datetime) -> str:
     text = orjson.dumps(moment).decode()
     if len(text) == UTC_ISO_LENGTH + 2:  # and the quotes
         return text[1:11] + " " + text[12:27]
+    return _sqlite_fields(moment)
+
+
+def _sqlite_fields(moment: datetime) -> str:
+    """A UTC time in SQLite's stored form from its fields (a year before 1000 too, which `strftime`
+    writes without its leading zero)."""
     return "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (
         moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second, moment.microsecond)
 
@@ -242,6 +251,21 @@ async def write_records(engine: AsyncEngine, records: Sequence[UsageRecord]) -> 
     return await _write_rows(engine, [row(r) for r in records], fresh=True)
 
 
+def stores_lines(engine: AsyncEngine) -> bool:
+    """Whether `write_lines` takes this engine's batches: SQLite in a file, the C module, and a sqlite3
+    module whose SQLite library it can use."""
+    return native is not None and getattr(_sqlite3, "__file__", None) is not None and SqliteSink.of(engine) is not None
+
+
+async def write_lines(engine: AsyncEngine, lines: bytes) -> int | None:
+    """`write_records` of the records this process journaled, from their lines as the journal holds
+    them (whole lines; `stores_lines` engines only): the C writer binds their values from the bytes,
+    so no record is kept in memory for the writer, no row made, and the GIL is not held from the
+    first line to the commit. None where it leaves the lines to the Python (a line not plainly of its
+    own making, or no C writer to be had): the caller parses them."""
+    return await asyncio.to_thread(SqliteSink.of(engine).write_lines, lines)  # type: ignore[union-attr]
+
+
 async def _write_rows(engine: AsyncEngine, rows: list[tuple[Any, ...]], fresh: bool = False) -> int:
     if not rows:
         return 0
@@ -307,6 +331,7 @@ class SqliteSink:
         self.connection: sqlite3.Connection | None = None
         self.fast: Any = None  # the C module's SqliteWriter, made at the first fresh batch; False: none
         self.dialect = _DIALECTS["sqlite"]
+        self.setup: str | None = None  # SQLITE_SETUP for this database's page size, read at the first batch
         self.exists_chunk = self.dialect.existing.format(", ".join("?" * SQLITE_CHUNK))
 
     @classmethod
@@ -326,9 +351,17 @@ class SqliteSink:
     def _connect(self) -> sqlite3.Connection:
         if self.connection is None:
             connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            connection.executescript(SQLITE_SETUP)
+            connection.executescript(self._setup())
             self.connection = connection
         return self.connection
+
+    def _setup(self) -> str:
+        """SQLITE_SETUP with the log's limit in this database's pages (the file exists: migrated at start)."""
+        if self.setup is None:
+            with closing(sqlite3.connect(f"file:{quote(self.path)}?mode=ro", uri=True)) as connection:
+                (page_size,) = connection.execute("PRAGMA page_size").fetchone()
+            self.setup = SQLITE_SETUP.format(wal_pages=WAL_BYTES // page_size)
+        return self.setup
 
     def _fast(self) -> Any:
         """The C module's writer on its own connection (see `SqliteWriter` in _speedups.c), or False
@@ -339,7 +372,7 @@ class SqliteSink:
                 self.fast = False
             else:
                 try:
-                    self.fast = native.SqliteWriter(module_file, self.path, SQLITE_SETUP, self.dialect.insert_chunk,
+                    self.fast = native.SqliteWriter(module_file, self.path, self._setup(), self.dialect.insert_chunk,
                                                     SQLITE_CHUNK, self.dialect.insert, self.dialect.rollup)
                 except ImportError:
                     self.fast = False  # Python's sqlite3 does the writing
@@ -366,6 +399,10 @@ class SqliteSink:
                 connection.execute("ROLLBACK")
                 raise
             return len(new)
+
+    def write_lines(self, lines: bytes) -> int | None:
+        with self.lock:
+            return self.fast.write_lines(lines) if self._fast() else None
 
     def _new(self, connection: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         """The rows whose request ids are not stored yet, asked about a chunk at a time."""

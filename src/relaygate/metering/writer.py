@@ -1,8 +1,9 @@
 """The batch writer: moves records from this process's journal to the database.
 
 It writes the records after its saved position in batches, then saves the new position: the
-records this process appended since the last batch straight from memory (`Journal.tail`,
-`sink.write_records`), anything else (a restart, a database outage) by reading the journal's
+records this process appended since the last batch without reading the file (on SQLite with the C
+module their lines from the journal's map, `sink.write_lines`; else the records kept in memory,
+`Journal.tail`, `sink.write_records`), anything else (a restart, a database outage) by reading the journal's
 complete lines (`sink.write_batch`). On start it first replays what an earlier owner of the journal file
 left behind, and the files of dead processes (orphans, see `journal.py`). When the database is
 unreachable it logs, waits with backoff and tries again; records wait in the journal meanwhile.
@@ -16,8 +17,8 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from relaygate.metering.journal import Journal, JournalCursor, slot_paths, try_lock
-from relaygate.metering.sink import write_batch, write_records
+from relaygate.metering.journal import Journal, JournalCursor, entries_of, slot_paths, try_lock
+from relaygate.metering.sink import stores_lines, write_batch, write_lines, write_records
 
 log = logging.getLogger("relaygate.metering")
 
@@ -42,16 +43,26 @@ class BatchWriter:
         self.retry_max = retry_max
         self.compact_bytes = compact_bytes
         self.written = 0  # records this writer inserted (duplicates from replays not counted)
+        self.lines = stores_lines(engine)  # its own records taken as lines from the journal, none kept
+        if self.lines:
+            journal.read_lines_back()
         self._task: asyncio.Task[None] | None = None
 
     async def drain(self) -> int:
         """Write every complete record of the journal; raises when the database fails."""
         journal, cursor, inserted = self.journal, self.cursor, 0
-        if journal.tail is None or cursor.offset != journal.tail_start:
+        if not journal.following or cursor.offset != journal.tail_start:
             journal.unfollow()
             inserted = await drain_file(self.engine, cursor, self.batch_size)
             if cursor.offset == journal.end:  # no await since the last read: nothing appended after it
                 journal.follow()
+        elif self.lines:
+            lines, end = journal.take_lines()
+            if lines:  # on failure the position stays, and the next drain reads these from the file
+                written = await write_lines(self.engine, lines)
+                inserted = await write_batch(self.engine, entries_of(lines, journal.path)) if written is None \
+                    else written  # a line the C writer leaves to the Python
+                cursor.advance(end)
         else:
             records, end = journal.take_tail()
             if records:  # on failure the position stays, and the next drain reads these from the file

@@ -21,6 +21,12 @@ _DRIVERS = {
     "postgresql+asyncpg": "postgresql+asyncpg",
 }
 SQLITE_BUSY_MS = 5000  # a writer waits this long for another process's transaction before failing
+# A new database's page size (SQLite's default: 4 KiB). The usage writer appends thousands of rows a
+# batch to a table and its indexes, and each page it changes is one write to the write-ahead log and
+# one more when the log is copied back: with 16 KiB pages it makes a quarter of the system calls,
+# ~4 against ~6.5 µs of CPU a record on the project's machine, most of the difference system time.
+# A database made earlier keeps its pages (in WAL mode SQLite cannot change them).
+SQLITE_PAGE_SIZE = 16384
 
 
 def async_url(database_url: str) -> URL:
@@ -60,6 +66,7 @@ def _sqlite_transactions(engine: AsyncEngine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
+        cursor.execute(f"PRAGMA page_size = {SQLITE_PAGE_SIZE}")  # takes effect only where the file is new
         _write_ahead_log(dbapi_connection, cursor)  # readers do not block the batch writer
         cursor.close()
 
