@@ -23,7 +23,8 @@ costs whatever its size would be spread over too few records. So the gateways wr
 they are counted (`usage_write_interval: 3600`): what is counted is the request path (the key, the
 limits and budget, the record made and journaled). `--writer` then counts what the writer spends per
 record on batches of --batch records made as the gateway makes them: on SQLite in the process
-(`SqliteSink`, the insert and the rollup in a worker thread), on PostgreSQL the gateway's side only.
+(`SqliteSink`: the records' journal lines bound and inserted, and the rollup, in a worker thread),
+on PostgreSQL the gateway's side only (the records kept in memory, copied in).
 
     .venv/bin/python bench/instructions.py [--requests 1000] [--stream] [--systems core,governed,key-only]
     .venv/bin/python bench/instructions.py --writer [--batch 3000]
@@ -208,9 +209,11 @@ def writer(args: argparse.Namespace) -> str:
 
 def writer_case(args: argparse.Namespace) -> None:
     """Under callgrind: a migrated database, then batches of fresh records stored as the writer stores
-    the records it journaled (`write_records`), the WRITER_ROUNDS after WARMUP_BATCHES counted."""
+    the records it journaled (`write_lines` of their lines where the engine takes lines, else
+    `write_records`), the WRITER_ROUNDS after WARMUP_BATCHES counted."""
     from relaygate.app import _tune_gc
-    from relaygate.metering.sink import write_records
+    from relaygate.metering.journal import line_of
+    from relaygate.metering.sink import stores_lines, write_lines, write_records
     from relaygate.store.db import create_engine
     from relaygate.store.migrate import migrate
 
@@ -221,13 +224,16 @@ def writer_case(args: argparse.Namespace) -> None:
         await migrate(args.writer_case)
         engine = create_engine(args.writer_case)
         try:
-            batches = [[bench_record(n * args.batch + i) for i in range(args.batch)]
-                       for n in range(WARMUP_BATCHES + WRITER_ROUNDS)]
+            batches: list[Any] = [[bench_record(n * args.batch + i) for i in range(args.batch)]
+                                  for n in range(WARMUP_BATCHES + WRITER_ROUNDS)]
+            if stores_lines(engine):  # the journal's lines, as the journal holds them
+                batches = [b"".join(line_of(r) for r in batch) for batch in batches]
+            write = write_lines if stores_lines(engine) else write_records
             for batch in batches[:WARMUP_BATCHES]:
-                await write_records(engine, batch)
+                await write(engine, batch)
             marks.dump(b"warm-up")  # a dump zeroes every thread's counters; a zero only this thread's
             for batch in batches[WARMUP_BATCHES:]:
-                await write_records(engine, batch)
+                assert await write(engine, batch) == args.batch
             marks.dump(b"writer")
         finally:
             await engine.dispose()
