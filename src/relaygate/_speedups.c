@@ -2817,6 +2817,93 @@ done:
     return result;
 }
 
+/* copy_text(lines): the journal's own lines (as `SqliteWriter.write_lines` takes them) as rows of
+ * PostgreSQL's COPY text format, in the order of their columns: what metering/sink.py's PostgreSQL
+ * path stores of them (`_Dialect.row`: the cost exact at the money scale, the time in UTC, the flags,
+ * the attempts as their JSON text), with no Python object made per record; None for lines not plainly
+ * of this module's making (as `write_lines`): the Python takes them. */
+static int
+copy_put_number(Line *out, long long n)
+{
+    if (line_room(out, 24) < 0)
+        return -1;
+    out->length += put_decimal(out->data + out->length, n);
+    return 0;
+}
+
+static int
+copy_row(Line *out, const LineRow *row)
+{
+    for (int i = 0; i < R_COLUMNS; i++) {
+        if (i && line_put(out, "\t", 1) < 0)
+            return -1;
+        if (row->kind[i] == LV_NULL) {
+            if (line_put(out, "\\N", 2) < 0)
+                return -1;
+        } else if (i == R_COST) { /* whole 1e-10 USD as the NUMERIC's text */
+            char fraction[LINE_MONEY_SCALE + 1];
+            long long units = row->number[i], whole = units / 10000000000LL, rest = units % 10000000000LL;
+            for (int d = LINE_MONEY_SCALE - 1; d >= 0; d--, rest /= 10)
+                fraction[d] = (char)('0' + rest % 10);
+            if (copy_put_number(out, whole) < 0 || line_put(out, ".", 1) < 0 ||
+                line_put(out, fraction, LINE_MONEY_SCALE) < 0)
+                return -1;
+        } else if (i == R_CREATED) {
+            if (line_put(out, row->moment, 26) < 0 || line_put(out, "+00", 3) < 0)
+                return -1;
+        } else if (row->kind[i] == LV_INT) {
+            if (copy_put_number(out, row->number[i]) < 0)
+                return -1;
+        } else if (i == R_ATTEMPTS) { /* JSON's escapes keep their backslash: COPY's doubled */
+            const char *p = row->text[i], *end = p + row->length[i];
+            for (const char *slash; (slash = memchr(p, '\\', end - p)) != NULL; p = slash + 1)
+                if (line_put(out, p, slash - p + 1) < 0 || line_put(out, "\\", 1) < 0)
+                    return -1;
+            if (line_put(out, p, end - p) < 0)
+                return -1;
+        } else if (line_put(out, row->text[i], row->length[i]) < 0) { /* no escape in it: none in COPY */
+            return -1;
+        }
+    }
+    return line_put(out, "\n", 1);
+}
+
+static PyObject *
+copy_text(PyObject *module, PyObject *lines)
+{
+    (void)module;
+    if (!PyBytes_CheckExact(lines)) {
+        PyErr_SetString(PyExc_TypeError, "copy_text(lines: bytes)");
+        return NULL;
+    }
+    const char *data = PyBytes_AS_STRING(lines), *end = data + PyBytes_GET_SIZE(lines);
+    if (data < end && end[-1] != '\n')
+        Py_RETURN_NONE;
+    Line out = {.data = out.small, .length = 0, .room = sizeof(out.small)};
+    LineRow row;
+    PyObject *result = NULL;
+    for (const char *p = data; p < end;) {
+        const char *newline = memchr(p, '\n', end - p);
+        if (line_parse(p, newline, &row)) {
+            result = Py_NewRef(Py_None);
+            break;
+        }
+        if (row.kind[R_KEY] != LV_TEXT || row.kind[R_MODEL] != LV_TEXT || row.kind[R_CREATED] != LV_TEXT) {
+            result = Py_NewRef(Py_None); /* what write_lines leaves to the Python, this leaves too */
+            break;
+        }
+        if (copy_row(&out, &row) < 0)
+            goto done;
+        p = newline + 1;
+    }
+    if (result == NULL)
+        result = PyBytes_FromStringAndSize(out.data, out.length);
+done:
+    if (out.data != out.small)
+        PyMem_Free(out.data);
+    return result;
+}
+
 static PyObject *
 SqliteWriter_write_lines(SqliteWriter *self, PyObject *data)
 {
@@ -3029,6 +3116,8 @@ static PyTypeObject SqliteWriterType = {
 };
 
 static PyMethodDef module_methods[] = {
+    {"copy_text", (PyCFunction)copy_text, METH_O,
+     "copy_text(lines: bytes) -> the journal's own lines as PostgreSQL COPY text rows, or None: the Python's"},
     {"journal_line", (PyCFunction)(void (*)(void))journal_line, METH_FASTCALL,
      "journal_line(attempt_type, record) -> the record's journal line (UsageRecord.to_json), or None"},
     {"journal_write", (PyCFunction)(void (*)(void))journal_write, METH_FASTCALL,

@@ -1,25 +1,30 @@
-"""The C writer's `write_lines` (metering/sink.py: the records this process journaled, stored from
-their lines in the journal's map) against the Python path it stands in for, the journal file's
-reader (`entries_of`, `_Dialect.row`, `rollup_rows`, Python's sqlite3): for arbitrary records the
-same rows and the same rollup; the lines it leaves to the Python are exactly those not plainly of its
-own making, and nothing of their batch is written; a failing batch is rolled back whole."""
+"""`write_lines` (metering/sink.py: the records this process journaled, stored from their lines in
+the journal's map) against the Python path it stands in for, the journal file's reader (`entries_of`,
+`_Dialect.row`, `rollup_rows`): for arbitrary records the same rows and the same rollup, on SQLite
+(the C writer's binding, against Python's sqlite3) and on PostgreSQL (`copy_text`'s COPY rows,
+against asyncpg's binary copy); the lines left to the Python are exactly those not plainly of the C
+module's making, and nothing of their batch is written; a failing batch is rolled back whole."""
 
 from __future__ import annotations
 
 import asyncio
 import shutil
+from dataclasses import asdict, replace
 import sqlite3
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
+import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from relaygate.metering.journal import _line, entries_of, line_of
-from relaygate.metering.sink import _DIALECTS, SQLITE_CHUNK, SqliteSink, stores_lines, unique_by_request
-from relaygate.metering.usage import Attempt, UsageRecord
+from relaygate.metering.sink import (
+    _DIALECTS, SQLITE_CHUNK, SqliteSink, stores_lines, unique_by_request, write_batch, write_lines,
+)
+from relaygate.metering.usage import RECORD_COLUMNS, Attempt, UsageRecord
 from relaygate.speedups import native
 from relaygate.store.db import create_engine
 from relaygate.store.migrate import migrate
@@ -150,12 +155,12 @@ def test_a_line_not_plainly_its_own_is_left_to_the_python_with_nothing_written(e
     assert sink.write_lines(line_of(record(3))) == 1
 
 
-def test_the_writer_takes_lines_on_sqlite_files_only(tmp_path) -> None:
-    """SQLite in a file with the C module: lines; an in-memory database (which the writer's own
-    connection would not see) or PostgreSQL: the records kept in memory."""
+def test_the_writer_takes_lines_on_sqlite_files_and_postgresql(tmp_path) -> None:
+    """SQLite in a file, and PostgreSQL, with the C module: lines; an in-memory SQLite database (which
+    the writer's own connection would not see): the records kept in memory."""
     assert stores_lines(create_engine(f"sqlite:///{tmp_path / 'relaygate.db'}"))
+    assert stores_lines(create_engine("postgresql://postgres@127.0.0.1:1/none"))
     assert not stores_lines(create_engine("sqlite:///:memory:"))
-    assert not stores_lines(create_engine("postgresql://postgres@127.0.0.1:1/none"))
 
 
 @pytest.mark.parametrize("cost", ["0.0000405", "5.75E-8", "0E-10", "0", "12.5", "125000.00000000000000"])
@@ -175,3 +180,88 @@ def test_a_record_of_the_gateway_goes_the_quick_way(empty_database, tmp_path, co
     (row,), (daily,) = _tables(sink)
     assert row[1:] == ROWS.record_row(record)
     assert daily == (moment.strftime("%Y-%m-%d"), "bench", "gpt-4o", 1, 23, 20, 0, 0, int(Decimal(cost) * 10**10))
+
+
+@pytest.fixture(scope="module")
+def two_postgres_databases(postgres) -> tuple[str, str]:
+    """Two migrated databases on the session's cluster, emptied for each case."""
+    async def made() -> tuple[str, str]:
+        urls = (await postgres.create_database(), await postgres.create_database())
+        for url in urls:
+            await migrate(url)
+        return urls
+
+    return asyncio.run(made())
+
+
+async def _postgres_rows(engine) -> tuple[list, list]:
+    async with engine.connect() as connection:
+        records = await connection.exec_driver_sql(
+            f"SELECT {', '.join(RECORD_COLUMNS)} FROM usage_records ORDER BY request_id")
+        daily = await connection.exec_driver_sql("SELECT * FROM usage_daily ORDER BY day, key_name, model")
+        return [tuple(row) for row in records], [tuple(row) for row in daily]
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.one_of(st.lists(RECORDS, max_size=6, unique_by=lambda r: r.request_id),
+                 st.lists(PLAIN_RECORDS, max_size=3, unique_by=lambda r: r.request_id)))
+def test_on_postgresql_the_lines_copied_as_text_store_what_the_files_reader_stores(two_postgres_databases,
+                                                                                   records) -> None:
+    """`copy_text`'s COPY rows against the journal file reader's path (entries made rows and copied in
+    asyncpg's binary format): the same rows and rollup; the lines it leaves to the Python are those
+    `write_lines` leaves on SQLite. PostgreSQL's text holds no NUL character: records with one fail
+    either way (left out here)."""
+    lines = b"".join(line_of(r) or _line(r) for r in records)
+    assume(b"\\u0000" not in lines)
+
+    async def run() -> tuple:
+        engines = [create_engine(url) for url in two_postgres_databases]
+        try:
+            for engine in engines:
+                async with engine.begin() as connection:
+                    await connection.exec_driver_sql("TRUNCATE usage_records, usage_daily")
+            fast, plain = engines
+            stored = await write_lines(fast, lines)
+            taken = stored is not None
+            if stored is None:
+                assert await _postgres_rows(fast) == ([], [])
+                stored = await write_batch(fast, entries_of(lines, Path("journal")))
+            expected = await write_batch(plain, entries_of(lines, Path("journal")))
+            return taken, stored, expected, await _postgres_rows(fast), await _postgres_rows(plain)
+        finally:
+            for engine in engines:
+                await engine.dispose()
+
+    taken, stored, expected, fast_rows, plain_rows = asyncio.run(run())
+    assert taken == all(_plain(r) for r in records)
+    assert stored == expected == len(records)
+    assert fast_rows == plain_rows
+
+
+AWKWARD_ATTEMPTS = (Attempt("openai", "gpt-4o", 500, 3, 'said "no" \\ then\nbroke\x01 é'),
+                    Attempt("openai", "gpt-4o", 200, 2, None, 23, 20))
+
+
+def test_on_postgresql_escapes_in_the_attempts_reach_the_json_as_they_were(two_postgres_databases) -> None:
+    """The attempts are the one column whose JSON text goes as it is, escapes and all: COPY's text
+    format takes a backslash as its own escape, so each is doubled."""
+    records = [replace(record(1), attempts=AWKWARD_ATTEMPTS), record(2)]
+    lines = b"".join(line_of(r) for r in records)
+
+    async def run() -> tuple:
+        engine = create_engine(two_postgres_databases[0])
+        try:
+            async with engine.begin() as connection:
+                await connection.exec_driver_sql("TRUNCATE usage_records, usage_daily")
+            stored = await write_lines(engine, lines)
+            async with engine.connect() as connection:
+                attempts = (await connection.exec_driver_sql(
+                    "SELECT attempts FROM usage_records ORDER BY request_id")).scalars().all()
+            return stored, attempts
+        finally:
+            await engine.dispose()
+
+    stored, attempts = asyncio.run(run())
+    assert stored == 2
+    assert [orjson.loads(a) if isinstance(a, str) else a for a in attempts] == [
+        [asdict(a) for a in r.attempts] for r in records]

@@ -29,10 +29,11 @@ from __future__ import annotations
 
 import _sqlite3
 import asyncio
+import io
 import sqlite3
 import threading
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import closing
 from itertools import chain
 from datetime import datetime, timezone
@@ -252,17 +253,25 @@ async def write_records(engine: AsyncEngine, records: Sequence[UsageRecord]) -> 
 
 
 def stores_lines(engine: AsyncEngine) -> bool:
-    """Whether `write_lines` takes this engine's batches: SQLite in a file, the C module, and a sqlite3
-    module whose SQLite library it can use."""
-    return native is not None and getattr(_sqlite3, "__file__", None) is not None and SqliteSink.of(engine) is not None
+    """Whether `write_lines` takes this engine's batches: the C module, and SQLite in a file with a
+    sqlite3 module whose SQLite library it can use, or PostgreSQL."""
+    if native is None:
+        return False
+    if engine.dialect.name == "postgresql":
+        return True
+    return getattr(_sqlite3, "__file__", None) is not None and SqliteSink.of(engine) is not None
 
 
 async def write_lines(engine: AsyncEngine, lines: bytes) -> int | None:
     """`write_records` of the records this process journaled, from their lines as the journal holds
-    them (whole lines; `stores_lines` engines only): the C writer binds their values from the bytes,
-    so no record is kept in memory for the writer, no row made, and the GIL is not held from the
-    first line to the commit. None where it leaves the lines to the Python (a line not plainly of its
-    own making, or no C writer to be had): the caller parses them."""
+    them (whole lines; `stores_lines` engines only), so that no record is kept in memory for the
+    writer and no row made: on SQLite the C writer binds their values from the bytes, without the
+    GIL from the first line to the commit; on PostgreSQL the C module makes them COPY's text rows,
+    which the server parses. None where the lines are left to the Python (a line not plainly of the C
+    module's making, or no C writer to be had): the caller parses them."""
+    if engine.dialect.name == "postgresql":
+        text = native.copy_text(lines)
+        return None if text is None else await _copy_pg(engine, text)
     return await asyncio.to_thread(SqliteSink.of(engine).write_lines, lines)  # type: ignore[union-attr]
 
 
@@ -308,10 +317,21 @@ _PG_MOVE = (
 
 
 async def _write_pg(engine: AsyncEngine, rows: list[tuple[Any, ...]]) -> int:
+    return await _staged_pg(engine, lambda driver: driver.copy_records_to_table(
+        STAGE, records=rows, columns=RECORD_COLUMNS))
+
+
+async def _copy_pg(engine: AsyncEngine, text: bytes) -> int:
+    """`_write_pg` of rows already in COPY's text format (`copy_text`)."""
+    return await _staged_pg(engine, lambda driver: driver.copy_to_table(
+        STAGE, source=io.BytesIO(text), columns=RECORD_COLUMNS, format="text"))
+
+
+async def _staged_pg(engine: AsyncEngine, copy: Callable[[Any], Awaitable[Any]]) -> int:
+    """The batch copied in by `copy(asyncpg's connection)`, then moved (`_PG_MOVE`): rows inserted."""
     async with engine.begin() as connection:
         await connection.exec_driver_sql(_PG_STAGE)  # also begins the transaction the copy joins
-        driver = (await connection.get_raw_connection()).driver_connection
-        await driver.copy_records_to_table(STAGE, records=rows, columns=RECORD_COLUMNS)
+        await copy((await connection.get_raw_connection()).driver_connection)
         return (await connection.exec_driver_sql(_PG_MOVE)).scalar_one()
 
 
