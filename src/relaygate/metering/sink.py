@@ -23,6 +23,12 @@ on a connection of its own, the rows' values bound as they are (Python's sqlite3
 its adapters and copies each text), with the SQLite library Python's sqlite3 module is linked with.
 On PostgreSQL the driver (asyncpg) runs in the event loop and copies the batch in, and the server
 does the rest (`_write_pg`).
+
+With the C module the records this process just journaled arrive as their lines, taken from the
+journal's map (`write_lines`): on SQLite the C writer parses them and binds their values from the
+bytes without the GIL; on PostgreSQL the C module makes them rows of COPY's text format, which the
+server parses (`copy_text`). Either stores what the rows made by `_Dialect.row` of the same lines
+store (tests), and leaves to the Python any line it does not plainly know.
 """
 
 from __future__ import annotations

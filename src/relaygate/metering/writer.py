@@ -1,8 +1,8 @@
 """The batch writer: moves records from this process's journal to the database.
 
 It writes the records after its saved position in batches, then saves the new position: the
-records this process appended since the last batch without reading the file (on SQLite with the C
-module their lines from the journal's map, `sink.write_lines`; else the records kept in memory,
+records this process appended since the last batch without reading the file (with the C module
+their lines from the journal's map, `sink.write_lines`; else the records kept in memory,
 `Journal.tail`, `sink.write_records`), anything else (a restart, a database outage) by reading the journal's
 complete lines (`sink.write_batch`). On start it first replays what an earlier owner of the journal file
 left behind, and the files of dead processes (orphans, see `journal.py`). When the database is
