@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from _databases import run_with_engine
-from relaygate.metering.journal import Journal, JournalCursor
+from relaygate.metering.journal import Journal, JournalCursor, line_of
 from relaygate.metering import writer as writer_module
 from relaygate.metering.sink import _DIALECTS, write_batch, write_records
 from relaygate.metering.usage import UsageRecord, entry_of
@@ -296,3 +296,36 @@ def test_an_upstreams_absurd_count_is_cut_to_what_the_column_holds_and_stored(da
             return written, list(stored)
 
     assert run_with_engine(database_url, body) == (2, [MOST_TOKENS, record(2).prompt_tokens])
+
+
+def test_lines_piled_up_past_the_limit_are_read_from_the_file_a_batch_at_a_time(database_url, tmp_path,
+                                                                               monkeypatch):
+    """A writer kept waiting (a slow database) does not take everything appended meanwhile as one
+    batch of lines: past LINES_LIMIT bytes it reads the file, `batch_size` records at a time, then
+    follows the appends again."""
+    monkeypatch.setattr(writer_module, "LINES_LIMIT", 3 * len(line_of(record(0))))
+    batches = []
+
+    async def body(engine):
+        journal = Journal.open(tmp_path / "usage.jsonl")
+        writer = BatchWriter(engine, journal, batch_size=4)
+        real = writer_module.write_batch
+
+        async def counted(engine, entries):
+            batches.append(len(entries))
+            return await real(engine, entries)
+
+        monkeypatch.setattr(writer_module, "write_batch", counted)
+        for n in range(10):
+            journal.append(record(n))
+        assert await writer.drain() == 10
+        following = journal.following
+        journal.append(record(10))
+        assert await writer.drain() == 1
+        return following, writer.lines, await _stored(engine)
+
+    following, lines, (ids, (requests, _)) = run_with_engine(database_url, body)
+    assert len(ids) == requests == 11 and max(ids.values()) == 1
+    assert following
+    if lines:  # without the C module the records are kept, as many as TAIL_LIMIT
+        assert batches == [4, 4, 2]  # the file's, then record 10 as a line

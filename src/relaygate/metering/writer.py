@@ -27,6 +27,10 @@ log = logging.getLogger("relaygate.metering")
 # per record in batches of 600 (0.2 s at 3,000 requests/s), ~7 µs in batches of 3,000. Records are
 # safe in the journal meanwhile; the database and the admin API see them up to this much later.
 INTERVAL = 1.0
+# Bytes of lines taken in one batch, at most (~50,000 records). A writer kept waiting by a slow database
+# would otherwise take all that arrived meanwhile in one go, its copy and parse held in memory at once;
+# past this it reads the file, `batch_size` records at a time, and takes lines again once caught up.
+LINES_LIMIT = 32 << 20
 
 
 class BatchWriter:
@@ -51,7 +55,8 @@ class BatchWriter:
     async def drain(self) -> int:
         """Write every complete record of the journal; raises when the database fails."""
         journal, cursor, inserted = self.journal, self.cursor, 0
-        if not journal.following or cursor.offset != journal.tail_start:
+        if not journal.following or cursor.offset != journal.tail_start or (
+                self.lines and journal.end - cursor.offset > LINES_LIMIT):  # so many: the file, a batch at a time
             journal.unfollow()
             inserted = await drain_file(self.engine, cursor, self.batch_size)
             if cursor.offset == journal.end:  # no await since the last read: nothing appended after it
