@@ -24,7 +24,7 @@ they are counted (`usage_write_interval: 3600`): what is counted is the request 
 limits and budget, the record made and journaled). `--writer` then counts what the writer spends per
 record on batches of --batch records made as the gateway makes them: on SQLite in the process
 (`SqliteSink`: the records' journal lines bound and inserted, and the rollup, in a worker thread),
-on PostgreSQL the gateway's side only (the records kept in memory, copied in).
+on PostgreSQL the gateway's side only (the lines made COPY text rows and copied in).
 
     .venv/bin/python bench/instructions.py [--requests 1000] [--stream] [--systems core,governed,key-only]
     .venv/bin/python bench/instructions.py --writer [--batch 3000]

@@ -2232,18 +2232,28 @@ typedef struct {
     int chunk_rows, columns, rollup_columns; /* a row's values: every parameter is bound before each step */
 } SqliteWriter;
 
-/* sqlite3.IntegrityError for a constraint, else sqlite3.OperationalError, with SQLite's message. */
+/* sqlite3.IntegrityError for a constraint (`extended`: SQLite's extended code), else
+ * sqlite3.OperationalError, with SQLite's message. */
+static void
+sq_raise_as(int code, int extended, const char *message)
+{
+    PyObject *module = PyImport_ImportModule("sqlite3");
+    PyObject *type = module == NULL ? NULL
+                     : PyObject_GetAttrString(module, (extended & 0xff) == SQ_CONSTRAINT ? "IntegrityError"
+                                                                                        : "OperationalError");
+    Py_XDECREF(module);
+    if (type != NULL)
+        PyErr_Format(type, "%s (SQLite code %d)", message, code);
+    Py_XDECREF(type);
+}
+
 static void
 sq_raise(sqlite3 *db, int code)
 {
-    PyObject *module = PyImport_ImportModule("sqlite3");
-    int constraint = db != NULL && (sq.extended_errcode(db) & 0xff) == SQ_CONSTRAINT;
-    PyObject *type = module == NULL ? NULL
-                                    : PyObject_GetAttrString(module, constraint ? "IntegrityError" : "OperationalError");
-    Py_XDECREF(module);
-    if (type != NULL)
-        PyErr_Format(type, "%s (SQLite code %d)", db != NULL ? sq.errmsg(db) : "cannot open", code);
-    Py_XDECREF(type);
+    if (db == NULL)
+        sq_raise_as(code, code, "cannot open");
+    else
+        sq_raise_as(code, sq.extended_errcode(db), sq.errmsg(db));
 }
 
 static int
@@ -2451,9 +2461,9 @@ SqliteWriter_write(SqliteWriter *self, PyObject *const *args, Py_ssize_t nargs)
  * by a newline) stored as `write` stores the rows and rollup that metering/sink.py makes of them
  * (`_Dialect.row`, `rollup_rows`): the same values bound, with no Python object made per record and
  * without the GIL from the first line to the commit. A line whose values are not plainly those of a
- * line this module writes (a string with an escape, a time not in microseconds, a cost other than
- * plain digits within the money scale, a number beyond 64 bits, another shape) answers None before
- * anything is written: the Python code takes the batch. Else the number of rows stored. */
+ * line this module writes (a string with an escape, a time of another zone, a cost not exact at the
+ * money scale, a number beyond 64 bits, a key, model or count of another type, another shape) answers
+ * None before anything is written: the Python code takes the batch. Else the number of rows stored. */
 enum { LV_NULL, LV_INT, LV_TEXT };
 enum { LINE_MONEY_SCALE = 10, ROLLUP_SUMS = 6 }; /* metering/money.py's MONEY_SCALE; rows, 4 counts, cost */
 
@@ -2646,7 +2656,12 @@ line_parse(const char *p, const char *end, LineRow *row)
             row->number[i] = value;
         }
     }
-    return p + 1 == end && *p == ']' ? 0 : 1;
+    if (p + 1 != end || *p != ']' || row->kind[R_KEY] != LV_TEXT || row->kind[R_MODEL] != LV_TEXT)
+        return 1; /* the rollup's group is texts */
+    for (int c = R_PROMPT; c <= R_CACHED; c++)
+        if (row->kind[c] != LV_INT)
+            return 1; /* and its sums numbers */
+    return 0;
 }
 
 static uint64_t
@@ -2706,15 +2721,13 @@ line_step(sqlite3_stmt *statement)
 }
 
 /* The rows' groups (day, key, model) and sums into `groups`, one per group in the order first met;
- * their number, or -1 where a row cannot be counted (a count not an integer, a sum past 64 bits). */
+ * their number, or -1 where a sum passes 64 bits. */
 static Py_ssize_t
 line_groups(const LineRow *rows, Py_ssize_t count, LineGroup *groups, Py_ssize_t *slots, Py_ssize_t mask)
 {
     Py_ssize_t made = 0;
     for (Py_ssize_t r = 0; r < count; r++) {
         const LineRow *row = &rows[r];
-        if (row->kind[R_KEY] != LV_TEXT || row->kind[R_MODEL] != LV_TEXT)
-            return -1;
         Py_ssize_t at = (Py_ssize_t)(line_group_hash(row) & (uint64_t)mask);
         while (slots[at] >= 0 && !line_same_group(groups[slots[at]].first, row))
             at = (at + 1) & mask;
@@ -2728,11 +2741,9 @@ line_groups(const LineRow *rows, Py_ssize_t count, LineGroup *groups, Py_ssize_t
             group = &groups[slots[at]];
         }
         group->sums[0]++;
-        for (int c = R_PROMPT; c <= R_COST; c++) { /* the four counts, then the cost */
-            if (row->kind[c] != LV_INT ||
-                __builtin_add_overflow(group->sums[c - R_PROMPT + 1], row->number[c], &group->sums[c - R_PROMPT + 1]))
+        for (int c = R_PROMPT; c <= R_COST; c++) /* the four counts, then the cost */
+            if (__builtin_add_overflow(group->sums[c - R_PROMPT + 1], row->number[c], &group->sums[c - R_PROMPT + 1]))
                 return -1;
-        }
     }
     return made;
 }
@@ -2778,14 +2789,7 @@ line_store(SqliteWriter *self, const char *data, Py_ssize_t size, Py_ssize_t *st
     }
     sqlite3_stmt *chunk = self->statements[W_CHUNK], *one = self->statements[W_ONE];
     sqlite3_stmt *rollup = self->statements[W_ROLLUP];
-    int code = sq.exec(self->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    if (code != SQ_OK) {
-        failure->code = code;
-        failure->extended = sq.extended_errcode(self->db);
-        snprintf(failure->message, sizeof(failure->message), "%s", sq.errmsg(self->db));
-        result = -1;
-        goto done;
-    }
+    int code = sq.exec(self->db, "BEGIN IMMEDIATE", NULL, NULL, NULL), began = code == SQ_OK;
     Py_ssize_t done_rows = 0;
     for (; code == SQ_OK && count - done_rows >= self->chunk_rows; done_rows += self->chunk_rows) {
         for (int r = 0; code == SQ_OK && r < self->chunk_rows; r++)
@@ -2805,9 +2809,10 @@ line_store(SqliteWriter *self, const char *data, Py_ssize_t size, Py_ssize_t *st
         failure->code = code;
         failure->extended = sq.extended_errcode(self->db);
         snprintf(failure->message, sizeof(failure->message), "%s", sq.errmsg(self->db));
-        for (int i = 0; i < W_STATEMENTS; i++)
+        for (int i = 0; began && i < W_STATEMENTS; i++)
             sq.reset(self->statements[i]);
-        sq.exec(self->db, "ROLLBACK", NULL, NULL, NULL);
+        if (began)
+            sq.exec(self->db, "ROLLBACK", NULL, NULL, NULL);
         result = -1;
     }
 done:
@@ -2884,12 +2889,8 @@ copy_text(PyObject *module, PyObject *lines)
     PyObject *result = NULL;
     for (const char *p = data; p < end;) {
         const char *newline = memchr(p, '\n', end - p);
-        if (line_parse(p, newline, &row)) {
+        if (line_parse(p, newline, &row)) { /* what write_lines leaves to the Python, this leaves too */
             result = Py_NewRef(Py_None);
-            break;
-        }
-        if (row.kind[R_KEY] != LV_TEXT || row.kind[R_MODEL] != LV_TEXT || row.kind[R_CREATED] != LV_TEXT) {
-            result = Py_NewRef(Py_None); /* what write_lines leaves to the Python, this leaves too */
             break;
         }
         if (copy_row(&out, &row) < 0)
@@ -2932,17 +2933,9 @@ SqliteWriter_write_lines(SqliteWriter *self, PyObject *data)
         Py_RETURN_NONE;
     case -2:
         return PyErr_NoMemory();
-    default: {
-        PyObject *module = PyImport_ImportModule("sqlite3");
-        PyObject *type = module == NULL ? NULL
-                         : PyObject_GetAttrString(module, (failure.extended & 0xff) == SQ_CONSTRAINT ? "IntegrityError"
-                                                                                                    : "OperationalError");
-        Py_XDECREF(module);
-        if (type != NULL)
-            PyErr_Format(type, "%s (SQLite code %d)", failure.message, failure.code);
-        Py_XDECREF(type);
+    default:
+        sq_raise_as(failure.code, failure.extended, failure.message);
         return NULL;
-    }
     }
 }
 

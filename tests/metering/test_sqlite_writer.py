@@ -231,21 +231,12 @@ def test_a_new_database_has_16_kib_pages_and_the_log_limit_is_in_the_databases_o
             connection.execute(f"PRAGMA page_size = {made_with}")
             connection.execute("PRAGMA journal_mode = WAL")
 
-    async def run() -> int:
-        url = f"sqlite:///{path}"
-        await migrate(url)
-        engine = create_engine(url)
-        try:
-            sink = SqliteSink.of(engine)
-            sink.fast = False  # Python's connection, whose settings can be read back
-            assert await write_records(engine, mixed(300)) == 300
-            return sink.connection.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
-        finally:
-            await engine.dispose()
-
-    wal_pages = asyncio.run(run())
+    stored, _ = _store(path, [mixed(300)], fast=False)
+    sink = SqliteSink(str(path))  # the writer's connection, as a batch opens it
+    wal_pages = sink._connect().execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+    sink.close()
     with closing(sqlite3.connect(path)) as connection:
         page_size = connection.execute("PRAGMA page_size").fetchone()[0]
     assert page_size == (made_with or SQLITE_PAGE_SIZE) and SQLITE_PAGE_SIZE == 16384
     assert wal_pages * page_size == sink_module.WAL_BYTES
-    assert len(_tables(path)[0]) == 300
+    assert len(stored) == 300

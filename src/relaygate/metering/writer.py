@@ -3,10 +3,11 @@
 It writes the records after its saved position in batches, then saves the new position: the
 records this process appended since the last batch without reading the file (with the C module
 their lines from the journal's map, `sink.write_lines`; else the records kept in memory,
-`Journal.tail`, `sink.write_records`), anything else (a restart, a database outage) by reading the journal's
-complete lines (`sink.write_batch`). On start it first replays what an earlier owner of the journal file
-left behind, and the files of dead processes (orphans, see `journal.py`). When the database is
-unreachable it logs, waits with backoff and tries again; records wait in the journal meanwhile.
+`Journal.tail`, `sink.write_records`), anything else (a restart, a database outage) by reading
+the journal's complete lines (`sink.write_batch`). On start it first replays what an earlier owner
+of the journal file left behind, and the files of dead processes (orphans, see `journal.py`). When
+the database is unreachable it logs, waits with backoff and tries again; records wait in the journal
+meanwhile.
 """
 
 from __future__ import annotations
@@ -65,8 +66,9 @@ class BatchWriter:
             lines, end = journal.take_lines()
             if lines:  # on failure the position stays, and the next drain reads these from the file
                 written = await write_lines(self.engine, lines)
-                inserted = await write_batch(self.engine, entries_of(lines, journal.path)) if written is None \
-                    else written  # a line the C writer leaves to the Python
+                if written is None:  # a line the C module leaves to the Python
+                    written = await write_batch(self.engine, entries_of(lines, journal.path))
+                inserted = written
                 cursor.advance(end)
         else:
             records, end = journal.take_tail()
